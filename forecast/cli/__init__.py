@@ -1,0 +1,69 @@
+"""Command-line interface: a thin layer, one module per subcommand.
+
+Every command prints a one-line human error on stderr and exits 1 on bad input; `--debug` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from forecast.cli import allocate, backtest, demo, predict, run, simulate, validate
+from forecast.cli.common import state
+from forecast.errors import ForecastError
+
+app = typer.Typer(
+    name="forecast",
+    help="Demand forecasting, business backtesting and stock allocation for fashion retail.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+) -> None:
+    state.debug = debug
+
+
+app.command("demo")(demo.command)
+app.command("run")(run.command)
+app.command("backtest")(backtest.command)
+app.command("predict")(predict.command)
+app.command("allocate")(allocate.command)
+app.command("simulate")(simulate.command)
+app.command("validate")(validate.command)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    debug = "--debug" in sys.argv[1:]
+    try:
+        app(standalone_mode=False)
+    except ForecastError as exc:
+        if debug:
+            raise
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        typer.echo("error: interrupted; no partial output was written", err=True)
+        sys.exit(130)
+    except (typer.Exit, SystemExit) as exc:
+        code = getattr(exc, "exit_code", getattr(exc, "code", 0))
+        sys.exit(code)
+    except Exception as exc:  # click usage errors and anything unexpected
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Abort):
+            typer.echo("error: aborted", err=True)
+            sys.exit(1)
+        if debug:
+            raise
+        typer.echo(f"error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)", err=True)
+        sys.exit(1)

@@ -1,0 +1,27 @@
+"""Options and helpers shared by the subcommands."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+
+@dataclass
+class _State:
+    debug: bool = False
+
+
+state = _State()
+console = Console(stderr=True)
+
+PIPELINE = typer.Argument(..., help="Pipeline TOML file, e.g. pipelines/walmart.toml.")
+DATA = typer.Option(None, "--data", help="Override the pipeline's data location.")
+OUT_DIR = typer.Option(Path("out"), "--out", help="Folder the outputs are written to.")
+HORIZON = typer.Option(None, "--horizon", min=1, help="Forecast horizon in weeks.")
+SEED = typer.Option(None, "--seed", help="Random seed (same seed, same outputs).")
+TRACKING_URI = typer.Option(
+    None, "--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else mlruns/mlflow.db)."
+)

@@ -1,0 +1,11 @@
+"""`forecast demo`."""
+
+from __future__ import annotations
+
+from forecast.errors import ForecastError
+
+
+def command() -> None:
+    """Not available yet."""
+    msg = "`forecast demo` is not available in this build"
+    raise ForecastError(msg)

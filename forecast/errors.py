@@ -1,0 +1,59 @@
+"""Exception hierarchy. Every error a user can cause says what is wrong, where, and how to fix it."""
+
+from __future__ import annotations
+
+
+class ForecastError(Exception):
+    """Base class for errors the command line reports as one human line (no traceback)."""
+
+
+class ConfigError(ForecastError):
+    """A pipeline file or a command-line option is wrong."""
+
+
+class InputError(ForecastError):
+    """An input file cannot be used at all.
+
+    The message names the file, the column and the row (1-based data row, header excluded) where known,
+    and the fix.
+
+    Examples
+    --------
+    >>> str(InputError("bad date", file="train.csv", column="Date", row=3, fix="use YYYY-MM-DD"))
+    "train.csv: column 'Date', row 3: bad date; fix: use YYYY-MM-DD"
+    """
+
+    def __init__(
+        self,
+        problem: str,
+        *,
+        file: str | None = None,
+        column: str | None = None,
+        row: int | None = None,
+        fix: str | None = None,
+    ) -> None:
+        self.problem = problem
+        self.file = file
+        self.column = column
+        self.row = row
+        self.fix = fix
+        super().__init__(self._format())
+
+    def _format(self) -> str:
+        where = []
+        if self.column is not None:
+            where.append(f"column {self.column!r}")
+        if self.row is not None:
+            where.append(f"row {self.row}")
+        head = f"{self.file}: " if self.file else ""
+        loc = f"{', '.join(where)}: " if where else ""
+        tail = f"; fix: {self.fix}" if self.fix else ""
+        return f"{head}{loc}{self.problem}{tail}"
+
+
+class InfeasibleError(ForecastError):
+    """An allocation request cannot be satisfied; the message names the binding constraint and rows."""
+
+
+class NotFittedError(ForecastError, ValueError):
+    """A model was asked to predict before `fit` was called."""
