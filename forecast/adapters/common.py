@@ -1,0 +1,250 @@
+"""Reading helpers shared by the adapters: raw text tables in, typed columns and rejects out.
+
+Every source file is read the same way: bytes are checked for UTF-8, line endings are normalised (CRLF and
+old-Mac CR-only files both become LF), and every column is read as text. Typed parsing happens afterwards,
+column by column, so a value that does not parse rejects its row (with the reason) instead of failing the file.
+A file is only fatal (`InputError`) when it cannot be used at all: missing, empty, not UTF-8, a required column
+absent, or a date column that is mostly unparsable.
+
+Rule for date columns: a column is fatal when more than half of its non-null values fail to parse as ISO dates
+(``YYYY-MM-DD``), or when none parses; otherwise each failing row is rejected. A mostly-broken column means the
+format is wrong (e.g. ``DD/MM/YYYY``), which rejecting rows would hide.
+
+Every raw frame carries ``_row``: the 1-based data row (header excluded) the record came from.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Literal
+
+import polars as pl
+
+from forecast.dataset import REJECT_SCHEMA, empty_rejects
+from forecast.errors import InputError
+
+ROW = "_row"
+Kind = Literal["str", "float", "bool", "date"]
+DATE_FORMAT = "%Y-%m-%d"
+TRUE_WORDS = ("true", "t", "1", "yes", "y")
+FALSE_WORDS = ("false", "f", "0", "no", "n")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+def find_table(folder: Path, name: str) -> Path | None:
+    """Return ``folder/name``, or the Parquet file with the same stem, or None when neither exists.
+
+    Examples
+    --------
+    >>> find_table(Path("/nonexistent"), "sales.csv") is None
+    True
+    """
+    path = folder / name
+    if path.exists():
+        return path
+    for suffix in (".csv", *PARQUET_SUFFIXES):
+        other = path.with_suffix(suffix)
+        if other.exists():
+            return other
+    return None
+
+
+def require_file(folder: Path, name: str, fix: str) -> Path:
+    """Like `find_table`, but a missing file is an `InputError`."""
+    if not folder.is_dir():
+        msg = f"data folder not found: {str(folder)!r}"
+        raise InputError(msg, fix="pass an existing folder with --data or fix [data] path in the pipeline")
+    path = find_table(folder, name)
+    if path is None:
+        msg = f"file not found in {str(folder)!r}"
+        raise InputError(msg, file=name, fix=fix)
+    return path
+
+
+def _decode_check(data: bytes, name: str) -> None:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start)
+        where = "in the header" if line == 0 else f"in data row {line}"
+        msg = f"not UTF-8: byte {exc.start} ({data[exc.start : exc.start + 1]!r}) {where}"
+        raise InputError(msg, file=name, fix="save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)") from exc
+
+
+def read_csv_text(path: Path, *, null_values: Sequence[str] = ()) -> pl.DataFrame:
+    """Read a CSV file with every column as text plus ``_row``; fatal problems raise `InputError`."""
+    name = path.name
+    data = path.read_bytes()
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    if not data.strip():
+        msg = "file is empty (no header row)"
+        raise InputError(msg, file=name, fix="export the table with a header row and at least one data row")
+    _decode_check(data, name)
+    try:
+        frame = pl.read_csv(
+            io.BytesIO(data), infer_schema=False, null_values=list(null_values) or None, truncate_ragged_lines=False
+        )
+    except pl.exceptions.PolarsError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        msg = f"cannot parse as CSV ({first})"
+        raise InputError(msg, file=name, fix="check the delimiter is ',' and quotes are balanced") from exc
+    return _with_rows(frame, name)
+
+
+def read_parquet_text(path: Path) -> pl.DataFrame:
+    """Read a Parquet file with every column cast to text (dates as ISO) plus ``_row``."""
+    try:
+        frame = pl.read_parquet(path)
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        msg = f"cannot read Parquet ({exc})"
+        raise InputError(msg, file=path.name, fix="rewrite the file as Parquet or CSV") from exc
+    casts = []
+    for column, dtype in frame.schema.items():
+        if dtype == pl.Datetime or dtype == pl.Date:
+            casts.append(pl.col(column).cast(pl.Date).dt.strftime(DATE_FORMAT))
+        else:
+            casts.append(pl.col(column).cast(pl.Utf8))
+    return _with_rows(frame.select(casts), path.name)
+
+
+def read_table(path: Path, *, required: Iterable[str], null_values: Sequence[str] = ()) -> pl.DataFrame:
+    """Read a CSV or Parquet table as text, checking it has rows and the `required` columns."""
+    if path.suffix.lower() in PARQUET_SUFFIXES:
+        frame = read_parquet_text(path)
+    else:
+        frame = read_csv_text(path, null_values=null_values)
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        found = [c for c in frame.columns if c != ROW]
+        msg = f"required column(s) {missing} missing; found {found}"
+        raise InputError(msg, file=path.name, column=missing[0], fix="rename the columns to the names required")
+    if frame.height == 0:
+        msg = "file has a header but no data rows"
+        raise InputError(msg, file=path.name, fix="export the table with at least one data row")
+    return frame
+
+
+def _with_rows(frame: pl.DataFrame, name: str) -> pl.DataFrame:
+    if frame.width == 0:
+        msg = "file is empty (no header row)"
+        raise InputError(msg, file=name, fix="export the table with a header row and at least one data row")
+    stripped = frame.with_columns(pl.col(c).str.strip_chars() for c in frame.columns)
+    return stripped.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
+
+
+def _parse_expr(column: str, kind: Kind) -> pl.Expr:
+    text = pl.col(column)
+    if kind == "float":
+        return text.cast(pl.Float64, strict=False)
+    if kind == "date":
+        return text.str.strptime(pl.Date, DATE_FORMAT, strict=False)
+    if kind == "bool":
+        lower = text.str.to_lowercase()
+        return pl.when(lower.is_in(TRUE_WORDS)).then(True).when(lower.is_in(FALSE_WORDS)).then(False)
+    return text
+
+
+def parse_columns(
+    raw: pl.DataFrame, specs: Mapping[str, Kind], *, file: str, not_null: Iterable[str] = ()
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Parse text columns to their kinds; return the typed frame and the rejects it produced.
+
+    A value that does not parse (or is missing in a `not_null` column) becomes a reject row with its reason.
+    The typed frame still holds every row (failing values null); drop rejected rows with `drop_rejected`.
+    """
+    present = {c: k for c, k in specs.items() if c in raw.columns}
+    typed = raw.with_columns(_parse_expr(c, k).alias(c) for c, k in present.items())
+    parts = []
+    for column, kind in present.items():
+        failed = raw[column].is_not_null() & typed[column].is_null()
+        if kind == "date":
+            _check_date_share(raw, column, failed, file)
+        if failed.any():
+            bad = raw.filter(failed).select(ROW, pl.col(column).alias("value"))
+            parts.append(_rejects(bad, file, column, f"unparsable {_KIND_NAMES[kind]}"))
+    for column in not_null:
+        if column in raw.columns:
+            missing = raw.filter(pl.col(column).is_null()).select(ROW, pl.lit(None, pl.Utf8).alias("value"))
+            if missing.height:
+                parts.append(_rejects(missing, file, column, "missing value"))
+    return typed, concat_rejects(parts)
+
+
+_KIND_NAMES = {"float": "number", "date": "date (expected YYYY-MM-DD)", "bool": "boolean", "str": "text"}
+
+
+def _check_date_share(raw: pl.DataFrame, column: str, failed: pl.Series, file: str) -> None:
+    n_values = int(raw[column].is_not_null().sum())
+    n_failed = int(failed.sum())
+    if n_failed and (n_failed == n_values or n_failed * 2 > n_values):
+        first = raw.filter(failed).row(0, named=True)
+        msg = (
+            f"{n_failed:,} of {n_values:,} dates do not parse, first {first[column]!r}; "
+            "more than half failing means the format is wrong"
+        )
+        raise InputError(msg, file=file, column=column, row=first[ROW], fix="write dates as YYYY-MM-DD")
+
+
+def _rejects(bad: pl.DataFrame, file: str, column: str, reason: str) -> pl.DataFrame:
+    return bad.select(
+        pl.lit(file, pl.Utf8).alias("file"),
+        pl.col(ROW).cast(pl.Int64).alias("row"),
+        pl.lit(column, pl.Utf8).alias("column"),
+        pl.lit(reason, pl.Utf8).alias("reason"),
+        pl.col("value").cast(pl.Utf8),
+    )
+
+
+def reject_where(frame: pl.DataFrame, mask: pl.Expr, *, file: str, column: str, reason: str) -> pl.DataFrame:
+    """Rejects for the rows of `frame` where `mask` holds, quoting `column`'s value."""
+    bad = frame.filter(mask).select(ROW, pl.col(column).cast(pl.Utf8).alias("value"))
+    return _rejects(bad, file, column, reason)
+
+
+def concat_rejects(parts: Iterable[pl.DataFrame]) -> pl.DataFrame:
+    """Concatenate reject frames (an empty contract frame when there are none), sorted by file and row."""
+    frames = [p.select(list(REJECT_SCHEMA)).cast(REJECT_SCHEMA) for p in parts if p.height]
+    if not frames:
+        return empty_rejects()
+    return pl.concat(frames).sort("file", "row", "column", maintain_order=True)
+
+
+def drop_rejected(frame: pl.DataFrame, rejects: pl.DataFrame, *, file: str) -> pl.DataFrame:
+    """Rows of `frame` whose source row of `file` was not rejected."""
+    rows = rejects.filter(pl.col("file") == file)["row"].unique()
+    if rows.len() == 0:
+        return frame
+    return frame.filter(~pl.col(ROW).is_in(rows.implode()))
+
+
+def check_unique(frame: pl.DataFrame, keys: Sequence[str], *, file: str, what: str) -> None:
+    """Raise `InputError` naming the first duplicated key and its rows when `keys` are not unique."""
+    dup = frame.filter(pl.struct(keys).is_duplicated())
+    if dup.height == 0:
+        return
+    first = dup.sort(ROW).row(0, named=True)
+    rows = dup.filter(pl.all_horizontal(pl.col(k) == first[k] for k in keys))[ROW].head(3).to_list()
+    key = ", ".join(f"{k}={first[k]!s}" for k in keys)
+    n_keys = dup.select(keys).unique().height
+    msg = f"duplicate {what} ({key}) in rows {rows}; {n_keys:,} duplicated key(s) in all"
+    raise InputError(msg, file=file, column=keys[0], row=first[ROW], fix=f"keep one row per {' × '.join(keys)}")
+
+
+def check_references(
+    frame: pl.DataFrame, column: str, known: pl.Series, *, file: str, master: str, show: int = 5
+) -> None:
+    """Raise `InputError` when `frame[column]` holds ids absent from `known` (the master data ids)."""
+    unknown_mask = ~pl.col(column).is_in(known.implode())
+    unknown = frame.filter(unknown_mask & pl.col(column).is_not_null())
+    if unknown.height == 0:
+        return
+    ids = unknown[column].unique(maintain_order=True)
+    shown = ", ".join(repr(i) for i in ids.head(show).to_list())
+    msg = (
+        f"{ids.len():,} id(s) absent from {master} ({unknown.height:,} rows), e.g. {shown}"
+    )
+    raise InputError(msg, file=file, column=column, row=unknown[ROW][0], fix=f"add them to {master} or drop those rows")
