@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import tomllib
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -47,12 +48,28 @@ class SimulateConfig:
     stores: int = 12
     weeks: int = 104
     seed: int = 7
+    start: date = date(2023, 1, 2)  # Monday of the first simulated week
+    cold_start_share: float = 0.07  # share of articles launched after the last week (no sales yet)
 
     def __post_init__(self) -> None:
         for name in ("articles", "stores", "weeks"):
             if getattr(self, name) < 1:
                 msg = f"`simulate.{name}` must be at least 1, got {getattr(self, name)!r}"
                 raise ConfigError(msg)
+        if isinstance(self.start, str):
+            try:
+                self.start = date.fromisoformat(self.start)
+            except ValueError as exc:
+                msg = f"`simulate.start` must be a date like 2023-01-02, got {self.start!r}"
+                raise ConfigError(msg) from exc
+        if isinstance(self.start, datetime):
+            self.start = self.start.date()
+        if not isinstance(self.start, date) or self.start.weekday() != 0:
+            msg = f"`simulate.start` must be a Monday, got {self.start!r}"
+            raise ConfigError(msg)
+        if not 0 <= self.cold_start_share < 1:
+            msg = f"`simulate.cold_start_share` must be in [0, 1), got {self.cold_start_share!r}"
+            raise ConfigError(msg)
 
 
 @dataclass
@@ -140,6 +157,22 @@ class AllocationConfig:
     ship_cost: float = 0.0
     time_limit_s: float = 60.0
     max_gap: float = 0.005
+    cover_weeks: int = 1  # demand = forecast summed over this many weeks from the allocation week
+    demand: str = "auto"  # auto (quantiles when given, else Poisson(mean)) | poisson | quantiles
+
+    def __post_init__(self) -> None:
+        if self.presentation_min < 0 or self.ship_cost < 0 or (self.holding_cost or 0) < 0:
+            msg = "`allocation.presentation_min`, `holding_cost` and `ship_cost` must be >= 0"
+            raise ConfigError(msg)
+        if self.cover_weeks < 1 or self.time_limit_s <= 0 or not 0 <= self.max_gap < 1:
+            msg = (
+                "`allocation.cover_weeks` must be >= 1, `time_limit_s` > 0 and `max_gap` in [0, 1), got "
+                f"{self.cover_weeks!r}, {self.time_limit_s!r}, {self.max_gap!r}"
+            )
+            raise ConfigError(msg)
+        if self.demand not in ("auto", "poisson", "quantiles"):
+            msg = f"`allocation.demand` must be one of ('auto', 'poisson', 'quantiles'), got {self.demand!r}"
+            raise ConfigError(msg)
 
 
 @dataclass

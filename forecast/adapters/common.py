@@ -1,14 +1,14 @@
 """Reading helpers shared by the adapters: raw text tables in, typed columns and rejects out.
 
-Every source file is read the same way: bytes are checked for UTF-8, line endings are normalised (CRLF and
-old-Mac CR-only files both become LF), and every column is read as text. Typed parsing happens afterwards,
-column by column, so a value that does not parse rejects its row (with the reason) instead of failing the file.
-A file is only fatal (`InputError`) when it cannot be used at all: missing, empty, not UTF-8, a required column
-absent, or a date column that is mostly unparsable.
+Every source file is read the same way: bytes are checked for UTF-8, line endings are normalised (CRLF
+and old-Mac CR-only files both become LF), and every column is read as text. Typed parsing happens
+afterwards, column by column, so a value that does not parse rejects its row (with the reason) instead of
+failing the file. A file is only fatal (`InputError`) when it cannot be used at all: missing, empty, not
+UTF-8, a required column absent, or a date column that is mostly unparsable.
 
-Rule for date columns: a column is fatal when more than half of its non-null values fail to parse as ISO dates
-(``YYYY-MM-DD``), or when none parses; otherwise each failing row is rejected. A mostly-broken column means the
-format is wrong (e.g. ``DD/MM/YYYY``), which rejecting rows would hide.
+Rule for date columns: a column is fatal when more than half of its non-null values fail to parse as ISO
+dates (``YYYY-MM-DD``), or when none parses; otherwise each failing row is rejected. A mostly-broken column
+means the format is wrong (e.g. ``DD/MM/YYYY``), which rejecting rows would hide.
 
 Every raw frame carries ``_row``: the 1-based data row (header excluded) the record came from.
 """
@@ -22,6 +22,7 @@ from typing import Literal
 
 import polars as pl
 
+from forecast.config import DataConfig
 from forecast.dataset import REJECT_SCHEMA, empty_rejects
 from forecast.errors import InputError
 
@@ -67,26 +68,32 @@ def _decode_check(data: bytes, name: str) -> None:
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start)
+        prefix = data[: exc.start].replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        line = prefix.count(b"\n")
         where = "in the header" if line == 0 else f"in data row {line}"
         msg = f"not UTF-8: byte {exc.start} ({data[exc.start : exc.start + 1]!r}) {where}"
-        raise InputError(msg, file=name, fix="save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)") from exc
+        raise InputError(
+            msg, file=name, fix="save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)"
+        ) from exc
 
 
 def read_csv_text(path: Path, *, null_values: Sequence[str] = ()) -> pl.DataFrame:
     """Read a CSV file with every column as text plus ``_row``; fatal problems raise `InputError`."""
     name = path.name
     data = path.read_bytes()
+    _decode_check(data, name)  # before any rewriting, so the byte offset is the file's own
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     if not data.strip():
         msg = "file is empty (no header row)"
         raise InputError(msg, file=name, fix="export the table with a header row and at least one data row")
-    _decode_check(data, name)
     try:
         frame = pl.read_csv(
-            io.BytesIO(data), infer_schema=False, null_values=list(null_values) or None, truncate_ragged_lines=False
+            io.BytesIO(data),
+            infer_schema=False,
+            null_values=list(null_values) or None,
+            truncate_ragged_lines=False,
         )
     except pl.exceptions.PolarsError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -121,7 +128,9 @@ def read_table(path: Path, *, required: Iterable[str], null_values: Sequence[str
     if missing:
         found = [c for c in frame.columns if c != ROW]
         msg = f"required column(s) {missing} missing; found {found}"
-        raise InputError(msg, file=path.name, column=missing[0], fix="rename the columns to the names required")
+        raise InputError(
+            msg, file=path.name, column=missing[0], fix="rename the columns to the names required"
+        )
     if frame.height == 0:
         msg = "file has a header but no data rows"
         raise InputError(msg, file=path.name, fix="export the table with at least one data row")
@@ -207,7 +216,7 @@ def reject_where(frame: pl.DataFrame, mask: pl.Expr, *, file: str, column: str, 
 
 def concat_rejects(parts: Iterable[pl.DataFrame]) -> pl.DataFrame:
     """Concatenate reject frames (an empty contract frame when there are none), sorted by file and row."""
-    frames = [p.select(list(REJECT_SCHEMA)).cast(REJECT_SCHEMA) for p in parts if p.height]
+    frames = [p.select(list(REJECT_SCHEMA)).cast(pl.Schema(REJECT_SCHEMA)) for p in parts if p.height]
     if not frames:
         return empty_rejects()
     return pl.concat(frames).sort("file", "row", "column", maintain_order=True)
@@ -221,8 +230,13 @@ def drop_rejected(frame: pl.DataFrame, rejects: pl.DataFrame, *, file: str) -> p
     return frame.filter(~pl.col(ROW).is_in(rows.implode()))
 
 
-def check_unique(frame: pl.DataFrame, keys: Sequence[str], *, file: str, what: str) -> None:
-    """Raise `InputError` naming the first duplicated key and its rows when `keys` are not unique."""
+def check_unique(
+    frame: pl.DataFrame, keys: Sequence[str], *, file: str, what: str, label: str | None = None
+) -> None:
+    """Raise `InputError` naming the first duplicated key and its rows when `keys` are not unique.
+
+    `label` names the column as the source file spells it (default: the first key).
+    """
     dup = frame.filter(pl.struct(keys).is_duplicated())
     if dup.height == 0:
         return
@@ -231,20 +245,39 @@ def check_unique(frame: pl.DataFrame, keys: Sequence[str], *, file: str, what: s
     key = ", ".join(f"{k}={first[k]!s}" for k in keys)
     n_keys = dup.select(keys).unique().height
     msg = f"duplicate {what} ({key}) in rows {rows}; {n_keys:,} duplicated key(s) in all"
-    raise InputError(msg, file=file, column=keys[0], row=first[ROW], fix=f"keep one row per {' × '.join(keys)}")
+    fix = f"keep one row per {' × '.join(keys)}"
+    raise InputError(msg, file=file, column=label or keys[0], row=first[ROW], fix=fix)
 
 
 def check_references(
-    frame: pl.DataFrame, column: str, known: pl.Series, *, file: str, master: str, show: int = 5
+    frame: pl.DataFrame,
+    column: str,
+    known: pl.Series,
+    *,
+    file: str,
+    master: str,
+    label: str | None = None,
+    show: int = 5,
 ) -> None:
-    """Raise `InputError` when `frame[column]` holds ids absent from `known` (the master data ids)."""
+    """Raise `InputError` when `frame[column]` holds ids absent from `known` (the master data ids).
+
+    `label` names the column as the source file spells it (default: `column`).
+    """
     unknown_mask = ~pl.col(column).is_in(known.implode())
     unknown = frame.filter(unknown_mask & pl.col(column).is_not_null())
     if unknown.height == 0:
         return
     ids = unknown[column].unique(maintain_order=True)
     shown = ", ".join(repr(i) for i in ids.head(show).to_list())
-    msg = (
-        f"{ids.len():,} id(s) absent from {master} ({unknown.height:,} rows), e.g. {shown}"
-    )
-    raise InputError(msg, file=file, column=column, row=unknown[ROW][0], fix=f"add them to {master} or drop those rows")
+    msg = f"{ids.len():,} id(s) absent from {master} ({unknown.height:,} rows), e.g. {shown}"
+    fix = f"add them to {master} or drop those rows"
+    raise InputError(msg, file=file, column=label or column, row=int(unknown[ROW][0]), fix=fix)
+
+
+def data_folder(config: DataConfig) -> Path:
+    """The adapter's data folder; a missing folder is an `InputError`."""
+    folder = config.path
+    if folder is None or not folder.is_dir():
+        msg = f"data folder not found: {str(folder)!r}"
+        raise InputError(msg, fix="pass an existing folder with --data or fix [data] path in the pipeline")
+    return folder

@@ -1,11 +1,140 @@
-"""`forecast allocate`."""
+"""`forecast allocate`: DC stock -> stores, written as plan.csv plus store and article summaries beside it."""
 
 from __future__ import annotations
 
-from forecast.errors import ForecastError
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import typer
+from rich.table import Table
+
+from forecast.allocation import AllocationResult, allocate
+from forecast.cli.common import console
+from forecast.config import AllocationConfig, load_pipeline
+from forecast.errors import InputError
+from forecast.io import write_csv
+
+_IDS = {"article_id": pl.Utf8, "store_id": pl.Utf8}
+_SHOWN_ROWS = 8
 
 
-def command() -> None:
-    """Not available yet."""
-    msg = "`forecast allocate` is not available in this build"
-    raise ForecastError(msg)
+def read_table(path: Path, label: str) -> pl.DataFrame:
+    """Read a CSV (or Parquet) input with ids as text; a missing or unreadable file is an `InputError`."""
+    if not path.exists():
+        msg = f"{label} file not found"
+        raise InputError(msg, file=str(path), fix="check the path")
+    try:
+        if path.suffix == ".parquet":
+            return pl.read_parquet(path).with_columns(
+                [pl.col(c).cast(pl.Utf8) for c in _IDS if c in pl.read_parquet_schema(path)]
+            )
+        return pl.read_csv(path, schema_overrides=_IDS, infer_schema_length=10_000, try_parse_dates=False)
+    except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as exc:
+        msg = f"cannot read {label} ({exc.__class__.__name__}: {str(exc).splitlines()[0]})"
+        raise InputError(msg, file=str(path), fix="pass a UTF-8 CSV with a header row") from exc
+
+
+def _config(pipeline: Path | None, dc: pl.DataFrame) -> tuple[AllocationConfig, pl.DataFrame]:
+    """Allocation settings from the pipeline; holding cost falls back to holding_cost_ratio × price."""
+    if pipeline is None:
+        return AllocationConfig(), dc
+    config = load_pipeline(pipeline)
+    alloc = config.allocation
+    if alloc.holding_cost is None and "price" in dc.columns:
+        default = pl.col("price").cast(pl.Float64, strict=False) * config.business.holding_cost_ratio
+        hold = (
+            pl.col("holding_cost").cast(pl.Float64).fill_null(default)
+            if "holding_cost" in dc.columns
+            else default
+        )
+        dc = dc.with_columns(holding_cost=hold)
+    return alloc, dc
+
+
+def _table(title: str, frame: pl.DataFrame) -> Table:
+    table = Table(title=title, title_justify="left")
+    for col in frame.columns:
+        table.add_column(col, justify="left" if col.endswith("_id") else "right")
+    for row in frame.head(_SHOWN_ROWS).iter_rows():
+        table.add_row(*(f"{v:,.2f}" if isinstance(v, float) else str(v) for v in row))
+    return table
+
+
+def _report(result: AllocationResult, out: Path) -> None:
+    for warning in result.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")
+    stores = result.store_summary.sort("expected_profit", descending=True).select(
+        "store_id",
+        "units",
+        pl.col("capacity_used").alias("used"),
+        pl.col("capacity_units").alias("capacity"),
+        pl.col("expected_profit").alias("exp. profit"),
+    )
+    articles = result.article_summary.sort("units_sent", descending=True).select(
+        "article_id",
+        pl.col("units_sent").alias("sent"),
+        pl.col("dc_available_units").alias("at DC"),
+        pl.col("left_at_dc").alias("left"),
+        "stores",
+    )
+    console.print(_table(f"stores (top {_SHOWN_ROWS} of {stores.height} by expected profit)", stores))
+    console.print(_table(f"articles (top {_SHOWN_ROWS} of {articles.height} by units sent)", articles))
+    console.print(
+        f"plan: {result.plan.height:,} rows, {int(result.plan['units'].sum()):,} units -> {out}\n"
+        f"expected profit {result.objective:,.2f} (nothing shipped: {result.baseline:,.2f}); "
+        f"bound {result.bound:,.2f}; gap {100 * result.gap:.4f}% of the added profit; "
+        f"{result.solve_seconds:.2f}s; {result.status} ({result.method})"
+    )
+
+
+def _relabel(exc: InputError, files: dict[str, Path | None]) -> InputError:
+    path = files.get(exc.file or "")
+    if path is None:
+        return exc
+    return InputError(exc.problem, file=str(path), column=exc.column, row=exc.row, fix=exc.fix)
+
+
+FORECASTS = typer.Option(..., "--forecasts", help="Forecasts CSV (article_id,store_id,week,mean,qNN).")
+DC_STOCK = typer.Option(..., "--dc-stock", help="DC stock CSV (available_units, pack_size, prices).")
+STORES = typer.Option(..., "--stores", help="Stores CSV (store_id, capacity_units, ship_cost).")
+STORE_STOCK = typer.Option(None, "--store-stock", help="Store stock CSV (on_hand).")
+PIPELINE_OPT = typer.Option(None, "--pipeline", help="Pipeline TOML for allocation defaults.")
+WEEK = typer.Option(None, "--week", help="Allocation week (default: first forecast week).")
+PLAN_OUT = typer.Option(Path("plan.csv"), "--out", help="Plan CSV; summaries are written beside it.")
+
+
+def command(
+    forecasts: Path = FORECASTS,
+    dc_stock: Path = DC_STOCK,
+    stores: Path = STORES,
+    store_stock: Path | None = STORE_STOCK,
+    pipeline: Path | None = PIPELINE_OPT,
+    week: str | None = WEEK,
+    out: Path = PLAN_OUT,
+) -> None:
+    """Allocate DC stock to stores in whole packs, maximising expected profit; report the optimality gap."""
+    files = {"forecasts": forecasts, "dc stock": dc_stock, "stores": stores, "store stock": store_stock}
+    frames = {label: read_table(path, label) for label, path in files.items() if path is not None}
+    config, frames["dc stock"] = _config(pipeline, frames["dc stock"])
+    try:
+        when = date.fromisoformat(week) if week else None
+    except ValueError as exc:
+        msg = f"--week must be an ISO date like 2024-03-04, got {week!r}"
+        raise InputError(msg) from exc
+    try:
+        with console.status("optimising the allocation"):
+            result = allocate(
+                frames["forecasts"],
+                frames["dc stock"],
+                frames["stores"],
+                frames.get("store stock"),
+                config,
+                week=when,
+            )
+    except InputError as exc:
+        raise _relabel(exc, files) from exc
+    write_csv(result.plan, out)
+    write_csv(result.store_summary, out.with_name(f"{out.stem}_store_summary.csv"))
+    write_csv(result.article_summary, out.with_name(f"{out.stem}_article_summary.csv"))
+    _report(result, out)

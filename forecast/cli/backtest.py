@@ -1,11 +1,74 @@
-"""`forecast backtest`."""
+"""`forecast backtest PIPELINE`: rolling-origin backtest of the pipeline's models -> leaderboard.csv."""
 
 from __future__ import annotations
 
-from forecast.errors import ForecastError
+from pathlib import Path
+
+import polars as pl
+import typer
+from rich.table import Table
+
+from forecast.cli.common import DATA, HORIZON, OUT_DIR, PIPELINE, SEED, console
+from forecast.config import PipelineConfig, load_pipeline
+from forecast.errors import ConfigError
+
+MODELS = typer.Option(
+    None, "--models", help="Comma-separated subset of the pipeline's models, e.g. naive,lightgbm."
+)
 
 
-def command() -> None:
-    """Not available yet."""
-    msg = "`forecast backtest` is not available in this build"
-    raise ForecastError(msg)
+def select_models(config: PipelineConfig, names: str | None) -> PipelineConfig:
+    """Restrict the pipeline's models to `names` (baseline methods and/or ``lightgbm``)."""
+    if not names:
+        return config
+    wanted = [n.strip() for n in names.split(",") if n.strip()]
+    from forecast.models.baselines import METHODS
+
+    unknown = [n for n in wanted if n not in (*METHODS, "lightgbm")]
+    if unknown:
+        msg = f"--models: unknown model(s) {unknown}; choose from {[*METHODS, 'lightgbm']}"
+        raise ConfigError(msg)
+    config.models.baselines = [n for n in wanted if n != "lightgbm"]
+    config.models.lightgbm = "lightgbm" in wanted
+    return config
+
+
+def leaderboard_table(board: pl.DataFrame, title: str) -> Table:
+    """The leaderboard as a rich table (money rounded to whole numbers, errors to 3 decimals)."""
+    table = Table(title=title)
+    for name in board.columns:
+        table.add_column(name, justify="left" if name == "model" else "right")
+    money = {"revenue", "lost_sales_units", "lost_sales_cost", "overstock_units", "holding_cost", "profit"}
+    for row in board.iter_rows(named=True):
+        cells = [
+            str(v) if k == "model" else (f"{v:,.0f}" if k in money else f"{v:.3f}") for k, v in row.items()
+        ]
+        table.add_row(*cells)
+    return table
+
+
+def command(
+    pipeline: Path = PIPELINE,
+    data: Path | None = DATA,
+    out: Path = OUT_DIR,
+    horizon: int | None = HORIZON,
+    seed: int | None = SEED,
+    models: str | None = MODELS,
+) -> None:
+    """Backtest the pipeline's models on rolling origins; write leaderboard.csv into --out."""
+    from forecast.adapters import load_dataset
+    from forecast.backtest import run_backtest
+    from forecast.io import write_csv
+    from forecast.models import build_models
+    from forecast.panel import build_panel
+
+    config = select_models(load_pipeline(pipeline, data=data, horizon=horizon, seed=seed), models)
+    with console.status("loading data") as status:
+        ds = load_dataset(config)
+        status.update("building the panel")
+        panel = build_panel(ds).collect()
+        result = run_backtest(panel, build_models(config, ds), config, ds, progress=status.update)
+    path = write_csv(result.leaderboard, out / "leaderboard.csv")
+    typer.echo(f"wrote {path}")
+    table = leaderboard_table(result.leaderboard, f"{config.name}: champion {result.champion}")
+    console.print(table, width=max(console.width, 200))

@@ -1,11 +1,47 @@
-"""`forecast predict`."""
+"""`forecast predict PIPELINE --out FILE`: fit on all history and forecast every active and new series."""
 
 from __future__ import annotations
 
-from forecast.errors import ForecastError
+from pathlib import Path
+
+import typer
+
+from forecast.cli.common import DATA, HORIZON, PIPELINE, SEED, console
+from forecast.config import PipelineConfig, load_pipeline
+
+OUT_FILE = typer.Option(..., "--out", help="Forecasts CSV to write, e.g. out/forecasts.csv.")
+MODEL = typer.Option(
+    None, "--model", help="Model to forecast with (default: lightgbm when enabled, else the first baseline)."
+)
 
 
-def command() -> None:
-    """Not available yet."""
-    msg = "`forecast predict` is not available in this build"
-    raise ForecastError(msg)
+def default_model(config: PipelineConfig) -> str:
+    """The pipeline's global model when enabled, else its first baseline."""
+    if config.models.lightgbm or not config.models.baselines:
+        return "lightgbm"
+    return config.models.baselines[0]
+
+
+def command(
+    pipeline: Path = PIPELINE,
+    out: Path = OUT_FILE,
+    data: Path | None = DATA,
+    horizon: int | None = HORIZON,
+    seed: int | None = SEED,
+    model: str | None = MODEL,
+) -> None:
+    """Forecast the horizon for every active article x store and every catalogue article not sold yet."""
+    from forecast.adapters import load_dataset
+    from forecast.backtest import predict_all
+    from forecast.io import write_csv
+    from forecast.panel import build_panel
+
+    config = load_pipeline(pipeline, data=data, horizon=horizon, seed=seed)
+    name = model or default_model(config)
+    with console.status("loading data") as status:
+        ds = load_dataset(config)
+        status.update("building the panel")
+        panel = build_panel(ds).collect()
+        forecasts = predict_all(ds, panel, config, name, progress=status.update)
+    path = write_csv(forecasts, out)
+    typer.echo(f"wrote {path}: {forecasts.height:,} rows ({name})")

@@ -1,11 +1,70 @@
-"""`forecast simulate`."""
+"""`forecast simulate`: write a synthetic fashion retailer with known true demand."""
 
 from __future__ import annotations
 
-from forecast.errors import ForecastError
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+
+from forecast.cli.common import OUT_DIR, console
+from forecast.config import SimulateConfig
+
+_DEFAULTS = SimulateConfig()
 
 
-def command() -> None:
-    """Not available yet."""
-    msg = "`forecast simulate` is not available in this build"
-    raise ForecastError(msg)
+class Format(StrEnum):
+    canonical = "canonical"
+    hm = "hm"
+
+
+ARTICLES = typer.Option(_DEFAULTS.articles, "--articles", min=1, help="Number of articles.")
+STORES = typer.Option(_DEFAULTS.stores, "--stores", min=1, help="Number of stores.")
+WEEKS = typer.Option(_DEFAULTS.weeks, "--weeks", min=1, help="Number of weeks of sales.")
+SIM_SEED = typer.Option(_DEFAULTS.seed, "--seed", help="Random seed (same seed, same files).")
+FORMAT = typer.Option(
+    Format.canonical,
+    "--format",
+    help="canonical: sales/articles/stores/stock/dc_stock/true_demand CSVs; "
+    "hm: H&M Kaggle transactions_train.csv + articles.csv (streamed, any size).",
+)
+
+
+def command(
+    out: Path = OUT_DIR,
+    articles: int = ARTICLES,
+    stores: int = STORES,
+    weeks: int = WEEKS,
+    seed: int = SIM_SEED,
+    fmt: Format = FORMAT,
+) -> None:
+    """Write a synthetic dataset (collections, life cycles, markdowns, stockouts, returns, cold starts)."""
+    if fmt is Format.hm:
+        _write_hm(out, articles, stores, weeks, seed)
+        return
+    from forecast.simulate import simulate_dataset, write_canonical
+
+    cfg = SimulateConfig(articles=articles, stores=stores, weeks=weeks, seed=seed)
+    with console.status("simulating"):
+        ds = simulate_dataset(cfg)
+        written = write_canonical(ds, out)
+    console.print(
+        f"wrote {len(written)} files to {out}: {ds.sales.height:,} sales rows, "
+        f"{ds.articles.height:,} articles, {ds.stores.height:,} stores"
+    )
+
+
+def _write_hm(out: Path, articles: int, stores: int, weeks: int, seed: int) -> None:
+    from rich.progress import Progress
+
+    from forecast.simulate import write_hm
+
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("writing H&M transactions", total=weeks)
+        summary = write_hm(
+            out, articles, stores, weeks, seed, progress=lambda done, _: bar.update(task, completed=done)
+        )
+    console.print(
+        f"wrote {summary.transactions_path} ({summary.lines:,} lines, {summary.customers:,} customers) "
+        f"and {summary.articles_path} ({summary.articles:,} articles)"
+    )

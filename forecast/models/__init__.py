@@ -1,5 +1,56 @@
 """Demand models: statsforecast baselines, the global LightGBM model and the cold-start model."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from forecast.models.base import FORECAST_COLUMNS, Forecaster, quantile_column
 
-__all__ = ["FORECAST_COLUMNS", "Forecaster", "quantile_column"]
+if TYPE_CHECKING:
+    from forecast.config import PipelineConfig
+    from forecast.dataset import Dataset
+
+
+def build_models(config: PipelineConfig, ds: Dataset) -> list[Forecaster]:
+    """The backtested models the pipeline names: its baselines, then LightGBM when enabled.
+
+    The cold-start model is not in this list (it only forecasts articles with no history); see
+    `build_cold_start`. Model modules are imported lazily, so a pipeline without LightGBM never loads it.
+    """
+    from forecast.models.baselines import StatsForecastModel
+
+    models: list[Forecaster] = [
+        StatsForecastModel(method, quantiles=config.forecast.quantiles) for method in config.models.baselines
+    ]
+    if config.models.lightgbm:
+        from forecast.models.lgbm import LightGBMForecaster
+
+        models.append(
+            LightGBMForecaster(
+                features=config.features,
+                quantiles=config.forecast.quantiles,
+                seed=config.forecast.seed,
+                params=config.models.lightgbm_params,
+                articles=ds.articles,
+                exog=ds.exog,
+            )
+        )
+    return models
+
+
+def build_cold_start(config: PipelineConfig, ds: Dataset) -> Any | None:
+    """The cold-start model (`ColdStartForecaster`) when the pipeline enables it, else None."""
+    if not config.models.cold_start:
+        return None
+    from forecast.models.coldstart import ColdStartForecaster
+
+    return ColdStartForecaster(
+        quantiles=config.forecast.quantiles,
+        seed=config.forecast.seed,
+        articles=ds.articles,
+        trends=ds.trends,
+        attributes=ds.article_attributes or None,
+    )
+
+
+__all__ = ["FORECAST_COLUMNS", "Forecaster", "build_cold_start", "build_models", "quantile_column"]

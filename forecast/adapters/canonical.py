@@ -1,0 +1,234 @@
+"""Canonical tables stored as files: the `Dataset` contract written to a folder (also what `simulate` writes).
+
+Files (CSV or Parquet with the same stem; names from the pipeline's ``[data]`` section): ``sales.csv``,
+``articles.csv``, ``stores.csv`` (required); ``stock.csv``, ``exog.csv``, ``dc_stock.csv``, ``trends.csv``,
+``true_demand.csv`` (optional). Columns are those of `forecast.dataset`; extra columns are kept (numbers when
+every value parses as a number, else text) and, in ``articles`` and ``stores``, listed as attributes.
+
+The grain is inferred: ``weekly`` when every sales date falls on one weekday (which becomes ``week_label``)
+and there is at most one row per article × store × date; else ``transactions``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandera.polars as pa
+import polars as pl
+
+from forecast.adapters.common import (
+    ROW,
+    Kind,
+    check_references,
+    check_unique,
+    concat_rejects,
+    data_folder,
+    drop_rejected,
+    find_table,
+    parse_columns,
+    read_table,
+    require_file,
+)
+from forecast.config import DataConfig
+from forecast.dataset import WEEKDAYS, Dataset
+from forecast.schemas import (
+    ArticleSchema,
+    DcStockSchema,
+    ExogSchema,
+    SalesSchema,
+    StockSchema,
+    StoreSchema,
+    TrendSchema,
+    TrueDemandSchema,
+    validate_rows,
+)
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """How to read one canonical table: column kinds, defaults for absent optional columns, keys."""
+
+    schema: type[pa.DataFrameModel]
+    required: dict[str, Kind]
+    optional: dict[str, Kind] = field(default_factory=dict)
+    keys: tuple[str, ...] = ()
+
+
+SPECS = {
+    "sales": TableSpec(
+        SalesSchema,
+        {"date": "date", "store_id": "str", "article_id": "str", "units": "float"},
+        {"price": "float", "is_holiday": "bool"},
+    ),
+    "articles": TableSpec(
+        ArticleSchema,
+        {"article_id": "str"},
+        {
+            "category": "str",
+            "launch_date": "date",
+            "list_price": "float",
+            "unit_cost": "float",
+            "is_future": "bool",
+        },
+        keys=("article_id",),
+    ),
+    "stores": TableSpec(StoreSchema, {"store_id": "str"}, {"capacity_units": "float"}, keys=("store_id",)),
+    "stock": TableSpec(
+        StockSchema,
+        {"week": "date", "store_id": "str", "article_id": "str", "on_hand": "float"},
+        keys=("week", "store_id", "article_id"),
+    ),
+    "exog": TableSpec(ExogSchema, {"week": "date"}, {"store_id": "str"}),
+    "dc_stock": TableSpec(
+        DcStockSchema,
+        {"article_id": "str", "available_units": "float", "pack_size": "float"},
+        {"unit_cost": "float", "price": "float", "holding_cost": "float"},
+        keys=("article_id",),
+    ),
+    "trends": TableSpec(
+        TrendSchema, {"week": "date", "term": "str", "value": "float"}, keys=("week", "term")
+    ),
+    "true_demand": TableSpec(
+        TrueDemandSchema,
+        {"week": "date", "store_id": "str", "article_id": "str", "demand": "float"},
+        keys=("week", "store_id", "article_id"),
+    ),
+}
+_DTYPES: dict[Kind, pl.DataType] = {
+    "str": pl.Utf8(),
+    "float": pl.Float64(),
+    "date": pl.Date(),
+    "bool": pl.Boolean(),
+}
+FIX = "point [data] path (or --data) at a folder with sales.csv, articles.csv and stores.csv"
+
+
+def _infer_extra(typed: pl.DataFrame, extras: list[str]) -> pl.DataFrame:
+    """Extra columns become Float64 when every non-null value parses as a number, else stay text."""
+    casts = []
+    for column in extras:
+        numbers = typed[column].cast(pl.Float64, strict=False)
+        if numbers.null_count() == typed[column].null_count():
+            casts.append(numbers.alias(column))
+    return typed.with_columns(casts) if casts else typed
+
+
+def read_canonical_table(path: Path, table: str) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """Read one canonical table: typed rows kept (with ``_row``), rejects and rows read."""
+    spec = SPECS[table]
+    name = path.name
+    raw = read_table(path, required=list(spec.required))
+    kinds = {**spec.required, **spec.optional}
+    typed, rejects = parse_columns(raw, kinds, file=name, not_null=list(spec.required))
+    defaults = [
+        (pl.lit(False) if kind == "bool" and column == "is_future" else pl.lit(None, _DTYPES[kind])).alias(
+            column
+        )
+        for column, kind in spec.optional.items()
+        if column not in typed.columns and column not in ("is_holiday", "holding_cost", "store_id")
+    ]
+    if table == "exog" and "store_id" not in typed.columns:
+        defaults.append(pl.lit(None, pl.Utf8).alias("store_id"))
+    typed = typed.with_columns(defaults)
+    if "is_future" in typed.columns:
+        typed = typed.with_columns(pl.col("is_future").fill_null(False))
+    extras = [c for c in raw.columns if c not in kinds and c != ROW]
+    typed = _infer_extra(drop_rejected(typed, rejects, file=name), extras)
+    kept, more = validate_rows(typed, spec.schema, file=name)
+    if spec.keys:
+        check_unique(kept, list(spec.keys), file=name, what=" × ".join(spec.keys))
+    return kept, concat_rejects([rejects, more]), raw.height
+
+
+def infer_grain(sales: pl.DataFrame) -> tuple[str, str]:
+    """The grain and week label of `sales`.
+
+    ``("weekly", weekday)`` when all dates share a weekday and keys are unique,
+    else ``("transactions", "MON")``.
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> days = [dt.date(2024, 1, 1), dt.date(2024, 1, 8)]
+    >>> frame = pl.DataFrame({"date": days, "article_id": "a", "store_id": "s"})
+    >>> infer_grain(frame)
+    ('weekly', 'MON')
+    """
+    weekdays = sales["date"].dt.weekday().unique()
+    if weekdays.len() == 1 and not sales.select(["article_id", "store_id", "date"]).is_duplicated().any():
+        return "weekly", WEEKDAYS[int(weekdays[0]) - 1]
+    return "transactions", "MON"
+
+
+def _optional(
+    folder: Path, name: str, table: str
+) -> tuple[pl.DataFrame | None, pl.DataFrame, dict[str, int]]:
+    path = find_table(folder, name)
+    if path is None:
+        return None, concat_rejects([]), {}
+    frame, rejects, n = read_canonical_table(path, table)
+    return frame, rejects, {path.name: n}
+
+
+def load_canonical(config: DataConfig) -> Dataset:
+    """Read a folder of canonical tables into a `Dataset`."""
+    folder = data_folder(config)
+    tables: dict[str, pl.DataFrame | None] = {}
+    rejects, rows_read, names = [], {}, {}
+    for table, name in (("articles", config.articles), ("stores", config.stores), ("sales", config.sales)):
+        path = require_file(folder, name, FIX)
+        tables[table], table_rejects, rows_read[path.name] = read_canonical_table(path, table)
+        rejects.append(table_rejects)
+        names[table] = path.name
+    optional = {"stock": config.stock, "exog": config.exog, "dc_stock": config.dc_stock}
+    optional |= {"trends": "trends.csv", "true_demand": "true_demand.csv"}
+    for table, name in optional.items():
+        tables[table], table_rejects, read = _optional(folder, name, table)
+        rejects.append(table_rejects)
+        rows_read |= read
+        names[table] = next(iter(read), name)
+    articles, stores, sales = tables["articles"], tables["stores"], tables["sales"]
+    assert articles is not None
+    assert stores is not None
+    assert sales is not None
+    _check_references(tables, names, articles["article_id"], stores["store_id"])
+    grain, week_label = infer_grain(sales)
+    dropped = {t: (f.drop(ROW) if f is not None else None) for t, f in tables.items()}
+    return Dataset(
+        name=folder.name,
+        sales=sales.drop(ROW),
+        articles=articles.drop(ROW),
+        stores=stores.drop(ROW),
+        stock=dropped["stock"],
+        exog=dropped["exog"],
+        trends=dropped["trends"],
+        dc_stock=dropped["dc_stock"],
+        true_demand=dropped["true_demand"],
+        rejects=concat_rejects(rejects),
+        rows_read=rows_read,
+        grain="weekly" if grain == "weekly" else "transactions",
+        week_label=week_label,
+        article_attributes=_attributes(articles, "article_id", SPECS["articles"].optional),
+        store_attributes=_attributes(stores, "store_id", SPECS["stores"].optional),
+    )
+
+
+def _attributes(frame: pl.DataFrame, key: str, known: dict[str, Kind]) -> list[str]:
+    return [c for c in frame.columns if c not in known and c not in (key, ROW)]
+
+
+def _check_references(
+    tables: dict[str, pl.DataFrame | None],
+    names: dict[str, str],
+    article_ids: pl.Series,
+    store_ids: pl.Series,
+) -> None:
+    master = {"article_id": (article_ids, names["articles"]), "store_id": (store_ids, names["stores"])}
+    for table in ("sales", "stock", "dc_stock", "true_demand"):
+        frame = tables.get(table)
+        if frame is None:
+            continue
+        for column, (known, master_name) in master.items():
+            if column in frame.columns:
+                check_references(frame, column, known, file=names[table], master=master_name)

@@ -1,0 +1,298 @@
+"""Plans in the file contract, their summaries and checks, and the money they make (expected or realised)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+
+from forecast.allocation.demand import DemandModel
+from forecast.allocation.inputs import AllocationProblem
+from forecast.errors import InfeasibleError, InputError
+
+PLAN_COLUMNS = [
+    "store_id",
+    "article_id",
+    "week",
+    "units",
+    "packs",
+    "on_hand_before",
+    "demand_mean",
+    "expected_sales",
+    "expected_leftover",
+    "expected_profit",
+]
+
+
+@dataclass
+class AllocationResult:
+    """A plan and how good it is.
+
+    `objective` is the expected profit (``p·sales − ship·units − h·leftover``) of every forecast
+    store × article after delivery; `baseline` the same with nothing shipped; `bound` an upper bound on
+    `objective` (NaN for the rules); `gap` = (bound − objective) / (bound − baseline), relative to the profit
+    the shipments add, so the profit of stock already on hand does not flatter it.
+    """
+
+    plan: pl.DataFrame
+    store_summary: pl.DataFrame
+    article_summary: pl.DataFrame
+    objective: float
+    bound: float
+    gap: float
+    solve_seconds: float
+    status: str
+    method: str = ""
+    baseline: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+    problem: AllocationProblem | None = field(default=None, repr=False)
+
+
+@dataclass
+class PairOutcome:
+    units: np.ndarray
+    expected_sales: np.ndarray
+    expected_leftover: np.ndarray
+    expected_profit: np.ndarray
+
+
+def pair_outcome(problem: AllocationProblem, demand: DemandModel, packs: np.ndarray) -> PairOutcome:
+    """Expected sales, leftover and profit of every pair when it receives `packs` packs."""
+    art, store = problem.pair_article, problem.pair_store
+    units = packs * problem.pack_size[art]
+    stock = (problem.pair_on_hand + units).astype(float)
+    sales = demand.expected_sales(np.arange(problem.n_pairs), stock)
+    leftover = stock - sales
+    profit = (
+        problem.price[art] * sales - problem.ship_cost[store] * units - problem.holding_cost[art] * leftover
+    )
+    return PairOutcome(units, sales, leftover, profit)
+
+
+def check_plan(problem: AllocationProblem, packs: np.ndarray) -> None:
+    """Reconcile a plan with its constraints; raise `InfeasibleError` naming the first broken one."""
+    units = packs * problem.pack_size[problem.pair_article]
+    if (packs < 0).any():
+        msg = "plan check: negative packs"
+        raise InfeasibleError(msg)
+    sent = np.bincount(problem.pair_article, weights=units, minlength=problem.article_ids.size)
+    over = np.flatnonzero(sent > problem.available_units)
+    if over.size:
+        a = over[0]
+        article, have = problem.article_ids[a], problem.available_units[a]
+        msg = f"dc stock: plan sends {sent[a]:g} units of article {article!r}, the DC has {have}"
+        raise InfeasibleError(msg)
+    filled = problem.store_on_hand_units + np.bincount(
+        problem.pair_store, weights=units, minlength=problem.store_ids.size
+    )
+    over = np.flatnonzero(filled > problem.capacity_units)
+    if over.size:
+        s = over[0]
+        store, capacity = problem.store_ids[s], problem.capacity_units[s]
+        msg = f"store capacity: plan fills store {store!r} to {filled[s]:g} units > {capacity}"
+        raise InfeasibleError(msg)
+    short = (units > 0) & (problem.pair_on_hand + units < problem.presentation_min)
+    if short.any():
+        i = np.flatnonzero(short)[0]
+        store, article = (
+            problem.store_ids[problem.pair_store[i]],
+            problem.article_ids[problem.pair_article[i]],
+        )
+        msg = (
+            f"presentation minimum: store {store!r} article {article!r} ends below {problem.presentation_min}"
+        )
+        raise InfeasibleError(msg)
+
+
+def build_result(
+    problem: AllocationProblem,
+    demand: DemandModel,
+    packs: np.ndarray,
+    *,
+    bound: float,
+    solve_seconds: float,
+    status: str,
+    method: str,
+) -> AllocationResult:
+    """Check `packs` (per pair) and assemble the plan, summaries and objective."""
+    check_plan(problem, packs)
+    outcome = pair_outcome(problem, demand, packs)
+    baseline = float(pair_outcome(problem, demand, np.zeros_like(packs)).expected_profit.sum())
+    objective = float(outcome.expected_profit.sum())
+    gap = math.nan
+    if not math.isnan(bound):
+        added = bound - baseline
+        gap = 0.0 if added <= 1e-9 else max(bound - objective, 0.0) / added
+    pairs = _pair_frame(problem, packs, outcome)
+    plan = pairs.filter(pl.col("units") > 0).select(PLAN_COLUMNS).sort("store_id", "article_id")
+    return AllocationResult(
+        plan=plan,
+        store_summary=_store_summary(problem, pairs),
+        article_summary=_article_summary(problem, pairs),
+        objective=objective,
+        bound=bound,
+        gap=gap,
+        solve_seconds=solve_seconds,
+        status=status,
+        method=method,
+        baseline=baseline,
+        warnings=list(problem.warnings),
+        problem=problem,
+    )
+
+
+def _pair_frame(problem: AllocationProblem, packs: np.ndarray, outcome: PairOutcome) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "store_id": problem.store_ids[problem.pair_store].astype(str),
+            "article_id": problem.article_ids[problem.pair_article].astype(str),
+            "week": [problem.week] * problem.n_pairs,
+            "units": outcome.units.astype(np.int64),
+            "packs": packs.astype(np.int64),
+            "on_hand_before": problem.pair_on_hand.astype(np.int64),
+            "demand_mean": problem.pair_mean,
+            "expected_sales": outcome.expected_sales,
+            "expected_leftover": outcome.expected_leftover,
+            "expected_profit": outcome.expected_profit,
+        },
+        schema_overrides={"week": pl.Date},
+    )
+
+
+def _store_summary(problem: AllocationProblem, pairs: pl.DataFrame) -> pl.DataFrame:
+    stores = pl.DataFrame(
+        {
+            "store_id": problem.store_ids.astype(str),
+            "capacity_units": problem.capacity_units,
+            "on_hand_units": problem.store_on_hand_units,
+        }
+    )
+    agg = pairs.group_by("store_id").agg(
+        units=pl.col("units").sum(),
+        articles=(pl.col("units") > 0).sum(),
+        expected_profit=pl.col("expected_profit").sum(),
+    )
+    return (
+        stores.join(agg, on="store_id", how="left")
+        .with_columns(pl.col("units", "articles").fill_null(0), pl.col("expected_profit").fill_null(0.0))
+        .with_columns(capacity_used=pl.col("on_hand_units") + pl.col("units"))
+        .with_columns(utilisation=pl.col("capacity_used") / pl.col("capacity_units").clip(lower_bound=1))
+        .select(
+            "store_id",
+            "units",
+            "articles",
+            "on_hand_units",
+            "capacity_used",
+            "capacity_units",
+            "utilisation",
+            "expected_profit",
+        )
+        .sort("store_id")
+    )
+
+
+def _article_summary(problem: AllocationProblem, pairs: pl.DataFrame) -> pl.DataFrame:
+    arts = pl.DataFrame(
+        {
+            "article_id": problem.article_ids.astype(str),
+            "pack_size": problem.pack_size,
+            "dc_available_units": problem.available_units,
+        }
+    )
+    agg = pairs.group_by("article_id").agg(
+        units_sent=pl.col("units").sum(),
+        stores=(pl.col("units") > 0).sum(),
+        expected_profit=pl.col("expected_profit").sum(),
+    )
+    return (
+        arts.join(agg, on="article_id", how="left")
+        .with_columns(pl.col("units_sent", "stores").fill_null(0), pl.col("expected_profit").fill_null(0.0))
+        .with_columns(left_at_dc=pl.col("dc_available_units") - pl.col("units_sent"))
+        .select(
+            "article_id",
+            "pack_size",
+            "units_sent",
+            "dc_available_units",
+            "left_at_dc",
+            "stores",
+            "expected_profit",
+        )
+        .sort("article_id")
+    )
+
+
+def plan_packs(plan: pl.DataFrame | AllocationResult, problem: AllocationProblem) -> np.ndarray:
+    """Packs per pair of `problem` from a plan frame (rows for pairs without a forecast are an error)."""
+    frame = plan.plan if isinstance(plan, AllocationResult) else plan
+    keys = pl.DataFrame(
+        {
+            "store_id": problem.store_ids[problem.pair_store].astype(str),
+            "article_id": problem.article_ids[problem.pair_article].astype(str),
+            "_pair": np.arange(problem.n_pairs),
+        }
+    )
+    rows = frame.select(pl.col("store_id", "article_id").cast(pl.Utf8), pl.col("units").cast(pl.Int64))
+    joined = rows.join(keys, on=["store_id", "article_id"], how="left")
+    if joined["_pair"].null_count():
+        first = joined.filter(pl.col("_pair").is_null()).row(0, named=True)
+        msg = f"plan row for store {first['store_id']!r} article {first['article_id']!r} has no forecast"
+        raise InputError(msg, file="plan", fix="plan only store × articles the forecasts cover")
+    units = np.zeros(problem.n_pairs, dtype=np.int64)
+    np.add.at(units, joined["_pair"].to_numpy(), joined["units"].to_numpy())
+    pack = problem.pack_size[problem.pair_article]
+    if (units % pack).any():
+        msg = "plan units are not whole packs"
+        raise InputError(msg, file="plan", column="units", fix="ship multiples of pack_size")
+    return units // pack
+
+
+def expected_profit(plan: pl.DataFrame | AllocationResult, problem: AllocationProblem) -> float:
+    """Expected profit of every forecast store × article of `problem` after the plan's deliveries."""
+    packs = plan_packs(plan, problem)
+    return float(pair_outcome(problem, DemandModel.from_problem(problem), packs).expected_profit.sum())
+
+
+def evaluate_plan(
+    plan: pl.DataFrame | AllocationResult, actual_demand: pl.DataFrame, problem: AllocationProblem
+) -> dict[str, float]:
+    """Money a plan makes against known demand (`actual_demand`: store_id, article_id, units of the period).
+
+    Over every forecast store × article: sales = min(demand, on hand + units), lost = demand − sales,
+    leftover = stock − sales; revenue = p·sales, lost_sales_cost = (p − c)·lost, holding_cost = h·leftover,
+    ship_cost = c_ship·units, profit = revenue − ship_cost − holding_cost (the allocation objective, realised)
+    and gross_profit = profit − c·sales. Demand rows for pairs without a forecast are ignored.
+    """
+    units = plan_packs(plan, problem) * problem.pack_size[problem.pair_article]
+    keys = pl.DataFrame(
+        {
+            "store_id": problem.store_ids[problem.pair_store].astype(str),
+            "article_id": problem.article_ids[problem.pair_article].astype(str),
+        }
+    )
+    actual = actual_demand.select(
+        pl.col("store_id", "article_id").cast(pl.Utf8), pl.col("units").cast(pl.Float64)
+    )
+    actual = actual.group_by("store_id", "article_id").agg(pl.col("units").sum())
+    demand = keys.join(actual, on=["store_id", "article_id"], how="left")["units"].fill_null(0.0).to_numpy()
+    art, store = problem.pair_article, problem.pair_store
+    stock = problem.pair_on_hand + units
+    sales = np.minimum(demand, stock)
+    lost, leftover = demand - sales, stock - sales
+    revenue = problem.price[art] * sales
+    holding = problem.holding_cost[art] * leftover
+    ship = problem.ship_cost[store] * units
+    profit = revenue - ship - holding
+    return {
+        "units_shipped": float(units.sum()),
+        "sales_units": float(sales.sum()),
+        "revenue": float(revenue.sum()),
+        "lost_sales_units": float(lost.sum()),
+        "lost_sales_cost": float(((problem.price[art] - problem.unit_cost[art]) * lost).sum()),
+        "leftover_units": float(leftover.sum()),
+        "holding_cost": float(holding.sum()),
+        "ship_cost": float(ship.sum()),
+        "profit": float(profit.sum()),
+        "gross_profit": float((profit - problem.unit_cost[art] * sales).sum()),
+    }

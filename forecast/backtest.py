@@ -1,0 +1,300 @@
+"""Rolling-origin backtest with accuracy and business metrics, and the final fit-and-forecast (`predict_all`).
+
+Folds: ``config.backtest.folds`` origins ``config.backtest.step`` weeks apart; the last fold's horizon
+(``config.backtest_horizon`` weeks) ends at the last week of the panel.
+
+What a model sees at an origin (`history_at`): panel rows with ``week <= origin`` only, and each series' life
+re-derived from that history alone (the panel's life spans are computed on all data, so a run of zero weeks
+before the origin would otherwise reveal that the series sells again later): every series is cut after its
+last sale on or before the origin, and series that are *active* (sold within the last
+``config.forecast.active_weeks`` weeks up to the origin) are zero-filled up to the origin.
+
+What is scored: every active series × every target week of the horizon. The actual is the panel's ``units``;
+a target week beyond the series' selling life (no sale recorded) counts as 0 demand, since the panel's life
+ends at its last recorded sale. Weeks flagged ``censored`` (a stockout cut demand) are kept in `forecasts` but
+left out of every metric: their observed sales are a lower bound on demand, and scoring against them would
+reward under-forecasting. A model that returns no forecast for a scored row is scored as forecasting 0 (and
+the count is reported as ``missing_forecasts`` in `per_fold`).
+
+Metrics per fold × model are `forecast.metrics.accuracy` and `forecast.business.evaluate_business`
+(business metrics are sums over the fold's rows); the leaderboard averages them over folds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import polars as pl
+
+from forecast.business import BUSINESS_COLUMNS, attach_costs, evaluate_business
+from forecast.config import PipelineConfig
+from forecast.dataset import Dataset
+from forecast.errors import ConfigError, ForecastError
+from forecast.metrics import accuracy, mase_scale, quantile_columns
+from forecast.models.base import FORECAST_COLUMNS, Forecaster
+
+SERIES = ["article_id", "store_id"]
+ACCURACY_COLUMNS = ["wape", "mae", "rmse", "bias", "mase", "pinball", "coverage_80"]
+LEADERBOARD_COLUMNS = ["model", *ACCURACY_COLUMNS, *BUSINESS_COLUMNS]
+MAXIMISE = ("profit", "revenue")
+Progress = Callable[[str], None]
+
+
+@dataclass
+class BacktestResult:
+    """Outcome of `run_backtest`.
+
+    leaderboard: one row per model (`LEADERBOARD_COLUMNS`), averaged over folds, best first.
+    forecasts: every fold forecast with ``fold``, ``origin``, the actual ``units``, ``censored`` and costs.
+    per_fold: metrics per model × fold, plus ``rows``, ``censored_rows`` and ``missing_forecasts``.
+    champion: name of the best model by ``config.backtest.objective``.
+    """
+
+    leaderboard: pl.DataFrame
+    forecasts: pl.DataFrame
+    per_fold: pl.DataFrame
+    champion: str
+
+
+def _weeks(panel: pl.DataFrame) -> list[date]:
+    return panel.get_column("week").unique().sort().to_list()
+
+
+def fold_origins(panel: pl.DataFrame, folds: int, step: int, horizon: int) -> list[date]:
+    """Forecast origins, oldest first; the last one's `horizon` weeks end at the panel's last week."""
+    weeks = _weeks(panel)
+    if not weeks:
+        msg = "the panel is empty; there is nothing to backtest"
+        raise ForecastError(msg)
+    last_origin = weeks[-1] - timedelta(weeks=horizon)
+    origins = [last_origin - timedelta(weeks=step * k) for k in range(folds - 1, -1, -1)]
+    if origins[0] <= weeks[0]:
+        msg = (
+            f"not enough history for {folds} folds of {horizon} weeks every {step} weeks: the first origin "
+            f"{origins[0]} is not after the first week {weeks[0]}; fix: lower backtest.folds, step or horizon"
+        )
+        raise ConfigError(msg)
+    return origins
+
+
+def history_at(panel: pl.DataFrame, origin: date, active_weeks: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The panel as known at `origin` and the series active there (see the module docstring).
+
+    Returns ``(history, active)``: history rows have ``week <= origin``; active lists article_id, store_id.
+    """
+    hist = panel.filter(pl.col("week") <= origin)
+    sold = hist.filter(pl.col("units") > 0).group_by(SERIES).agg(pl.col("week").max().alias("_last_sale"))
+    hist = hist.join(sold, on=SERIES, how="inner").filter(pl.col("week") <= pl.col("_last_sale"))
+    cutoff = origin - timedelta(weeks=active_weeks)
+    active = sold.filter(pl.col("_last_sale") > cutoff).sort(SERIES)
+    gap_weeks = pl.DataFrame(
+        {"week": [origin - timedelta(weeks=k) for k in range(active_weeks - 1, -1, -1)]},
+        schema={"week": pl.Date},
+    )
+    tail = (
+        hist.filter(pl.col("week") == pl.col("_last_sale"))
+        .join(active.select(SERIES), on=SERIES, how="semi")
+        .drop("week")
+        .join(gap_weeks, how="cross")
+        .filter(pl.col("week") > pl.col("_last_sale"))
+        .with_columns(_zero_week_columns(panel))
+    )
+    if "is_holiday" in panel.columns:
+        flags = panel.group_by("week").agg(pl.col("is_holiday").any().alias("_week_holiday"))
+        tail = tail.join(flags, on="week", how="left").with_columns(
+            pl.col("_week_holiday").fill_null(False).alias("is_holiday")
+        )
+    hist = pl.concat([hist, tail.select(hist.columns)], how="vertical_relaxed")
+    return hist.drop("_last_sale").sort([*SERIES, "week"]), active.select(SERIES)
+
+
+def _zero_week_columns(panel: pl.DataFrame) -> list[pl.Expr]:
+    """Values of a week with no sales: price, list price, discount and category carry forward."""
+    exprs = [pl.lit(0.0).alias("units")]
+    if "returns_units" in panel.columns:
+        exprs.append(pl.lit(0.0).alias("returns_units"))
+    if "on_hand" in panel.columns:
+        exprs.append(pl.lit(None, dtype=pl.Float64).alias("on_hand"))
+    if "censored" in panel.columns:
+        exprs.append(pl.lit(False).alias("censored"))
+    return exprs
+
+
+def actuals_grid(panel: pl.DataFrame, active: pl.DataFrame, origin: date, horizon: int) -> pl.DataFrame:
+    """Active series × target weeks origin+1..origin+horizon with actual units (0 outside the life)."""
+    targets = pl.DataFrame(
+        {
+            "week": [origin + timedelta(weeks=h) for h in range(1, horizon + 1)],
+            "horizon": list(range(1, horizon + 1)),
+        },
+        schema={"week": pl.Date, "horizon": pl.Int32},
+    )
+    cols = ["units", *(["censored"] if "censored" in panel.columns else [])]
+    observed = panel.filter(pl.col("week") > origin).select(*SERIES, "week", *cols)
+    grid = active.join(targets, how="cross").join(observed, on=[*SERIES, "week"], how="left")
+    censored = pl.col("censored").fill_null(False) if "censored" in cols else pl.lit(False)
+    return grid.with_columns(pl.col("units").fill_null(0.0), censored.alias("censored"))
+
+
+def _score_frame(grid: pl.DataFrame, forecast: pl.DataFrame, model: str) -> tuple[pl.DataFrame, int]:
+    """Join one model's forecast onto the scored grid; missing forecasts become 0."""
+    quantiles = list(quantile_columns(forecast.columns))
+    values = forecast.select(*SERIES, "week", "mean", *quantiles).unique([*SERIES, "week"], keep="first")
+    joined = grid.join(values, on=[*SERIES, "week"], how="left")
+    missing = joined.get_column("mean").null_count()
+    joined = joined.with_columns(pl.col("mean", *quantiles).cast(pl.Float64).fill_null(0.0))
+    return joined.with_columns(pl.lit(model).alias("model")), missing
+
+
+def _fold_metrics(scored: pl.DataFrame, fold: int, origin: date, missing: int) -> pl.DataFrame:
+    kept = scored.filter(~pl.col("censored"))
+    by = ["model"]
+    if kept.height:
+        acc = accuracy(kept, by)
+        money = evaluate_business(kept, by)
+        row = acc.join(money, on=by)
+    else:
+        row = pl.DataFrame({"model": scored["model"][:1]}).with_columns(
+            pl.lit(math.nan).alias(c) for c in [*ACCURACY_COLUMNS, *BUSINESS_COLUMNS]
+        )
+    return row.select(
+        pl.lit(fold).alias("fold"),
+        pl.lit(origin).alias("origin"),
+        *LEADERBOARD_COLUMNS,
+        pl.lit(scored.height).alias("rows"),
+        pl.lit(scored.height - kept.height).alias("censored_rows"),
+        pl.lit(missing).alias("missing_forecasts"),
+    )
+
+
+def rank_models(per_fold: pl.DataFrame, objective: str) -> pl.DataFrame:
+    """Average `per_fold` over folds per model and sort best first by `objective`."""
+    board = per_fold.group_by("model", maintain_order=True).agg(
+        pl.col(c).cast(pl.Float64).fill_nan(None).mean() for c in LEADERBOARD_COLUMNS[1:]
+    )
+    board = board.sort(objective, descending=objective in MAXIMISE, nulls_last=True, maintain_order=True)
+    return board.select(LEADERBOARD_COLUMNS).with_columns(pl.col(LEADERBOARD_COLUMNS[1:]).fill_null(math.nan))
+
+
+def run_backtest(
+    panel: pl.DataFrame | pl.LazyFrame,
+    models: Sequence[Forecaster],
+    config: PipelineConfig,
+    ds: Dataset,
+    progress: Progress | None = None,
+) -> BacktestResult:
+    """Rolling-origin backtest of `models` on `panel` (see the module docstring for what is scored)."""
+    frame = panel.collect() if isinstance(panel, pl.LazyFrame) else panel
+    names = [m.name for m in models]
+    if not names or len(set(names)) != len(names):
+        msg = f"the backtest needs at least one model and unique model names, got {names!r}"
+        raise ConfigError(msg)
+    say = progress or (lambda _message: None)
+    horizon = config.backtest_horizon
+    origins = fold_origins(frame, config.backtest.folds, config.backtest.step, horizon)
+    scored_frames, metric_frames = [], []
+    for fold, origin in enumerate(origins, start=1):
+        hist, active = history_at(frame, origin, config.forecast.active_weeks)
+        grid = actuals_grid(frame, active, origin, horizon)
+        grid = attach_costs(grid, frame, ds.articles, config.business)
+        grid = grid.join(mase_scale(hist), on=SERIES, how="left")
+        for model in models:
+            say(f"fold {fold}/{len(origins)} (origin {origin}, {active.height} series): {model.name}")
+            forecast = model.fit(hist, origin).predict(horizon, active)
+            scored, missing = _score_frame(grid, forecast, model.name)
+            metric_frames.append(_fold_metrics(scored, fold, origin, missing))
+            scored_frames.append(
+                scored.drop("mase_scale").with_columns(
+                    pl.lit(fold).alias("fold"), pl.lit(origin).alias("origin")
+                )
+            )
+    per_fold = pl.concat(metric_frames, how="vertical_relaxed")
+    leaderboard = rank_models(per_fold, config.backtest.objective)
+    forecasts = pl.concat(scored_frames, how="diagonal_relaxed")
+    lead = [*FORECAST_COLUMNS, "fold", "origin", "units", "censored"]
+    forecasts = forecasts.select(*lead, *[c for c in forecasts.columns if c not in lead])
+    return BacktestResult(leaderboard, forecasts, per_fold, str(leaderboard["model"][0]))
+
+
+def predict_all(
+    ds: Dataset,
+    panel: pl.DataFrame | pl.LazyFrame,
+    config: PipelineConfig,
+    model_name: str,
+    progress: Progress | None = None,
+) -> pl.DataFrame:
+    """Fit `model_name` on all history; forecast every active series and the cold-start articles.
+
+    Returns the forecasts contract columns (plus any extra ``qNN``), sorted by article_id, store_id, week.
+    Cold-start rows (model ``cold_start``) cover catalogue articles marked ``is_future`` or absent from the
+    panel, in every store, from their launch week (the first week after the history, or the week of a later
+    ``launch_date``).
+    """
+    frame = panel.collect() if isinstance(panel, pl.LazyFrame) else panel
+    say = progress or (lambda _message: None)
+    weeks = _weeks(frame)
+    if not weeks:
+        msg = "the panel is empty; there is no history to forecast from"
+        raise ForecastError(msg)
+    origin, horizon = weeks[-1], config.forecast.horizon
+    hist, active = history_at(frame, origin, config.forecast.active_weeks)
+    model = _named_model(config, ds, model_name)
+    say(f"fitting {model_name} on {hist.height} rows up to {origin}; forecasting {active.height} series")
+    parts = [model.fit(hist, origin).predict(horizon, active)]
+    cold = cold_start_series(ds, frame, origin)
+    if cold.height and config.models.cold_start:
+        from forecast.models import build_cold_start
+
+        cold_model = build_cold_start(config, ds)
+        assert cold_model is not None
+        say(f"cold start: fitting, then forecasting {cold.height} new article x store pairs")
+        parts.append(cold_model.fit(hist, origin).predict(horizon, cold))
+    out = pl.concat(parts, how="diagonal_relaxed")
+    extra = [c for c in quantile_columns(out.columns) if c not in FORECAST_COLUMNS]
+    return out.select(*FORECAST_COLUMNS, *extra).sort([*SERIES, "week", "model"])
+
+
+def _named_model(config: PipelineConfig, ds: Dataset, model_name: str) -> Forecaster:
+    from forecast.models import build_models
+    from forecast.models.baselines import METHODS, StatsForecastModel
+
+    if model_name in METHODS:
+        return StatsForecastModel(model_name, quantiles=config.forecast.quantiles)
+    models = {m.name: m for m in build_models(config, ds)}
+    if model_name not in models:
+        msg = f"model {model_name!r} is not in the pipeline; choose one of {sorted(models)}"
+        raise ConfigError(msg)
+    return models[model_name]
+
+
+def cold_start_series(ds: Dataset, panel: pl.DataFrame, origin: date) -> pl.DataFrame:
+    """article_id, store_id, launch_week of catalogue articles with no sales (future, or not in `panel`)."""
+    articles = ds.articles
+    if articles.height == 0:
+        return pl.DataFrame(schema={"article_id": pl.Utf8, "store_id": pl.Utf8, "launch_week": pl.Date})
+    sold = panel.select("article_id").unique()
+    future = pl.col("is_future").fill_null(False) if "is_future" in articles.columns else pl.lit(False)
+    new = articles.with_columns(pl.col("article_id").cast(pl.Utf8)).filter(
+        future | ~pl.col("article_id").is_in(sold.get_column("article_id").implode())
+    )
+    launch = pl.col("launch_date") if "launch_date" in new.columns else pl.lit(None, dtype=pl.Date)
+    days = (launch.cast(pl.Date) - pl.lit(origin)).dt.total_days()
+    steps = (days + 6) // 7 if ds.week_label_is_end else days // 7
+    steps = pl.max_horizontal(steps.fill_null(1), pl.lit(1))
+    new = new.select(
+        "article_id", (pl.lit(origin) + pl.duration(weeks=1) * steps).cast(pl.Date).alias("launch_week")
+    )
+    return new.join(_stores(ds, panel), how="cross").select("article_id", "store_id", "launch_week")
+
+
+def _stores(ds: Dataset, panel: pl.DataFrame) -> pl.DataFrame:
+    """Stores a new article can launch in: "ALL" for chain-level data, else every store of the dataset."""
+    in_panel = panel.select(pl.col("store_id").cast(pl.Utf8)).unique().sort("store_id")
+    if in_panel.height and in_panel.get_column("store_id").to_list() == ["ALL"]:
+        return in_panel
+    if ds.stores.height:
+        return ds.stores.select(pl.col("store_id").cast(pl.Utf8)).unique().sort("store_id")
+    return in_panel

@@ -1,0 +1,212 @@
+"""Business evaluation of forecasts: the newsvendor outcome of stocking at the forecast's critical fractile.
+
+For each article × store × week row with price p, unit cost c and holding cost h per leftover unit:
+
+- critical fractile tau = (p − c) / (p − c + h), clipped to [0, 1] (a row sold at or below cost gets tau = 0);
+- stock = the forecast quantile at tau, interpolated linearly in the quantile level between the model's
+  quantile columns (``q10``, ``q50``, ``q90``, ...); below the lowest / above the highest level the extreme
+  column is used.
+  A forecast with only ``mean`` is read as Poisson(mean) and stocked at its tau-quantile;
+- demand = actual units clipped at 0 (net sales below zero are returns, not negative demand);
+- sales = min(demand, stock), lost = (demand − stock)+, leftover = (stock − demand)+;
+- revenue = p·sales, lost_sales_cost = (p − c)·lost, holding_cost = h·leftover,
+  profit = revenue − c·sales − holding_cost.
+
+Stock is not rounded to whole units (some sources, like Walmart, count dollars, not units).
+
+Prices and costs (`attach_costs`): p = the panel's price for that article × store × week, else the article's
+list price (articles table, else the panel's), else `BusinessConfig.default_price`; c = articles.unit_cost,
+else `unit_cost_ratio`·p; h = `holding_cost_ratio`·p.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import polars as pl
+from scipy import stats
+
+from forecast.config import BusinessConfig
+from forecast.metrics import quantile_columns
+
+BUSINESS_COLUMNS = [
+    "revenue",
+    "lost_sales_units",
+    "lost_sales_cost",
+    "overstock_units",
+    "holding_cost",
+    "profit",
+]
+
+
+def critical_fractile(
+    price_col: str = "price", unit_cost_col: str = "unit_cost", holding_cost_col: str = "holding_cost"
+) -> pl.Expr:
+    """tau = (p − c) / (p − c + h), clipped to [0, 1]; 1 when p − c + h is 0 with a positive margin."""
+    margin = pl.col(price_col) - pl.col(unit_cost_col)
+    denom = margin + pl.col(holding_cost_col)
+    tau = pl.when(margin <= 0).then(0.0).when(denom > 0).then(margin / denom).otherwise(1.0)
+    return tau.clip(0.0, 1.0).alias("tau")
+
+
+def _interpolated(quantiles: dict[str, float], tau: pl.Expr) -> pl.Expr:
+    names, levels = list(quantiles), list(quantiles.values())
+    expr: Any = pl.when(tau <= levels[0]).then(pl.col(names[0]))
+    for i in range(len(levels) - 1):
+        lo, hi = levels[i], levels[i + 1]
+        weight = (tau - lo) / (hi - lo)
+        segment = pl.col(names[i]) + weight * (pl.col(names[i + 1]) - pl.col(names[i]))
+        expr = expr.when(tau <= hi).then(segment)
+    return expr.otherwise(pl.col(names[-1]))
+
+
+def poisson_quantile(mean: np.ndarray, tau: np.ndarray) -> np.ndarray:
+    """The tau-quantile of Poisson(mean) (0 where mean <= 0 or tau <= 0).
+
+    Examples
+    --------
+    >>> poisson_quantile(np.array([2.0]), np.array([0.5])).tolist()
+    [2.0]
+    """
+    mean = np.asarray(mean, dtype=float)
+    tau = np.asarray(tau, dtype=float)
+    out = stats.poisson.ppf(np.clip(tau, 0.0, 1.0 - 1e-12), np.maximum(mean, 0.0))
+    out = np.where((mean <= 0) | (tau <= 0) | ~np.isfinite(out), 0.0, out)
+    return np.asarray(out, dtype=float)
+
+
+def stock_levels(df: pl.DataFrame, tau_col: str = "tau", mean_col: str = "mean") -> pl.Series:
+    """Stock per row: the forecast quantile at `tau_col` (see the module docstring), named ``stock_units``."""
+    quantiles = quantile_columns(df.columns)
+    if quantiles:
+        return df.select(_interpolated(quantiles, pl.col(tau_col)).alias("stock_units")).to_series()
+    values = poisson_quantile(df[mean_col].to_numpy(), df[tau_col].to_numpy())
+    return pl.Series("stock_units", values, dtype=pl.Float64)
+
+
+def evaluate_rows(
+    df: pl.DataFrame,
+    *,
+    target_col: str = "units",
+    price_col: str = "price",
+    unit_cost_col: str = "unit_cost",
+    holding_cost_col: str = "holding_cost",
+) -> pl.DataFrame:
+    """Add tau, stock_units, sales_units, lost_sales_units, overstock_units and the money columns per row."""
+    out = df.with_columns(critical_fractile(price_col, unit_cost_col, holding_cost_col))
+    out = out.with_columns(stock_levels(out).clip(lower_bound=0.0))
+    demand = pl.col(target_col).clip(lower_bound=0.0)
+    stock = pl.col("stock_units")
+    out = out.with_columns(
+        pl.min_horizontal(demand, stock).alias("sales_units"),
+        (demand - stock).clip(lower_bound=0.0).alias("lost_sales_units"),
+        (stock - demand).clip(lower_bound=0.0).alias("overstock_units"),
+    )
+    p, c, h = pl.col(price_col), pl.col(unit_cost_col), pl.col(holding_cost_col)
+    out = out.with_columns(
+        (p * pl.col("sales_units")).alias("revenue"),
+        ((p - c) * pl.col("lost_sales_units")).alias("lost_sales_cost"),
+        (h * pl.col("overstock_units")).alias("holding_cost_total"),
+    )
+    return out.with_columns(
+        (pl.col("revenue") - c * pl.col("sales_units") - pl.col("holding_cost_total")).alias("profit")
+    )
+
+
+def business_summary(rows: pl.DataFrame, by: Sequence[str] = ("model",)) -> pl.DataFrame:
+    """Sum the per-row outcome of `evaluate_rows` per group: the leaderboard's business columns."""
+    return rows.group_by(list(by), maintain_order=True).agg(
+        pl.col("revenue").sum(),
+        pl.col("lost_sales_units").sum(),
+        pl.col("lost_sales_cost").sum(),
+        pl.col("overstock_units").sum(),
+        pl.col("holding_cost_total").sum().alias("holding_cost"),
+        pl.col("profit").sum(),
+    )
+
+
+def evaluate_business(
+    df: pl.DataFrame, by: Sequence[str] = ("model",), *, target_col: str = "units"
+) -> pl.DataFrame:
+    """Newsvendor outcome per group of `by` from rows with actuals, forecasts, price, unit_cost, holding_cost.
+
+    Examples
+    --------
+    >>> rows = pl.DataFrame({"model": ["m"], "units": [5.0], "mean": [4.0], "q10": [2.0], "q50": [4.0],
+    ...     "q90": [6.0], "price": [10.0], "unit_cost": [5.0], "holding_cost": [1.0]})
+    >>> evaluate_business(rows)["profit"].item()  # tau = 5/6, stock = 4 + (5/6 - .5)/.4 * 2 = 5.666...
+    24.333333333333332
+    """
+    return business_summary(evaluate_rows(df, target_col=target_col), by)
+
+
+def attach_costs(
+    df: pl.DataFrame,
+    panel: pl.DataFrame | None,
+    articles: pl.DataFrame | None,
+    config: BusinessConfig,
+) -> pl.DataFrame:
+    """Add ``price``, ``unit_cost`` and ``holding_cost`` per unit to rows keyed by article_id, store_id, week.
+
+    Existing ``price``/``unit_cost``/``holding_cost`` columns of `df` are replaced.
+    """
+    out = df.drop([c for c in ("price", "unit_cost", "holding_cost") if c in df.columns])
+    week_price = pl.lit(None, dtype=pl.Float64)
+    if panel is not None and "price" in panel.columns:
+        prices = panel.select("article_id", "store_id", "week", pl.col("price").alias("_week_price"))
+        out = out.join(prices, on=["article_id", "store_id", "week"], how="left")
+        week_price = pl.col("_week_price")
+    list_price = pl.lit(None, dtype=pl.Float64)
+    unit_cost = pl.lit(None, dtype=pl.Float64)
+    catalogue = _article_prices(panel, articles)
+    if catalogue is not None:
+        out = out.join(catalogue, on="article_id", how="left")
+        list_price, unit_cost = pl.col("_list_price"), pl.col("_unit_cost")
+    positive = [pl.when(e > 0).then(e) for e in (week_price, list_price)]
+    price = pl.coalesce(*positive, pl.lit(config.default_price)).cast(pl.Float64)
+    out = out.with_columns(price.alias("price"))
+    cost = pl.coalesce(pl.when(unit_cost >= 0).then(unit_cost), config.unit_cost_ratio * pl.col("price"))
+    out = out.with_columns(
+        cost.cast(pl.Float64).alias("unit_cost"),
+        (config.holding_cost_ratio * pl.col("price")).alias("holding_cost"),
+    )
+    return out.drop([c for c in ("_week_price", "_list_price", "_unit_cost") if c in out.columns])
+
+
+def _article_prices(panel: pl.DataFrame | None, articles: pl.DataFrame | None) -> pl.DataFrame | None:
+    """Per article: list price (articles, else the panel's latest) and unit cost (articles only)."""
+    frames = []
+    if articles is not None and articles.height:
+        cols = [pl.col("article_id")]
+        for name, alias in (("list_price", "_list_price"), ("unit_cost", "_unit_cost")):
+            cols.append(
+                pl.col(name).cast(pl.Float64).alias(alias)
+                if name in articles.columns
+                else pl.lit(None, dtype=pl.Float64).alias(alias)
+            )
+        frames.append(articles.select(cols).unique("article_id", keep="first"))
+    if panel is not None and "list_price" in panel.columns:
+        latest = (
+            panel.sort("week")
+            .group_by("article_id")
+            .agg(pl.col("list_price").drop_nulls().last().alias("_panel_list_price"))
+        )
+        frames.append(latest)
+    if not frames:
+        return None
+    if len(frames) == 1 and "_panel_list_price" in frames[0].columns:
+        return frames[0].select(
+            "article_id",
+            pl.col("_panel_list_price").alias("_list_price"),
+            pl.lit(None, dtype=pl.Float64).alias("_unit_cost"),
+        )
+    merged = frames[0]
+    if len(frames) == 2:
+        merged = (
+            merged.join(frames[1], on="article_id", how="full", coalesce=True)
+            .with_columns(pl.coalesce("_list_price", "_panel_list_price").alias("_list_price"))
+            .drop("_panel_list_price")
+        )
+    return merged

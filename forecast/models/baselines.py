@@ -1,0 +1,223 @@
+"""Statistical baselines from statsforecast, one model per series, behind the `Forecaster` protocol.
+
+Methods: ``seasonal_naive``, ``naive``, ``window_average``, ``historic_average``, ``auto_ets``,
+``croston_optimized``, ``tsb``, ``adida``, ``imapa``.
+
+Each series' history is its panel rows up to the origin, padded with zero weeks up to the origin when the
+series stopped selling earlier (no sale recorded = nothing sold). Quantiles:
+
+- methods with prediction intervals (seasonal naive, naive, historic average, AutoETS) give q_tau from the
+  interval of level 100·|1 − 2·tau| (level 80 gives q10 and q90); q50 = the point forecast;
+- the others (window average and the intermittent-demand methods) give q_tau = point forecast + the
+  tau-quantile of the series' recent deviations from its own mean (the last `residual_weeks` weeks): an
+  empirical residual distribution that needs no refit;
+- every forecast is then clipped at 0 (``nonnegative=True``: demand) and the quantiles made non-decreasing.
+
+Fallbacks: a series shorter than `season_length` weeks gets the naive forecast from ``seasonal_naive``; a
+method that fails on a series (e.g. AutoETS on a tiny history) or returns NaN falls back to naive.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from forecast.errors import ConfigError, NotFittedError
+from forecast.models.base import quantile_column
+
+METHODS = (
+    "seasonal_naive",
+    "naive",
+    "window_average",
+    "historic_average",
+    "auto_ets",
+    "croston_optimized",
+    "tsb",
+    "adida",
+    "imapa",
+)
+WITH_INTERVALS = ("seasonal_naive", "naive", "historic_average", "auto_ets")
+IDS = ["article_id", "store_id"]
+
+
+def _statsforecast_model(
+    method: str, season_length: int, window_size: int, alpha_d: float, alpha_p: float
+) -> Any:
+    from statsforecast import models as sf
+
+    factories: dict[str, Callable[[], Any]] = {
+        "seasonal_naive": lambda: sf.SeasonalNaive(season_length=season_length),
+        "naive": sf.Naive,
+        "window_average": lambda: sf.WindowAverage(window_size=window_size),
+        "historic_average": sf.HistoricAverage,
+        "auto_ets": lambda: sf.AutoETS(season_length=season_length),
+        "croston_optimized": sf.CrostonOptimized,
+        "tsb": lambda: sf.TSB(alpha_d=alpha_d, alpha_p=alpha_p),
+        "adida": sf.ADIDA,
+        "imapa": sf.IMAPA,
+    }
+    return factories[method]()
+
+
+class StatsForecastModel:
+    """A statsforecast method fitted per article × store series.
+
+    Parameters
+    ----------
+    method : one of `METHODS`; also the ``model`` column of the forecasts.
+    quantiles : quantile levels to output (q10, q50 and q90 are always included).
+    season_length : weeks per season for seasonal methods.
+    window_size : weeks averaged by ``window_average``.
+    alpha_d, alpha_p : TSB smoothing of demand size and probability.
+    residual_weeks : recent weeks whose deviations give the empirical quantiles of methods without intervals.
+    nonnegative : clip forecasts at 0 (demand cannot be negative).
+
+    Examples
+    --------
+    >>> panel = pl.DataFrame({"article_id": ["a"] * 3, "store_id": ["s"] * 3,
+    ...     "week": [date(2024, 1, 1), date(2024, 1, 8), date(2024, 1, 15)], "units": [1.0, 2.0, 3.0]})
+    >>> StatsForecastModel("naive").fit(panel, date(2024, 1, 15)).predict(1)["mean"].to_list()
+    [3.0]
+    """
+
+    def __init__(
+        self,
+        method: str,
+        quantiles: Sequence[float] = (0.1, 0.5, 0.9),
+        season_length: int = 52,
+        *,
+        window_size: int = 4,
+        alpha_d: float = 0.1,
+        alpha_p: float = 0.1,
+        residual_weeks: int = 52,
+        nonnegative: bool = True,
+    ) -> None:
+        if method not in METHODS:
+            msg = f"baseline method must be one of {METHODS}, got {method!r}"
+            raise ConfigError(msg)
+        self.method = method
+        self.name = method
+        self.quantiles = sorted(set(quantiles) | {0.1, 0.5, 0.9})
+        self.season_length = season_length
+        self.window_size = window_size
+        self.alpha_d = alpha_d
+        self.alpha_p = alpha_p
+        self.residual_weeks = residual_weeks
+        self.nonnegative = nonnegative
+
+    def fit(self, panel: pl.DataFrame, origin: date) -> StatsForecastModel:
+        """Keep each series' weekly units up to `origin` (statsforecast fits at predict time)."""
+        hist = panel.lazy() if isinstance(panel, pl.DataFrame) else panel
+        self.history_ = (
+            hist.filter(pl.col("week") <= origin)
+            .select(*IDS, "week", pl.col("units").cast(pl.Float64).fill_null(0.0))
+            .sort([*IDS, "week"])
+            .group_by(IDS, maintain_order=True)
+            .agg(pl.col("units"), pl.col("week").last().alias("last_week"))
+            .collect()
+        )
+        self.origin_ = origin
+        return self
+
+    def predict(self, horizon: int, series: pl.DataFrame | None = None) -> pl.DataFrame:
+        """Forecast weeks origin+1..origin+horizon for `series` (default: series with a row at the origin)."""
+        if not hasattr(self, "history_"):
+            msg = f"This StatsForecastModel({self.method!r}) instance is not fitted yet. Call 'fit' first."
+            raise NotFittedError(msg)
+        hist = self.history_
+        if series is None:
+            wanted = hist.filter(pl.col("last_week") == self.origin_).select(IDS)
+        else:
+            wanted = series.select(IDS).unique(maintain_order=True)
+        rows = wanted.join(hist, on=IDS, how="left", maintain_order="left")
+        values = self._forecast_all(rows, horizon)
+        return self._frame(rows.select(IDS), values, horizon)
+
+    # ------------------------------------------------------------------ internals
+
+    def _forecast_all(self, rows: pl.DataFrame, horizon: int) -> np.ndarray:
+        """Array (series, horizon, 1 + quantiles): the mean then each quantile."""
+        out = np.zeros((rows.height, horizon, 1 + len(self.quantiles)))
+        model = _statsforecast_model(
+            self.method, self.season_length, self.window_size, self.alpha_d, self.alpha_p
+        )
+        naive = _statsforecast_model(
+            "naive", self.season_length, self.window_size, self.alpha_d, self.alpha_p
+        )
+        levels = sorted({round(100 * abs(1 - 2 * q)) for q in self.quantiles if q != 0.5})
+        for i, (units, last_week) in enumerate(zip(rows["units"], rows["last_week"], strict=True)):
+            if units is None or len(units) == 0:
+                continue
+            pad = max(0, (self.origin_ - last_week).days // 7)
+            y = np.concatenate([np.asarray(units, dtype=float), np.zeros(pad)])
+            out[i] = self._forecast_one(y, horizon, model, naive, levels)
+        if self.nonnegative:
+            out = np.maximum(out, 0.0)
+        out[:, :, 1:] = np.maximum.accumulate(out[:, :, 1:], axis=2)
+        return out
+
+    def _forecast_one(
+        self, y: np.ndarray, horizon: int, model: Any, naive: Any, levels: list[int]
+    ) -> np.ndarray:
+        use_naive = self.method == "seasonal_naive" and len(y) < self.season_length
+        result = None
+        if not use_naive:
+            result = self._call(model, y, horizon, levels if self.method in WITH_INTERVALS else None)
+        if result is None:
+            result = self._call(naive, y, horizon, levels)
+            if result is None:
+                result = {"mean": np.full(horizon, y[-1])}
+            return self._from_intervals(result, horizon)
+        if self.method in WITH_INTERVALS:
+            return self._from_intervals(result, horizon)
+        return self._from_residuals(result["mean"], y)
+
+    @staticmethod
+    def _call(model: Any, y: np.ndarray, horizon: int, levels: list[int] | None) -> dict[str, Any] | None:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                result: dict[str, Any] = model.forecast(y=y, h=horizon, level=levels)
+        except Exception:  # any per-series failure falls back to the naive forecast
+            return None
+        if not np.all(np.isfinite(result["mean"])):
+            return None
+        return result
+
+    def _from_intervals(self, result: dict[str, Any], horizon: int) -> np.ndarray:
+        mean = np.asarray(result["mean"], dtype=float)
+        cols = [mean]
+        for q in self.quantiles:
+            level = round(100 * abs(1 - 2 * q))
+            key = f"lo-{level}" if q < 0.5 else f"hi-{level}"
+            cols.append(mean if q == 0.5 or key not in result else np.asarray(result[key], dtype=float))
+        return np.nan_to_num(np.stack(cols, axis=1)[:horizon])
+
+    def _from_residuals(self, mean: np.ndarray, y: np.ndarray) -> np.ndarray:
+        recent = y[-self.residual_weeks :]
+        offsets = np.quantile(recent - recent.mean(), self.quantiles)
+        mean = np.asarray(mean, dtype=float)
+        cols = [mean] + [mean + offset for offset in offsets]
+        return np.nan_to_num(np.stack(cols, axis=1))
+
+    def _frame(self, ids: pl.DataFrame, values: np.ndarray, horizon: int) -> pl.DataFrame:
+        n = ids.height
+        steps = np.tile(np.arange(1, horizon + 1, dtype=np.int32), n)
+        weeks = [self.origin_ + timedelta(weeks=int(h)) for h in range(1, horizon + 1)] * n
+        data: dict[str, Any] = {
+            "article_id": np.repeat(ids["article_id"].to_numpy(), horizon),
+            "store_id": np.repeat(ids["store_id"].to_numpy(), horizon),
+            "week": pl.Series(weeks, dtype=pl.Date),
+            "horizon": pl.Series(steps, dtype=pl.Int32),
+            "model": [self.name] * (n * horizon),
+            "mean": values[:, :, 0].reshape(-1),
+        }
+        for j, q in enumerate(self.quantiles):
+            data[quantile_column(q)] = values[:, :, 1 + j].reshape(-1)
+        frame = pl.DataFrame(data)
+        return frame.with_columns(pl.col("article_id", "store_id").cast(pl.Utf8))

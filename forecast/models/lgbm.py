@@ -1,0 +1,227 @@
+"""The global LightGBM demand model: one model across every article × store, direct multi-horizon.
+
+Each training row is (series, origin ``o``, horizon ``h``): features read only weeks ``<= o``
+(`forecast.models.lgbm_features`), the target is the units of week ``o + h``, and ``h`` plus the target week's
+calendar (holidays included) are features, so one model forecasts every horizon without feeding its own
+forecasts back. Targets and value features are divided by the series' level at the origin and rows are weighted
+by that level, so the loss is the absolute (or squared) error in units while series of every size share one
+model. Censored (stockout) weeks are never targets and are ignored by the value features, so a stockout is not
+learned as low demand.
+
+The mean comes from a squared-error model (Tweedie when no target is negative); each quantile from its own
+quantile-loss model. Quantiles are sorted per row and every output is clipped at zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import polars as pl
+
+from forecast.calendar import calendar_features
+from forecast.config import FeaturesConfig
+from forecast.errors import InputError, NotFittedError
+from forecast.models.base import FORECAST_COLUMNS, quantile_column
+from forecast.models.lgbm_features import CALENDAR_COLUMNS, SERIES, SeriesMatrix, build_matrix, design
+
+DEFAULT_PARAMS: dict[str, Any] = {
+    "learning_rate": 0.05,
+    "num_leaves": 63,
+    "min_data_in_leaf": 100,
+    "feature_fraction": 0.8,
+    "bagging_fraction": 0.8,
+    "bagging_freq": 1,
+    "lambda_l2": 1.0,
+    "num_iterations": 300,
+    "num_threads": 2,
+    "deterministic": True,
+    "force_row_wise": True,
+    "verbose": -1,
+}
+CATEGORICAL = ["f_store", "f_category"]
+REQUIRED = ["article_id", "store_id", "week", "units"]
+
+
+class LightGBMForecaster:
+    """Global gradient-boosted model forecasting the mean and quantiles of weekly units.
+
+    Parameters
+    ----------
+    features : lags and rolling windows (lag 52 is replaced by the holiday-aligned seasonal value).
+    quantiles : quantile levels to forecast (0.1, 0.5 and 0.9 are always included).
+    seed : seed of LightGBM and of the training-row sample.
+    params : LightGBM parameters overriding `DEFAULT_PARAMS`.
+    articles, exog : static context (accepted for the common model interface).
+    max_horizon : horizons trained on; a longer forecast reuses the last horizon's trees.
+    train_weeks : how many weeks of origins before the fit origin make training rows.
+    origin_step : weeks between training origins.
+    max_rows : training rows kept (a seeded sample when there are more).
+    holiday_weight : weight of rows whose target is a holiday week (5 reproduces Walmart's WMAE).
+    active_weeks : by default, forecast the series that sold within this many weeks before the origin.
+
+    Examples
+    --------
+    >>> model = LightGBMForecaster(FeaturesConfig(), [0.1, 0.5, 0.9], seed=1)
+    >>> model.name
+    'lightgbm'
+    """
+
+    name = "lightgbm"
+
+    def __init__(
+        self,
+        features: FeaturesConfig | None = None,
+        quantiles: Sequence[float] = (0.1, 0.5, 0.9),
+        seed: int = 42,
+        params: dict[str, Any] | None = None,
+        articles: pl.DataFrame | None = None,
+        exog: pl.DataFrame | None = None,
+        *,
+        max_horizon: int = 26,
+        train_weeks: int = 104,
+        origin_step: int = 2,
+        max_rows: int = 400_000,
+        holiday_weight: float = 1.0,
+        active_weeks: int = 8,
+    ) -> None:
+        self.features = features
+        self.quantiles = quantiles
+        self.seed = seed
+        self.params = params
+        self.articles = articles
+        self.exog = exog
+        self.max_horizon = max_horizon
+        self.train_weeks = train_weeks
+        self.origin_step = origin_step
+        self.max_rows = max_rows
+        self.holiday_weight = holiday_weight
+        self.active_weeks = active_weeks
+
+    # ------------------------------------------------------------------ helpers
+
+    def _spec(self) -> tuple[list[int], list[int]]:
+        spec = self.features or FeaturesConfig()
+        return sorted(set(spec.lags)), sorted(set(spec.rolling_windows))
+
+    def _levels(self) -> list[float]:
+        return sorted(set(self.quantiles) | {0.1, 0.5, 0.9})
+
+    def _lgb_params(self, objective: str, alpha: float | None = None) -> dict[str, Any]:
+        params = {**DEFAULT_PARAMS, **(self.params or {}), "objective": objective, "seed": self.seed}
+        if alpha is not None:
+            params["alpha"] = alpha
+        return params
+
+    def _frame(self, m: SeriesMatrix, origins: list[int], max_h: int, last: int | None) -> pl.DataFrame:
+        """Design rows with keys, target week and calendar and categorical features."""
+        lags, windows = self._spec()
+        feats, rows = design(m, origins, max_h, lags, windows, last=last)
+        if feats.height == 0:
+            return feats
+        keys = m.keys.with_columns(
+            pl.col("store_id").rank("dense").cast(pl.Int32).alias("f_store"),
+            pl.col("category").fill_null("").rank("dense").cast(pl.Int32).alias("f_category"),
+        )
+        target = pl.col("origin") + pl.col("horizon")
+        frame = pl.concat([keys[rows], feats], how="horizontal").with_columns(
+            (pl.lit(m.start) + pl.duration(weeks=target)).alias("week"),
+            (pl.lit(m.start) + pl.duration(weeks=pl.col("origin"))).alias("origin"),
+        )
+        weeks = frame.select(pl.col("week").unique())
+        cal = weeks.with_columns(calendar_features("week", is_end=m.is_end)).select(["week", *CALENDAR_COLUMNS])
+        return frame.join(cal, on="week", how="left")
+
+    def _matrix(self, frame: pl.DataFrame) -> np.ndarray:
+        return frame.select(pl.col(self.feature_names_).cast(pl.Float64)).to_numpy()
+
+    # ------------------------------------------------------------------ API
+
+    def feature_frame(self, panel: pl.DataFrame | pl.LazyFrame, origin: date) -> pl.DataFrame:
+        """Training rows (features, ``scale``, target ``units``) the model would learn from at `origin`."""
+        data = panel.collect() if isinstance(panel, pl.LazyFrame) else panel
+        missing = [c for c in REQUIRED if c not in data.columns]
+        if missing:
+            msg = f"panel lacks column(s) {missing}"
+            raise InputError(msg, column=missing[0], fix="build it with forecast.panel.build_panel")
+        if data.filter(pl.col("week") <= origin).height == 0:
+            msg = f"panel has no week on or before the origin {origin.isoformat()!r}"
+            raise InputError(msg, column="week", fix="pick an origin inside the panel's weeks")
+        m = build_matrix(data, origin)
+        last = m.weeks - 1
+        first = max(last - self.train_weeks, 4)
+        origins = list(range(last - 1, first - 1, -self.origin_step))
+        frame = self._frame(m, origins, self.max_horizon, last)
+        if frame.height == 0:
+            return frame
+        return frame.filter(pl.col("units").is_not_nan())
+
+    def fit(self, panel: pl.DataFrame | pl.LazyFrame, origin: date) -> LightGBMForecaster:
+        """Learn from the panel's weeks up to `origin`; returns self."""
+        data = panel.collect() if isinstance(panel, pl.LazyFrame) else panel
+        train = self.feature_frame(data, origin)
+        if train.height > self.max_rows:
+            train = train.sample(self.max_rows, seed=self.seed).sort("origin", "horizon", *SERIES)
+        self.matrix_ = build_matrix(data, origin)
+        self.origin_ = origin
+        names = [c for c in train.columns if c.startswith("f_")] + ["horizon"]
+        self.feature_names_ = names
+        self.models_: dict[str, lgb.Booster | None] = {}
+        if train.height == 0:
+            return self
+        scale = train["scale"].to_numpy()
+        target = train["units"].to_numpy() / scale
+        weight = scale * np.where(train["holiday"].to_numpy(), self.holiday_weight, 1.0)
+        x = self._matrix(train)
+        mean_objective = "tweedie" if (target >= 0).all() else "regression"
+        jobs = [("mean", mean_objective, None)] + [(quantile_column(q), "quantile", q) for q in self._levels()]
+        for column, objective, alpha in jobs:
+            dataset = lgb.Dataset(x, target, weight=weight, feature_name=names, categorical_feature=CATEGORICAL)
+            self.models_[column] = lgb.train(self._lgb_params(objective, alpha), dataset)
+        return self
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "models_"):
+            msg = f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with a panel and an origin first."
+            raise NotFittedError(msg)
+
+    def _active(self, m: SeriesMatrix) -> np.ndarray:
+        last = m.weeks - 1
+        recent = np.nan_to_num(m.units[:, max(last - self.active_weeks + 1, 0) :]) != 0
+        return recent.any(axis=1)
+
+    def predict(self, horizon: int, series: pl.DataFrame | None = None) -> pl.DataFrame:
+        """Forecast weeks origin+1..origin+`horizon` for `series` (default: series sold in `active_weeks`)."""
+        self._check_fitted()
+        if horizon < 1:
+            msg = f"`horizon` must be at least 1 week, got {horizon!r}"
+            raise ValueError(msg)
+        m = self.matrix_
+        frame = self._frame(m, [m.weeks - 1], horizon, None)
+        if series is None:
+            wanted = m.keys.filter(pl.Series(self._active(m))).select(SERIES)
+        else:
+            wanted = series.select(pl.col(c).cast(pl.Utf8) for c in SERIES).unique()
+        frame = frame.join(wanted, on=SERIES, how="semi") if frame.height else frame
+        return self._outputs(frame, horizon)
+
+    def _outputs(self, frame: pl.DataFrame, horizon: int) -> pl.DataFrame:
+        columns = ["mean", *[quantile_column(q) for q in self._levels()]]
+        if frame.height == 0 or not self.models_:
+            empty = {c: pl.Utf8 for c in SERIES} | {"week": pl.Date, "horizon": pl.Int32, "model": pl.Utf8}
+            return pl.DataFrame(schema=empty | {c: pl.Float64 for c in columns})
+        x = self._matrix(frame.with_columns(pl.col("horizon").clip(upper_bound=self.max_horizon)))
+        scale = frame["scale"].to_numpy()
+        values = {c: np.maximum(self.models_[c].predict(x) * scale, 0.0) for c in columns}  # type: ignore[union-attr]
+        quant = np.sort(np.column_stack([values[c] for c in columns[1:]]), axis=1)
+        out = frame.select(*SERIES, "week", pl.col("horizon").cast(pl.Int32)).with_columns(
+            pl.lit(self.name).alias("model"),
+            pl.Series("mean", values["mean"]),
+            *[pl.Series(c, quant[:, i]) for i, c in enumerate(columns[1:])],
+        )
+        head = [c for c in FORECAST_COLUMNS if c in out.columns]
+        return out.select(head + [c for c in out.columns if c not in head]).sort(*SERIES, "horizon")
+

@@ -1,0 +1,187 @@
+"""The article × store × week panel every model learns from.
+
+`build_panel` turns a `Dataset`'s sales (transaction lines or weekly rows) into one row per article × store ×
+week, zero-filled inside each article × store's selling life: from the first to the last week the source has a
+row for it. Columns (the contract, in this order): see `PANEL_SCHEMA`.
+
+- ``units`` is net sales (returns already subtracted); ``returns_units`` records the returned units (>= 0).
+- ``price`` is the unit-weighted average selling price of the week; a week without priced sales carries the
+  last known price forward, and before any known price falls back to the list price.
+- ``list_price`` comes from the catalogue; where it has none, the highest price the article × store has sold
+  at so far (never a later price, so it cannot leak the future). ``discount`` = 1 - price / list_price in [0, 1].
+- ``on_hand`` is the stock at the end of the week from ``Dataset.stock``; ``censored`` marks weeks whose
+  demand was cut by a stockout: the week ended with no stock (sold out, or nothing to sell all week), or the
+  week's sales used up all the stock the previous week ended with when the week's own count is missing.
+- ``is_holiday`` is the calendar's flag (`forecast.calendar.FLAGGED_HOLIDAYS`) or the source's own flag.
+- Sales of catalogue articles marked ``is_future`` are never history and are left out.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from forecast.calendar import is_holiday_week, week_of
+from forecast.dataset import Dataset
+
+SERIES = ["article_id", "store_id"]
+PANEL_SCHEMA: dict[str, pl.DataType] = {
+    "article_id": pl.Utf8(),
+    "store_id": pl.Utf8(),
+    "week": pl.Date(),
+    "units": pl.Float64(),
+    "returns_units": pl.Float64(),
+    "price": pl.Float64(),
+    "list_price": pl.Float64(),
+    "discount": pl.Float64(),
+    "on_hand": pl.Float64(),
+    "censored": pl.Boolean(),
+    "is_holiday": pl.Boolean(),
+    "category": pl.Utf8(),
+}
+
+
+def _sales(ds: Dataset) -> pl.LazyFrame:
+    """Canonical sales with string keys, Float64 units and price, minus the sales of future articles."""
+    sales = ds.sales.lazy()
+    if "price" not in ds.sales.columns:
+        sales = sales.with_columns(pl.lit(None, pl.Float64).alias("price"))
+    sales = sales.with_columns(
+        pl.col("article_id").cast(pl.Utf8),
+        pl.col("store_id").cast(pl.Utf8),
+        pl.col("units").cast(pl.Float64),
+        pl.col("price").cast(pl.Float64),
+        week_of("date", ds.week_label, ds.week_label_is_end).alias("week"),
+    )
+    if "is_future" in ds.articles.columns:
+        future = ds.articles.lazy().filter(pl.col("is_future").fill_null(False))
+        future = future.select(pl.col("article_id").cast(pl.Utf8))
+        sales = sales.join(future, on="article_id", how="anti")
+    return sales
+
+
+def _weekly(sales: pl.LazyFrame) -> pl.LazyFrame:
+    """Sum lines per article × store × week: net units, returned units, unit-weighted selling price."""
+    sold = pl.col("units") > 0
+    priced = sold & pl.col("price").is_not_null()
+    priced_units = pl.when(priced).then(pl.col("units")).otherwise(0.0).sum()
+    return sales.group_by([*SERIES, "week"]).agg(
+        pl.col("units").sum(),
+        (-pl.col("units")).clip(lower_bound=0.0).sum().alias("returns_units"),
+        (
+            pl.when(priced).then(pl.col("price") * pl.col("units")).otherwise(0.0).sum()
+            / pl.when(priced_units > 0).then(priced_units)
+        ).alias("sold_price"),
+    )
+
+
+def _life_grid(weekly: pl.LazyFrame) -> pl.LazyFrame:
+    """Every week from the first to the last week of each article × store."""
+    return (
+        weekly.group_by(SERIES)
+        .agg(pl.col("week").min().alias("first"), pl.col("week").max().alias("last"))
+        .select(*SERIES, pl.date_ranges("first", "last", "1w").alias("week"))
+        .explode("week")
+    )
+
+
+def _with_prices(panel: pl.LazyFrame, articles: pl.DataFrame) -> pl.LazyFrame:
+    """Add price, list_price and discount."""
+    catalogue_cols = [c for c in ("category", "list_price") if c in articles.columns]
+    catalogue = articles.lazy().select(pl.col("article_id").cast(pl.Utf8), *catalogue_cols)
+    for name, dtype in (("category", pl.Utf8), ("list_price", pl.Float64)):
+        if name not in catalogue_cols:
+            catalogue = catalogue.with_columns(pl.lit(None, dtype).alias(name))
+    catalogue = catalogue.with_columns(
+        pl.col("category").cast(pl.Utf8), pl.col("list_price").cast(pl.Float64)
+    )
+    panel = panel.join(catalogue.unique("article_id"), on="article_id", how="left")
+    list_price = pl.coalesce(
+        pl.col("list_price"), pl.col("sold_price").cum_max().over(SERIES, order_by="week")
+    )
+    price = pl.coalesce(
+        pl.col("sold_price").forward_fill().over(SERIES, order_by="week"), pl.col("list_price")
+    )
+    panel = panel.with_columns(list_price.alias("list_price")).with_columns(price.alias("price"))
+    discount = (1.0 - pl.col("price") / pl.col("list_price")).clip(0.0, 1.0)
+    return panel.with_columns(pl.when(pl.col("list_price") > 0).then(discount).alias("discount"))
+
+
+def _stock(ds: Dataset) -> pl.LazyFrame | None:
+    if ds.stock is None:
+        return None
+    stock = ds.stock.lazy().select(
+        pl.col("article_id").cast(pl.Utf8),
+        pl.col("store_id").cast(pl.Utf8),
+        week_of("week", ds.week_label, ds.week_label_is_end).alias("week"),
+        pl.col("week").alias("counted"),
+        pl.col("on_hand").cast(pl.Float64),
+    )
+    # the last count inside a week is the stock at its end
+    return stock.group_by([*SERIES, "week"]).agg(pl.col("on_hand").sort_by("counted").last())
+
+
+def _with_stock(panel: pl.LazyFrame, ds: Dataset) -> pl.LazyFrame:
+    """Add on_hand and censored."""
+    stock = _stock(ds)
+    if stock is None:
+        return panel.with_columns(pl.lit(None, pl.Float64).alias("on_hand"), pl.lit(False).alias("censored"))
+    panel = panel.join(stock, on=[*SERIES, "week"], how="left", maintain_order="left")
+    previous = pl.col("on_hand").shift(1).over(SERIES, order_by="week")
+    sold_out = pl.col("on_hand") <= 0
+    used_up = pl.col("on_hand").is_null() & (pl.col("units") > 0) & (pl.col("units") >= previous)
+    return panel.with_columns((sold_out | used_up).fill_null(False).alias("censored"))
+
+
+def _with_holidays(panel: pl.LazyFrame, sales: pl.LazyFrame, ds: Dataset) -> pl.LazyFrame:
+    holiday = is_holiday_week("week", ds.week_label_is_end)
+    if "is_holiday" in ds.sales.columns:
+        flagged = sales.group_by("week").agg(pl.col("is_holiday").cast(pl.Boolean).any().alias("_source"))
+        panel = panel.join(flagged, on="week", how="left", maintain_order="left")
+        holiday = holiday | pl.col("_source").fill_null(False)
+    return panel.with_columns(holiday.alias("is_holiday"))
+
+
+def build_panel(ds: Dataset) -> pl.LazyFrame:
+    """Article × store × week panel of `ds`, zero-filled inside each series' selling life.
+
+    Parameters
+    ----------
+    ds
+        Canonical dataset; ``ds.grain`` may be ``"transactions"`` (one row per sales line, negative units =
+        returns) or ``"weekly"`` (one row per week, dated by any day of it).
+
+    Returns
+    -------
+    pl.LazyFrame
+        Columns `PANEL_SCHEMA`, sorted by article_id, store_id, week.
+
+    Examples
+    --------
+    >>> from datetime import date
+    >>> sales = pl.DataFrame({"date": [date(2024, 1, 2), date(2024, 1, 16)], "store_id": ["s1", "s1"],
+    ...     "article_id": ["a1", "a1"], "units": [2.0, 1.0], "price": [10.0, 8.0]})
+    >>> ds = Dataset("toy", sales, pl.DataFrame({"article_id": ["a1"]}), pl.DataFrame({"store_id": ["s1"]}))
+    >>> build_panel(ds).collect()["units"].to_list()
+    [2.0, 0.0, 1.0]
+    """
+    # both are read twice below; cache them so the transactions are scanned and summed once
+    sales = _sales(ds).cache()
+    weekly = _weekly(sales).cache()
+    panel = (
+        _life_grid(weekly)
+        .join(weekly, on=[*SERIES, "week"], how="left")
+        .with_columns(pl.col("units", "returns_units").fill_null(0.0))
+    )
+    panel = _with_prices(panel, ds.articles)
+    panel = _with_stock(panel, ds)
+    panel = _with_holidays(panel, sales, ds)
+    panel = panel.select([pl.col(name).cast(dtype) for name, dtype in PANEL_SCHEMA.items()])
+    return panel.sort([*SERIES, "week"])
+
+
+def empty_panel() -> pl.DataFrame:
+    """A panel with no rows and the contract's columns."""
+    return pl.DataFrame(schema=PANEL_SCHEMA)
+
+
+__all__ = ["PANEL_SCHEMA", "SERIES", "build_panel", "empty_panel"]

@@ -1,0 +1,224 @@
+"""Pandera schemas for the canonical tables (see `forecast.dataset` for the contract).
+
+`validate_rows` runs a schema lazily, so one pass reports every failing column. Failures tied to a row (a null
+id, a negative price) become rejects naming the source row; failures of the table itself (a missing column, a
+wrong dtype) raise one `InputError` that lists every failing column with example values.
+
+Examples
+--------
+>>> import polars as pl
+>>> frame = pl.DataFrame({"store_id": ["1", None], "capacity_units": [10.0, 5.0], "_row": [1, 2]})
+>>> kept, rejects = validate_rows(frame, StoreSchema, file="stores.csv")
+>>> kept.height, rejects["reason"].to_list()
+(1, ['missing value'])
+"""
+
+from __future__ import annotations
+
+from typing import Optional  # noqa: UP035 - pandera reads Optional[...] annotations to mark columns optional
+
+import pandera.polars as pa
+import polars as pl
+
+from forecast.dataset import REJECT_SCHEMA, empty_rejects
+from forecast.errors import InputError
+
+ROW = "_row"
+
+
+class SalesSchema(pa.DataFrameModel):
+    """One row per transaction line or weekly observation; negative units are returns."""
+
+    date: pl.Date = pa.Field(nullable=False)
+    store_id: pl.Utf8 = pa.Field(nullable=False, str_length={"min_value": 1})
+    article_id: pl.Utf8 = pa.Field(nullable=False, str_length={"min_value": 1})
+    units: pl.Float64 = pa.Field(nullable=False)
+    price: pl.Float64 = pa.Field(nullable=True, ge=0)
+    is_holiday: Optional[pl.Boolean] = pa.Field(nullable=True)  # noqa: UP045
+
+    class Config:
+        strict = False
+
+
+class ArticleSchema(pa.DataFrameModel):
+    """The catalogue: one row per article; extra columns are attributes."""
+
+    article_id: pl.Utf8 = pa.Field(nullable=False, str_length={"min_value": 1})
+    category: pl.Utf8 = pa.Field(nullable=True)
+    launch_date: pl.Date = pa.Field(nullable=True)
+    list_price: pl.Float64 = pa.Field(nullable=True, ge=0)
+    unit_cost: pl.Float64 = pa.Field(nullable=True, ge=0)
+    is_future: pl.Boolean = pa.Field(nullable=False)
+
+    class Config:
+        strict = False
+
+
+class StoreSchema(pa.DataFrameModel):
+    """One row per store (or sales channel); extra columns are attributes."""
+
+    store_id: pl.Utf8 = pa.Field(nullable=False, str_length={"min_value": 1})
+    capacity_units: pl.Float64 = pa.Field(nullable=True, ge=0)
+
+    class Config:
+        strict = False
+
+
+class StockSchema(pa.DataFrameModel):
+    """Units on hand at the end of a week."""
+
+    week: pl.Date = pa.Field(nullable=False)
+    store_id: pl.Utf8 = pa.Field(nullable=False)
+    article_id: pl.Utf8 = pa.Field(nullable=False)
+    on_hand: pl.Float64 = pa.Field(nullable=False, ge=0)
+
+    class Config:
+        strict = False
+
+
+class ExogSchema(pa.DataFrameModel):
+    """Exogenous weekly series; a null store applies to every store. Other columns are numeric series."""
+
+    week: pl.Date = pa.Field(nullable=False)
+    store_id: pl.Utf8 = pa.Field(nullable=True)
+
+    class Config:
+        strict = False
+
+
+class TrendSchema(pa.DataFrameModel):
+    """Weekly popularity of a search term (null when the source has no value)."""
+
+    week: pl.Date = pa.Field(nullable=False)
+    term: pl.Utf8 = pa.Field(nullable=False)
+    value: pl.Float64 = pa.Field(nullable=True, ge=0)
+
+    class Config:
+        strict = False
+
+
+class DcStockSchema(pa.DataFrameModel):
+    """Stock at the distribution centre available to allocate."""
+
+    article_id: pl.Utf8 = pa.Field(nullable=False)
+    available_units: pl.Float64 = pa.Field(nullable=False, ge=0)
+    pack_size: pl.Float64 = pa.Field(nullable=False, gt=0)
+    unit_cost: pl.Float64 = pa.Field(nullable=True, ge=0)
+    price: pl.Float64 = pa.Field(nullable=True, ge=0)
+
+    class Config:
+        strict = False
+
+
+class TrueDemandSchema(pa.DataFrameModel):
+    """Known true demand of synthetic data."""
+
+    week: pl.Date = pa.Field(nullable=False)
+    store_id: pl.Utf8 = pa.Field(nullable=False)
+    article_id: pl.Utf8 = pa.Field(nullable=False)
+    demand: pl.Float64 = pa.Field(nullable=False, ge=0)
+
+    class Config:
+        strict = False
+
+
+class RejectSchema(pa.DataFrameModel):
+    """Rows left out of the canonical tables, with the reason."""
+
+    file: pl.Utf8 = pa.Field(nullable=False)
+    row: pl.Int64 = pa.Field(nullable=False, ge=1)
+    column: pl.Utf8 = pa.Field(nullable=True)
+    reason: pl.Utf8 = pa.Field(nullable=False)
+    value: pl.Utf8 = pa.Field(nullable=True)
+
+    class Config:
+        strict = True
+
+
+def _reason(check: str) -> str:
+    """A human reason for a pandera check name."""
+    if check == "not_nullable":
+        return "missing value"
+    if check.startswith("greater_than_or_equal_to("):
+        return f"must be >= {check[len('greater_than_or_equal_to(') : -1]}"
+    if check.startswith("greater_than("):
+        return f"must be > {check[len('greater_than(') : -1]}"
+    if check.startswith("str_length("):
+        return "empty text"
+    return check
+
+
+def validate_rows(
+    frame: pl.DataFrame, schema: type[pa.DataFrameModel], *, file: str
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Validate `frame` lazily against `schema`; return the valid rows and the rejects.
+
+    `frame` carries ``_row`` (the source data row, 1-based) so rejects point at the source file; several frame
+    rows may share a source row (a wide row melted into weeks), and rejecting it drops all of them.
+    """
+    try:
+        schema.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        cases = exc.failure_cases
+    else:
+        return frame, empty_rejects()
+    structural = cases.filter(pl.col("index").is_null())
+    if structural.height:
+        raise _structural_error(structural, schema, file)
+    rows = frame[ROW].gather(cases["index"].cast(pl.Int64))
+    rejects = pl.DataFrame(
+        {
+            "file": [file] * cases.height,
+            "row": rows,
+            "column": cases["column"],
+            "reason": [_reason(c) for c in cases["check"].to_list()],
+            "value": cases["failure_case"],
+        },
+        schema=REJECT_SCHEMA,
+    ).unique(maintain_order=True)
+    kept = frame.filter(~pl.col(ROW).is_in(rows.unique().implode()))
+    return kept, rejects
+
+
+def describe_failures(cases: pl.DataFrame) -> str:
+    """One line per failing column and check, with counts and up to three example values."""
+    missing = cases.filter(pl.col("check") == "column_in_dataframe")["failure_case"].to_list()
+    parts = [f"missing column(s) {missing}"] if missing else []
+    rest = cases.filter(pl.col("check") != "column_in_dataframe")
+    groups = rest.group_by("column", "check", maintain_order=True).agg(
+        pl.col("failure_case").head(3).alias("examples"), pl.len().alias("n")
+    )
+    for column, check, examples, n in groups.iter_rows():
+        parts.append(f"{column}: {check} x{n} e.g. {examples}")
+    return "; ".join(parts)
+
+
+def _structural_error(cases: pl.DataFrame, schema: type[pa.DataFrameModel], file: str) -> InputError:
+    msg = f"table does not match {schema.__name__}: {describe_failures(cases)}"
+    return InputError(msg, file=file, fix="give the columns the names and types of the canonical contract")
+
+
+def validate_table(frame: pl.DataFrame, schema: type[pa.DataFrameModel], *, name: str) -> None:
+    """Check a finished canonical table (no ``_row``) against `schema`; any failure raises `InputError`."""
+    try:
+        schema.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        msg = f"table fails {schema.__name__}: {describe_failures(exc.failure_cases)}"
+        fix = "the table must follow the canonical contract in forecast.dataset"
+        raise InputError(msg, file=name, fix=fix) from exc
+
+
+__all__ = [
+    "ArticleSchema",
+    "DcStockSchema",
+    "ExogSchema",
+    "RejectSchema",
+    "SalesSchema",
+    "StockSchema",
+    "StoreSchema",
+    "TrendSchema",
+    "TrueDemandSchema",
+    "describe_failures",
+    "validate_rows",
+    "validate_table",
+]

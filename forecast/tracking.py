@@ -1,0 +1,344 @@
+"""MLflow tracking at the edge: experiments, the job's parent run, one child run per backtested model, the
+model registry and its `champion` / `challenger` aliases.
+
+Stages never call MLflow; the job hands their frames to the functions here.
+
+Where runs go, first match wins: ``--tracking-uri``, the pipeline's ``tracking.tracking_uri``, the
+``MLFLOW_TRACKING_URI`` environment variable, else the embedded store ``sqlite:///<cwd>/mlruns/mlflow.db`` with
+artifacts under ``mlruns/artifacts/``. For any SQLite store the artifacts go to ``artifacts/`` beside the
+database file; a tracking server chooses its own artifact store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import os
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from forecast.config import PipelineConfig
+from forecast.dataset import Dataset
+
+DEFAULT_STORE = Path("mlruns") / "mlflow.db"
+# objectives where a smaller value is better; the others (profit, revenue) are maximised
+LOWER_IS_BETTER = frozenset({"wape", "mae", "rmse", "lost_sales_cost", "lost_sales_units", "holding_cost"})
+ACCURACY_METRICS = ("wape", "mae", "rmse", "bias", "mase", "pinball", "coverage_80")
+BUSINESS_METRICS = (
+    "revenue",
+    "lost_sales_units",
+    "lost_sales_cost",
+    "overstock_units",
+    "holding_cost",
+    "profit",
+)
+_MAX_TAG = 5000
+
+
+def resolve_tracking_uri(
+    cli_uri: str | None = None, config_uri: str | None = None, *, cwd: Path | None = None
+) -> str:
+    """The tracking URI a job logs to: option, pipeline, environment, else the embedded SQLite store.
+
+    Examples
+    --------
+    >>> resolve_tracking_uri("http://127.0.0.1:5000")
+    'http://127.0.0.1:5000'
+    """
+    uri = cli_uri or config_uri or os.environ.get("MLFLOW_TRACKING_URI")
+    if uri:
+        return uri
+    store = (cwd or Path.cwd()).resolve() / DEFAULT_STORE
+    return f"sqlite:///{store.as_posix()}"
+
+
+def sqlite_store_path(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URI (relative paths against the cwd), else None."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    return Path(uri.removeprefix("sqlite:///")).resolve()
+
+
+def artifact_root(uri: str, experiment: str) -> str | None:
+    """File URI for an experiment's artifacts beside a SQLite store; None lets a server decide."""
+    store = sqlite_store_path(uri)
+    if store is None:
+        return None
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", experiment).strip("-") or "experiment"
+    folder = store.parent / "artifacts" / slug
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder.as_uri()
+
+
+def connect(uri: str) -> None:
+    """Point MLflow's tracking and registry at `uri` (creating the SQLite store's folder)."""
+    import mlflow
+
+    store = sqlite_store_path(uri)
+    if store is not None:
+        store.parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+
+
+def ensure_experiment(name: str, uri: str) -> str:
+    """Id of experiment `name`, created (with artifacts beside a SQLite store) when missing."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        if found.lifecycle_stage == "deleted":
+            client.restore_experiment(found.experiment_id)
+        return str(found.experiment_id)
+    return str(client.create_experiment(name, artifact_location=artifact_root(uri, name)))
+
+
+def flatten_params(config: PipelineConfig) -> dict[str, str]:
+    """The pipeline's settings as ``section.key`` -> text, the form MLflow params take.
+
+    Examples
+    --------
+    >>> from forecast.config import PipelineConfig
+    >>> flatten_params(PipelineConfig(name="demo"))["forecast.horizon"]
+    '8'
+    """
+    params: dict[str, str] = {"pipeline": config.name}
+    for section in dataclasses.fields(config):
+        value = getattr(config, section.name)
+        if not dataclasses.is_dataclass(value):
+            continue
+        for key, item in _flatten(dataclasses.asdict(value), section.name).items():  # type: ignore[arg-type]
+            params[key] = item
+    return params
+
+
+def _flatten(mapping: Mapping[str, Any], prefix: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in mapping.items():
+        name = f"{prefix}.{key}"
+        if isinstance(value, Mapping):
+            out.update(_flatten(value, name))
+        elif isinstance(value, Path):
+            out[name] = value.name  # only the name: no machine paths in the tracking store
+        else:
+            out[name] = str(value)[:6000]
+    return out
+
+
+def sales_hash(sales: pl.DataFrame) -> str:
+    """SHA-256 of the canonical sales frame, independent of row order (sorted CSV dump)."""
+    ordered = sales.select(sorted(sales.columns)).sort(sorted(sales.columns), nulls_last=True)
+    csv = ordered.write_csv(date_format="%Y-%m-%d", float_precision=6)
+    return hashlib.sha256(csv.encode("utf-8")).hexdigest()
+
+
+def data_fingerprint(ds: Dataset) -> dict[str, Any]:
+    """Row counts per source file, date range, article and store counts and a content hash of the sales."""
+    sales = ds.sales
+    first = sales["date"].min() if sales.height else None
+    last = sales["date"].max() if sales.height else None
+    kept = ds.rows_kept()
+    return {
+        "dataset": ds.name,
+        "rows_read": dict(ds.rows_read),
+        "rows_kept": kept,
+        "rows_rejected": int(ds.rejects.height),
+        "sales_rows": int(sales.height),
+        "date_min": str(first) if first is not None else None,
+        "date_max": str(last) if last is not None else None,
+        "articles": int(sales["article_id"].n_unique()) if sales.height else 0,
+        "catalogue_articles": int(ds.articles.height),
+        "stores": int(sales["store_id"].n_unique()) if sales.height else 0,
+        "sales_sha256": sales_hash(sales),
+    }
+
+
+@contextlib.contextmanager
+def job_run(config: PipelineConfig, uri: str, *, run_name: str | None = None) -> Iterator[str]:
+    """Open the job's parent run in the pipeline's experiment and yield its id.
+
+    The run logs the flattened pipeline settings and the pipeline file. An exception inside the block ends
+    the run FAILED with the error in tag ``error`` (a Ctrl-C ends it KILLED) and is re-raised.
+    """
+    import mlflow
+
+    connect(uri)
+    experiment_id = ensure_experiment(config.tracking.experiment or config.name, uri)
+    run = mlflow.start_run(experiment_id=experiment_id, run_name=run_name or f"{config.name}-job")
+    try:
+        mlflow.set_tags({"pipeline": config.name, "stage": "job"})
+        mlflow.log_params(flatten_params(config))
+        if config.source is not None and Path(config.source).exists():
+            mlflow.log_artifact(str(config.source), artifact_path="pipeline")
+        yield run.info.run_id
+    except BaseException as exc:
+        _end_failed(run.info.run_id, exc)
+        raise
+    mlflow.end_run("FINISHED")
+
+
+def _end_failed(run_id: str, exc: BaseException) -> None:
+    import mlflow
+
+    status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
+    error = f"{type(exc).__name__}: {exc}"[:_MAX_TAG]
+    # close any child run the error escaped from, then the parent
+    while (active := mlflow.active_run()) is not None and active.info.run_id != run_id:
+        mlflow.end_run(status)
+    with contextlib.suppress(Exception):
+        mlflow.set_tags({"error": error, "error_type": type(exc).__name__})
+    mlflow.end_run(status)
+
+
+def log_fingerprint(fingerprint: Mapping[str, Any]) -> None:
+    """Log the data fingerprint as params (``fingerprint.*``) and as ``data/fingerprint.json``."""
+    import mlflow
+
+    flat: dict[str, str] = {}
+    for key, value in fingerprint.items():
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, f"fingerprint.{key}"))
+        else:
+            flat[f"fingerprint.{key}"] = str(value)
+    mlflow.log_params({_param_key(k): v for k, v in flat.items()})
+    mlflow.log_dict(dict(fingerprint), "data/fingerprint.json")
+
+
+def _param_key(key: str) -> str:
+    # MLflow keys allow alphanumerics, `_ - . space /`; file names may hold anything else
+    return re.sub(r"[^A-Za-z0-9_\-. /]", "_", key)[:250]
+
+
+def metric_values(row: Mapping[str, Any]) -> dict[str, float]:
+    """The finite numeric entries of a leaderboard or fold row, as floats."""
+    out: dict[str, float] = {}
+    for key, value in row.items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        if value == value and abs(value) != float("inf"):  # drop NaN and infinities
+            out[key] = float(value)
+    return out
+
+
+def log_model_runs(leaderboard: pl.DataFrame, per_fold: pl.DataFrame | None, champion: str) -> dict[str, str]:
+    """One nested child run per backtested model: its leaderboard metrics and its metrics per fold (step =
+    fold). Returns model name -> child run id."""
+    import mlflow
+
+    runs: dict[str, str] = {}
+    for rank, row in enumerate(leaderboard.iter_rows(named=True), start=1):
+        model = str(row["model"])
+        with mlflow.start_run(run_name=model, nested=True) as child:
+            mlflow.set_tags({"stage": "backtest", "model": model, "champion": str(model == champion).lower()})
+            mlflow.log_params({"model": model, "rank": rank})
+            mlflow.log_metrics(metric_values(row))
+            if per_fold is not None and "model" in per_fold.columns:
+                _log_folds(per_fold.filter(pl.col("model") == model))
+            runs[model] = child.info.run_id
+    return runs
+
+
+def _log_folds(folds: pl.DataFrame) -> None:
+    import mlflow
+
+    ordered = folds.sort("fold") if "fold" in folds.columns else folds
+    for index, row in enumerate(ordered.iter_rows(named=True)):
+        step = int(row["fold"]) if "fold" in row else index
+        values = {f"fold_{k}": v for k, v in metric_values(row).items() if k != "fold"}
+        mlflow.log_metrics(values, step=step)
+
+
+def log_champion_metrics(leaderboard: pl.DataFrame, champion: str) -> dict[str, float]:
+    """Log the champion's leaderboard metrics on the parent run as ``champion_<metric>``."""
+    import mlflow
+
+    rows = leaderboard.filter(pl.col("model") == champion).to_dicts()
+    values = metric_values(rows[0]) if rows else {}
+    mlflow.log_metrics({f"champion_{k}": v for k, v in values.items()})
+    return values
+
+
+def log_files(paths: Mapping[str, Path], artifact_path: str | None = None) -> None:
+    """Log each existing file as an artifact of the active run."""
+    import mlflow
+
+    for path in paths.values():
+        if Path(path).exists():
+            mlflow.log_artifact(str(path), artifact_path=artifact_path)
+
+
+@dataclasses.dataclass(frozen=True)
+class Registration:
+    """Where the champion landed in the registry and which alias it got."""
+
+    name: str
+    version: str
+    alias: str  # "champion" or "challenger"
+    model_uri: str  # models:/<name>/<version>
+    objective: str
+    value: float
+    previous_value: float | None  # the objective of the champion it was compared with
+
+
+def beats(new: float, old: float | None, objective: str) -> bool:
+    """True when `new` is strictly better than `old` on `objective` (no old value: always).
+
+    Examples
+    --------
+    >>> beats(10.0, 9.0, "profit"), beats(0.3, 0.2, "wape"), beats(1.0, None, "profit")
+    (True, False, True)
+    """
+    if old is None:
+        return True
+    return new < old if objective in LOWER_IS_BETTER else new > old
+
+
+def champion_value(name: str, objective: str) -> float | None:
+    """The objective of the version holding alias `champion`: its version tag, else the metric
+    ``champion_<objective>`` on the run that logged it; None when there is no champion yet."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    client = MlflowClient()
+    try:
+        version = client.get_model_version_by_alias(name, "champion")
+    except MlflowException:
+        return None
+    tags = version.tags or {}
+    if tags.get("objective") == objective and "objective_value" in tags:
+        return float(tags["objective_value"])
+    if version.run_id:
+        metric = client.get_run(version.run_id).data.metrics.get(f"champion_{objective}")
+        if metric is not None:
+            return float(metric)
+    return None
+
+
+def register_champion(model_uri: str, name: str, objective: str, value: float) -> Registration:
+    """Register the logged model as a new version of `name`; alias it `champion` only when it beats the
+    current champion on `objective`, else `challenger`."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    previous = champion_value(name, objective)
+    version = mlflow.register_model(model_uri, name)
+    client = MlflowClient()
+    client.set_model_version_tag(name, version.version, "objective", objective)
+    client.set_model_version_tag(name, version.version, "objective_value", repr(float(value)))
+    alias = "champion" if beats(value, previous, objective) else "challenger"
+    client.set_registered_model_alias(name, alias, version.version)
+    return Registration(
+        name=name,
+        version=str(version.version),
+        alias=alias,
+        model_uri=f"models:/{name}/{version.version}",
+        objective=objective,
+        value=float(value),
+        previous_value=previous,
+    )

@@ -1,0 +1,339 @@
+"""Allocation: exactness against brute force, constraints on random instances, demand models, rules, errors."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from datetime import date
+
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+from forecast.allocation import (
+    allocate,
+    allocate_cover,
+    allocate_proportional,
+    build_problem,
+    evaluate_plan,
+    expected_profit,
+)
+from forecast.allocation.demand import DemandModel
+from forecast.allocation.results import PLAN_COLUMNS
+from forecast.config import AllocationConfig
+from forecast.errors import InfeasibleError, InputError
+
+WEEK = date(2024, 3, 4)
+EXACT = AllocationConfig(max_gap=0.0, time_limit_s=30)
+
+
+def make_frames(
+    means: np.ndarray,
+    *,
+    available: list[int],
+    packs: list[int],
+    capacity: list[int],
+    prices: list[float] | None = None,
+    holding: list[float] | None = None,
+    on_hand: np.ndarray | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Frames of a stores × articles instance with mean demand `means[store, article]`."""
+    n_store, n_art = means.shape
+    stores = [f"S{i}" for i in range(n_store)]
+    articles = [f"A{j}" for j in range(n_art)]
+    forecasts = pl.DataFrame(
+        {
+            "article_id": [a for _ in stores for a in articles],
+            "store_id": [s for s in stores for _ in articles],
+            "week": [WEEK] * (n_store * n_art),
+            "horizon": 1,
+            "model": "m",
+            "mean": means.ravel().astype(float),
+        }
+    )
+    prices = prices or [10.0] * n_art
+    dc = pl.DataFrame(
+        {
+            "article_id": articles,
+            "available_units": available,
+            "pack_size": packs,
+            "unit_cost": [p / 2 for p in prices],
+            "price": prices,
+            "holding_cost": holding or [1.0] * n_art,
+        }
+    )
+    store_frame = pl.DataFrame({"store_id": stores, "capacity_units": capacity, "ship_cost": 0.5})
+    hand = np.zeros_like(means, dtype=int) if on_hand is None else on_hand
+    stock = pl.DataFrame(
+        {
+            "store_id": [s for s in stores for _ in articles],
+            "article_id": [a for _ in stores for a in articles],
+            "on_hand": hand.ravel(),
+        }
+    )
+    return forecasts, dc, store_frame, stock
+
+
+def poisson_profit(mean: float, stock: int, units: int, price: float, hold: float, ship: float) -> float:
+    """Independent oracle: expected profit by summing the Poisson pmf."""
+    demand = np.arange(0, int(mean * 10 + stock + 50))
+    pmf = stats.poisson.pmf(demand, mean)
+    sales = float((np.minimum(demand, stock) * pmf).sum())
+    return price * sales - ship * units - hold * (stock - sales)
+
+
+def brute_force(frames: tuple[pl.DataFrame, ...], presentation_min: int = 0, max_packs: int = 4) -> float:
+    forecasts, dc, stores, stock = frames
+    rows = forecasts.join(stock, on=["store_id", "article_id"]).join(dc, on="article_id").join(stores, on="store_id")
+    rows = rows.sort("store_id", "article_id").to_dicts()
+    best = -math.inf
+    for combo in itertools.product(range(max_packs + 1), repeat=len(rows)):
+        units = [k * r["pack_size"] for k, r in zip(combo, rows, strict=True)]
+        sent: dict[str, int] = {}
+        filled: dict[str, int] = {}
+        ok = True
+        for u, r in zip(units, rows, strict=True):
+            sent[r["article_id"]] = sent.get(r["article_id"], 0) + u
+            filled[r["store_id"]] = filled.get(r["store_id"], 0) + u + r["on_hand"]
+            ok &= u == 0 or r["on_hand"] + u >= presentation_min
+        ok &= all(sent[a] <= dc.filter(pl.col("article_id") == a)["available_units"][0] for a in sent)
+        ok &= all(filled[s] <= stores.filter(pl.col("store_id") == s)["capacity_units"][0] for s in filled)
+        if not ok:
+            continue
+        value = sum(
+            poisson_profit(r["mean"], r["on_hand"] + u, u, r["price"], r["holding_cost"], r["ship_cost"])
+            for u, r in zip(units, rows, strict=True)
+        )
+        best = max(best, value)
+    return best
+
+
+@pytest.mark.parametrize(
+    ("means", "available", "packs", "capacity", "pmin"),
+    [
+        (np.array([[3.0, 1.0], [2.0, 4.0]]), [5, 6], [1, 2], [6, 5], 0),
+        (np.array([[5.0, 0.5], [1.5, 6.0]]), [6, 8], [2, 3], [7, 9], 0),
+        (np.array([[2.5, 2.0], [3.5, 1.0]]), [6, 6], [2, 1], [8, 8], 3),
+        (np.array([[8.0, 4.0, 1.0]]), [9, 6, 4], [3, 2, 1], [10], 2),
+    ],
+)
+def test_optimum_matches_brute_force(means, available, packs, capacity, pmin):
+    frames = make_frames(means, available=available, packs=packs, capacity=capacity, prices=[10.0, 14.0, 6.0][: means.shape[1]])
+    config = AllocationConfig(max_gap=0.0, presentation_min=pmin)
+    result = allocate(*frames, config)
+    assert result.objective == pytest.approx(brute_force(frames, pmin), rel=1e-7, abs=1e-7)
+    assert result.bound >= result.objective - 1e-7
+    assert 0.0 <= result.gap <= 1e-9 or result.status == "optimal"
+
+
+def _check_constraints(result, frames, pmin=0):
+    forecasts, dc, stores, stock = frames
+    plan = result.plan
+    assert plan.columns == PLAN_COLUMNS
+    assert plan.sort("store_id", "article_id").equals(plan)
+    assert (plan["units"] > 0).all()
+    joined = plan.join(dc, on="article_id")
+    assert (joined["units"] % joined["pack_size"] == 0).all()
+    assert (joined["units"] == joined["packs"] * joined["pack_size"]).all()
+    sent = joined.group_by("article_id").agg(pl.col("units").sum(), pl.col("available_units").first())
+    assert (sent["units"] <= sent["available_units"]).all()
+    held = stock.group_by("store_id").agg(pl.col("on_hand").sum())
+    used = stores.join(held, on="store_id", how="left").join(
+        plan.group_by("store_id").agg(pl.col("units").sum()), on="store_id", how="left"
+    )
+    assert (used["on_hand"].fill_null(0) + used["units"].fill_null(0) <= used["capacity_units"]).all()
+    assert (plan["on_hand_before"] + plan["units"] >= pmin).all()
+
+
+@st.composite
+def instances(draw):
+    n_store = draw(st.integers(1, 4))
+    n_art = draw(st.integers(1, 4))
+    seed = draw(st.integers(0, 10_000))
+    rng = np.random.default_rng(seed)
+    means = rng.gamma(1.5, 2.0, (n_store, n_art)) * (rng.random((n_store, n_art)) > 0.2)
+    on_hand = rng.poisson(0.5, (n_store, n_art))
+    frames = make_frames(
+        means,
+        available=list(rng.integers(0, 20, n_art)),
+        packs=list(rng.choice([1, 2, 3, 5], n_art)),
+        capacity=list(on_hand.sum(axis=1) + rng.integers(4, 25, n_store)),
+        prices=list(np.round(rng.uniform(2, 30, n_art), 2)),
+        holding=list(np.round(rng.uniform(0, 3, n_art), 2)),
+        on_hand=on_hand,
+    )
+    return frames, draw(st.sampled_from([0, 0, 2, 4]))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances())
+def test_constraints_hold_and_optimum_beats_rules(case):
+    frames, pmin = case
+    config = AllocationConfig(max_gap=0.0, presentation_min=pmin)
+    result = allocate(*frames, config)
+    _check_constraints(result, frames, pmin)
+    assert result.bound >= result.objective - 1e-6
+    for rule in (allocate_proportional(*frames, config), allocate_cover(*frames, config)):
+        _check_constraints(rule, frames, pmin)
+        assert rule.objective <= result.objective + 1e-6
+        assert math.isnan(rule.gap)
+
+
+def test_flow_path_on_a_larger_instance_reports_a_small_gap():
+    rng = np.random.default_rng(5)
+    means = rng.gamma(2.0, 1.5, (25, 40))
+    frames = make_frames(
+        means,
+        available=list((0.6 * means.sum(axis=0)).astype(int)),
+        packs=list(rng.choice([1, 2, 4], 40)),
+        capacity=list((0.7 * means.sum(axis=1)).astype(int)),
+        prices=list(rng.uniform(5, 40, 40)),
+        holding=list(rng.uniform(0.5, 3, 40)),
+    )
+    result = allocate(*frames, AllocationConfig(max_gap=0.01))
+    _check_constraints(result, frames)
+    assert result.method.startswith("min-cost flow")
+    assert 0.0 <= result.gap <= 0.01
+    assert result.bound >= result.objective
+    assert result.objective > max(allocate_proportional(*frames, AllocationConfig()).objective, allocate_cover(*frames, AllocationConfig()).objective)
+    # the plan's rows add up to the objective of the stores that receive something
+    problem = result.problem
+    assert expected_profit(result.plan, problem) == pytest.approx(result.objective)
+
+
+def test_poisson_expected_sales_match_the_pmf():
+    model = DemandModel(np.array([0.0, 0.7, 4.0, 30.0]), np.array([0.1, 0.5, 0.9]), np.full((4, 3), np.nan))
+    for stock in (0, 1, 3, 8, 40):
+        got = model.expected_sales(np.arange(4), np.full(4, stock))
+        demand = np.arange(200)
+        want = [(np.minimum(demand, stock) * stats.poisson.pmf(demand, mu)).sum() for mu in (0.0, 0.7, 4.0, 30.0)]
+        np.testing.assert_allclose(got, want, atol=1e-9)
+
+
+def test_quantile_expected_sales_match_numeric_integration():
+    values = np.array([[2.0, 5.0, 9.0], [0.0, 0.0, 3.0], [4.0, 4.0, 4.0], [0.0, 1.0, 2.0]])
+    model = DemandModel(values[:, 1], np.array([0.1, 0.5, 0.9]), values)
+    t = np.linspace(0, 40, 400_001)
+    for row in range(values.shape[0]):
+        surv = np.interp(t, model.knots_t[row], model.knots_s[row])
+        for stock in (0, 1, 2, 4, 7, 15):
+            want = np.trapezoid(np.where(t <= stock, surv, 0.0), t)
+            got = model.expected_sales(np.array([row]), np.array([stock]))[0]
+            assert got == pytest.approx(want, abs=2e-4)
+    # expected sales never exceed stock nor the distribution's mean-ish upper tail end
+    assert (model.expected_sales(np.arange(4), np.full(4, 1000)) <= model.knots_t[:, -1]).all()
+
+
+def test_quantile_demand_changes_the_plan():
+    means = np.array([[4.0, 4.0]])
+    frames = make_frames(means, available=[30, 30], packs=[1, 1], capacity=[100], holding=[4.0, 4.0])
+    wide = frames[0].with_columns(q10=pl.lit(0.0), q50=pl.lit(2.0), q90=pl.lit(14.0))
+    narrow = frames[0].with_columns(q10=pl.lit(3.0), q50=pl.lit(4.0), q90=pl.lit(5.0))
+    units = {}
+    for name, forecasts in (("wide", wide), ("narrow", narrow)):
+        result = allocate(forecasts, *frames[1:], EXACT)
+        units[name] = int(result.plan["units"].sum())
+    poisson = allocate(wide, *frames[1:], AllocationConfig(demand="poisson", max_gap=0.0))
+    assert units["wide"] > units["narrow"]
+    assert int(poisson.plan["units"].sum()) not in (units["wide"],) or units["wide"] != units["narrow"]
+
+
+def test_cover_weeks_sum_the_forecast_weeks():
+    means = np.array([[3.0]])
+    forecasts, dc, stores, stock = make_frames(means, available=[50], packs=[1], capacity=[100])
+    two = pl.concat([forecasts, forecasts.with_columns(week=pl.lit(date(2024, 3, 11)), mean=pl.lit(5.0))])
+    problem = build_problem(two, dc, stores, stock, AllocationConfig(cover_weeks=2))
+    assert problem.pair_mean.tolist() == [8.0]
+    assert problem.weeks == [WEEK, date(2024, 3, 11)]
+    later = build_problem(two, dc, stores, stock, AllocationConfig(), week=date(2024, 3, 11))
+    assert later.pair_mean.tolist() == [5.0]
+
+
+def test_evaluate_plan_against_known_demand():
+    means = np.array([[3.0, 2.0]])
+    frames = make_frames(
+        means, available=[10, 10], packs=[2, 1], capacity=[50], prices=[10.0, 20.0], holding=[1.0, 2.0],
+        on_hand=np.array([[1, 0]]),
+    )
+    problem = build_problem(*frames, AllocationConfig())
+    plan = pl.DataFrame({"store_id": ["S0"], "article_id": ["A0"], "units": [4]})
+    actual = pl.DataFrame({"store_id": ["S0", "S0"], "article_id": ["A0", "A1"], "units": [3, 2]})
+    money = evaluate_plan(plan, actual, problem)
+    # A0: stock 5, sells 3, leftover 2; A1: stock 0, loses 2
+    assert money["sales_units"] == 3
+    assert money["revenue"] == pytest.approx(30.0)
+    assert money["lost_sales_units"] == 2
+    assert money["lost_sales_cost"] == pytest.approx(2 * (20.0 - 10.0))
+    assert money["holding_cost"] == pytest.approx(2 * 1.0)
+    assert money["ship_cost"] == pytest.approx(4 * 0.5)
+    assert money["profit"] == pytest.approx(30.0 - 2.0 - 2.0)
+    assert money["gross_profit"] == pytest.approx(26.0 - 3 * 5.0)
+
+
+def test_summaries_reconcile_with_the_plan():
+    rng = np.random.default_rng(2)
+    means = rng.gamma(2.0, 2.0, (3, 5))
+    frames = make_frames(means, available=[6] * 5, packs=[2] * 5, capacity=[12, 12, 12])
+    result = allocate(*frames, AllocationConfig())
+    summary = result.article_summary
+    assert summary["units_sent"].sum() == result.plan["units"].sum()
+    assert (summary["left_at_dc"] == summary["dc_available_units"] - summary["units_sent"]).all()
+    assert (result.store_summary["capacity_used"] <= result.store_summary["capacity_units"]).all()
+    assert result.store_summary["expected_profit"].sum() == pytest.approx(result.objective)
+
+
+def _base():
+    return make_frames(np.array([[3.0, 2.0]]), available=[10, 10], packs=[2, 1], capacity=[20])
+
+
+@pytest.mark.parametrize(
+    ("mutate", "error", "words"),
+    [
+        (lambda f: (f[0], f[1].with_columns(pack_size=pl.lit(0)), f[2], f[3]), InputError, "pack_size"),
+        (lambda f: (f[0], f[1].with_columns(pack_size=pl.lit(-2)), f[2], f[3]), InputError, "pack_size"),
+        (lambda f: (f[0], f[1], f[2], f[3].with_columns(on_hand=pl.lit(-1))), InputError, "on_hand"),
+        (lambda f: (f[0], f[1].with_columns(available_units=pl.lit(-3)), f[2], f[3]), InputError, "available"),
+        (lambda f: (f[0], f[1], f[2], f[3].with_columns(on_hand=pl.lit(15))), InfeasibleError, "capacity"),
+        (lambda f: (f[0].with_columns(store_id=pl.lit("S9")), *f[1:]), InputError, "'S9'"),
+        (lambda f: (f[0].drop("mean"), *f[1:]), InputError, "mean"),
+        (lambda f: (f[0], f[1].drop("pack_size"), f[2], f[3]), InputError, "pack_size"),
+        (lambda f: (f[0], f[1], f[2].drop("capacity_units"), f[3]), InputError, "capacity_units"),
+        (lambda f: (f[0].with_columns(mean=pl.lit(-1.0)), *f[1:]), InputError, "mean"),
+        (lambda f: (f[0].with_columns(model=pl.Series(["a", "b"])), *f[1:]), InputError, "several models"),
+        (lambda f: (pl.concat([f[0], f[0]]), *f[1:]), InputError, "duplicate"),
+        (lambda f: (f[0], f[1].with_columns(price=pl.lit(0.0)), f[2], f[3]), InputError, "price"),
+    ],
+)
+def test_bad_inputs_raise_one_line_errors(mutate, error, words):
+    frames = mutate(_base())
+    with pytest.raises(error) as info:
+        allocate(*frames, AllocationConfig())
+    message = str(info.value)
+    assert words in message
+    assert "\n" not in message
+
+
+def test_presentation_minimum_above_capacity_is_infeasible():
+    frames = make_frames(np.array([[3.0]]), available=[10], packs=[1], capacity=[4])
+    with pytest.raises(InfeasibleError, match="presentation minimum"):
+        allocate(*frames, AllocationConfig(presentation_min=5))
+
+
+def test_unknown_week_and_absent_articles():
+    forecasts, dc, stores, stock = _base()
+    with pytest.raises(InputError, match="not a forecast week"):
+        allocate(forecasts, dc, stores, stock, AllocationConfig(), week=date(2030, 1, 7))
+    result = allocate(forecasts, dc.filter(pl.col("article_id") == "A0"), stores, stock, AllocationConfig())
+    assert set(result.plan["article_id"]) <= {"A0"}
+    assert any("not in the DC stock" in w for w in result.warnings)
+
+
+def test_no_store_stock_and_empty_dc():
+    forecasts, dc, stores, _ = _base()
+    result = allocate(forecasts, dc.with_columns(available_units=pl.lit(0)), stores, None, AllocationConfig())
+    assert result.plan.is_empty()
+    assert result.gap == 0.0
+    assert result.objective == pytest.approx(result.baseline)

@@ -1,0 +1,116 @@
+"""statsforecast baselines behind the Forecaster protocol."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import numpy as np
+import polars as pl
+import pytest
+
+from forecast.errors import ConfigError, NotFittedError
+from forecast.models import Forecaster
+from forecast.models.baselines import METHODS, StatsForecastModel
+
+START = date(2023, 1, 2)
+
+
+def panel_of(series: dict[tuple[str, str], list[float]], start: date = START) -> pl.DataFrame:
+    return pl.DataFrame(
+        [
+            (article, store, start + timedelta(weeks=i), float(v))
+            for (article, store), values in series.items()
+            for i, v in enumerate(values)
+        ],
+        schema=["article_id", "store_id", "week", "units"],
+        orient="row",
+    )
+
+
+@pytest.fixture(scope="module")
+def panel() -> pl.DataFrame:
+    rng = np.random.default_rng(0)
+    return panel_of(
+        {
+            ("a1", "s1"): rng.poisson(3, 70).tolist(),
+            ("a2", "s1"): (rng.poisson(0.3, 70)).tolist(),
+            ("a3", "s2"): [0.0] * 60 + [2.0, 1.0, 0.0, 4.0, 1.0, 0.0, 0.0, 1.0, 2.0, 3.0],
+        }
+    )
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_every_method_gives_ordered_nonnegative_quantiles(panel: pl.DataFrame, method: str) -> None:
+    origin = START + timedelta(weeks=69)
+    model = StatsForecastModel(method, quantiles=[0.1, 0.5, 0.9], season_length=52)
+    assert isinstance(model, Forecaster)
+    out = model.fit(panel, origin).predict(4)
+    assert out.columns == ["article_id", "store_id", "week", "horizon", "model", "mean", "q10", "q50", "q90"]
+    assert out.height == 3 * 4
+    assert out["model"].unique().to_list() == [method]
+    assert out["horizon"].to_list()[:4] == [1, 2, 3, 4]
+    assert out["week"].min() == origin + timedelta(weeks=1)
+    assert (out["q10"] >= 0).all()
+    assert ((out["q10"] <= out["q50"]) & (out["q50"] <= out["q90"])).all()
+    assert out["mean"].is_finite().all()
+
+
+def test_naive_and_seasonal_naive_values() -> None:
+    values = [float(i % 52) for i in range(60)]  # seasonal pattern with period 52
+    panel = panel_of({("a", "s"): values})
+    origin = START + timedelta(weeks=59)
+    naive = StatsForecastModel("naive").fit(panel, origin).predict(2)
+    assert naive["mean"].to_list() == [7.0, 7.0]
+    seasonal = StatsForecastModel("seasonal_naive", season_length=52).fit(panel, origin).predict(2)
+    # week 60 repeats week 60 - 52 = 8 -> value 8; week 61 -> 9
+    assert seasonal["mean"].to_list() == [8.0, 9.0]
+
+
+def test_seasonal_naive_falls_back_to_naive_on_short_series() -> None:
+    panel = panel_of({("a", "s"): [1.0, 2.0, 5.0]})
+    out = (
+        StatsForecastModel("seasonal_naive", season_length=52)
+        .fit(panel, START + timedelta(weeks=2))
+        .predict(3)
+    )
+    assert out["mean"].to_list() == [5.0, 5.0, 5.0]
+
+
+def test_series_are_zero_padded_to_the_origin() -> None:
+    # the series' last row is 3 weeks before the origin: nothing sold since, so naive forecasts 0
+    panel = panel_of({("a", "s"): [4.0, 4.0, 4.0]})
+    out = (
+        StatsForecastModel("naive")
+        .fit(panel, START + timedelta(weeks=5))
+        .predict(1, panel.select("article_id", "store_id").unique())
+    )
+    assert out["mean"].to_list() == [0.0]
+    avg = StatsForecastModel("window_average", window_size=4).fit(panel, START + timedelta(weeks=3))
+    # last 4 weeks: 4, 4, 4, 0 -> 3
+    assert avg.predict(1, panel.select("article_id", "store_id").unique())["mean"].item() == pytest.approx(
+        3.0
+    )
+
+
+def test_fit_ignores_rows_after_origin_and_unknown_series_get_zero() -> None:
+    panel = panel_of({("a", "s"): [1.0, 2.0, 100.0]})
+    model = StatsForecastModel("naive").fit(panel, START + timedelta(weeks=1))
+    series = pl.DataFrame({"article_id": ["a", "new"], "store_id": ["s", "s"]})
+    out = model.predict(1, series)
+    assert out["article_id"].to_list() == ["a", "new"]
+    assert out["mean"].to_list() == [2.0, 0.0]
+
+
+def test_extra_quantiles_come_from_wider_intervals(panel: pl.DataFrame) -> None:
+    model = StatsForecastModel("naive", quantiles=[0.05, 0.1, 0.5, 0.9, 0.95])
+    out = model.fit(panel, START + timedelta(weeks=69)).predict(2)
+    assert {"q5", "q95"} <= set(out.columns)
+    assert (out["q95"] >= out["q90"]).all()
+    assert (out.filter(pl.col("q90") > 0)["q95"] > out.filter(pl.col("q90") > 0)["q90"]).all()
+
+
+def test_errors() -> None:
+    with pytest.raises(ConfigError, match="'arima'"):
+        StatsForecastModel("arima")
+    with pytest.raises(NotFittedError, match="not fitted"):
+        StatsForecastModel("naive").predict(1)

@@ -1,0 +1,122 @@
+"""Newsvendor business evaluation on hand-computed cases."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import polars as pl
+import pytest
+from scipy import stats
+
+from forecast.business import (
+    attach_costs,
+    evaluate_business,
+    evaluate_rows,
+    poisson_quantile,
+)
+from forecast.config import BusinessConfig
+
+
+def _row(**values: float) -> pl.DataFrame:
+    base = {
+        "model": "m",
+        "units": 5.0,
+        "mean": 4.0,
+        "q10": 2.0,
+        "q50": 4.0,
+        "q90": 6.0,
+        "price": 10.0,
+        "unit_cost": 5.0,
+        "holding_cost": 1.0,
+    }
+    base.update(values)
+    return pl.DataFrame({k: [v] for k, v in base.items()})
+
+
+def test_stock_interpolates_between_quantiles_and_money_by_hand() -> None:
+    # tau = (10 - 5) / (10 - 5 + 1) = 5/6 (between q50 and q90)
+    # stock = 4 + (5/6 - 0.5) / 0.4 * (6 - 4) = 4 + 5/3 = 17/3
+    # demand 5 < stock: sales 5, lost 0, leftover 17/3 - 5 = 2/3
+    # revenue 50, lost cost 0, holding 1 * 2/3, profit = 50 - 5*5 - 2/3
+    out = evaluate_rows(_row()).row(0, named=True)
+    assert out["tau"] == pytest.approx(5 / 6)
+    assert out["stock_units"] == pytest.approx(17 / 3)
+    assert out["sales_units"] == pytest.approx(5.0)
+    assert out["lost_sales_units"] == 0.0
+    assert out["overstock_units"] == pytest.approx(2 / 3)
+    summary = evaluate_business(_row()).row(0, named=True)
+    assert summary["revenue"] == pytest.approx(50.0)
+    assert summary["holding_cost"] == pytest.approx(2 / 3)
+    assert summary["profit"] == pytest.approx(50 - 25 - 2 / 3)
+
+
+def test_lost_sales_when_demand_exceeds_stock() -> None:
+    # h = 5 -> tau = 5 / 10 = 0.5 -> stock = q50 = 4; demand 9: sales 4, lost 5
+    # revenue 40; lost_sales_cost (10 - 5) * 5 = 25; profit = 40 - 5*4 - 0 = 20
+    out = evaluate_business(_row(units=9.0, holding_cost=5.0)).row(0, named=True)
+    assert out["lost_sales_units"] == pytest.approx(5.0)
+    assert out["lost_sales_cost"] == pytest.approx(25.0)
+    assert out["overstock_units"] == 0.0
+    assert out["profit"] == pytest.approx(20.0)
+
+
+def test_extreme_fractiles_use_extreme_quantiles() -> None:
+    # h = 0 -> tau = 1 -> q90; price below cost -> tau = 0 -> q10
+    assert evaluate_rows(_row(holding_cost=0.0))["stock_units"].item() == pytest.approx(6.0)
+    assert evaluate_rows(_row(unit_cost=12.0))["stock_units"].item() == pytest.approx(2.0)
+    # h = 45 -> tau = 5/50 = 0.1 -> exactly q10
+    assert evaluate_rows(_row(holding_cost=45.0))["stock_units"].item() == pytest.approx(2.0)
+
+
+def test_negative_demand_is_clipped_to_zero() -> None:
+    # returns (units -3) -> demand 0: sales 0, leftover = stock 17/3, profit = -1 * 17/3
+    out = evaluate_business(_row(units=-3.0)).row(0, named=True)
+    assert out["revenue"] == 0.0
+    assert out["overstock_units"] == pytest.approx(17 / 3)
+    assert out["profit"] == pytest.approx(-17 / 3)
+
+
+def test_mean_only_forecast_uses_poisson_quantile() -> None:
+    frame = _row(mean=3.0).drop("q10", "q50", "q90")
+    # Poisson(3): P(N <= 4) = 0.815 < 5/6 <= P(N <= 5) = 0.916 -> stock 5
+    expected = stats.poisson.ppf(5 / 6, 3.0)
+    assert expected == 5.0
+    assert evaluate_rows(frame)["stock_units"].item() == pytest.approx(5.0)
+    assert poisson_quantile(np.array([0.0, 2.0]), np.array([0.9, 0.0])).tolist() == [0.0, 0.0]
+
+
+def test_attach_costs_precedence() -> None:
+    rows = pl.DataFrame(
+        {
+            "article_id": ["a", "b", "c"],
+            "store_id": ["s"] * 3,
+            "week": [date(2024, 1, 8)] * 3,
+        }
+    )
+    panel = pl.DataFrame(
+        {
+            "article_id": ["a"],
+            "store_id": ["s"],
+            "week": [date(2024, 1, 8)],
+            "price": [8.0],
+            "list_price": [10.0],
+        }
+    )
+    articles = pl.DataFrame(
+        {"article_id": ["a", "b", "c"], "list_price": [10.0, 20.0, None], "unit_cost": [3.0, None, None]}
+    )
+    config = BusinessConfig(default_price=2.0, unit_cost_ratio=0.5, holding_cost_ratio=0.1)
+    out = attach_costs(rows, panel, articles, config).sort("article_id")
+    # a: panel week price 8, unit cost from articles 3, h = 0.8
+    # b: no panel row -> list price 20, c = 0.5 * 20, h = 2
+    # c: nothing known -> default price 2, c = 1, h = 0.2
+    assert out["price"].to_list() == [8.0, 20.0, 2.0]
+    assert out["unit_cost"].to_list() == [3.0, 10.0, 1.0]
+    assert out["holding_cost"].to_list() == pytest.approx([0.8, 2.0, 0.2])
+
+
+def test_attach_costs_without_any_data_uses_defaults() -> None:
+    rows = pl.DataFrame({"article_id": ["a"], "store_id": ["s"], "week": [date(2024, 1, 8)]})
+    out = attach_costs(rows, None, None, BusinessConfig()).row(0, named=True)
+    assert (out["price"], out["unit_cost"], out["holding_cost"]) == pytest.approx((1.0, 0.5, 0.1))
