@@ -99,17 +99,17 @@ def main() -> None:
         f"{problem.n_pairs:,} store × article pairs; inputs checked in {time.perf_counter() - started:.1f}s"
     )
     ours = solve_problem(problem, config)
-    rules = [
-        _rule_result(problem, proportional_packs(problem), "proportional", time.perf_counter()),
-        _rule_result(problem, cover_packs(problem, 2.0), "cover 2 weeks", time.perf_counter()),
-    ]
+    rules = []
+    for name, rule in (("proportional", proportional_packs), ("cover 2 weeks", cover_packs)):
+        started = time.perf_counter()
+        rules.append(_rule_result(problem, rule(problem), name, started))
     best_rule = max(r.objective - r.baseline for r in rules)
     table = Table(title=f"allocation benchmark: {args.articles} articles × {args.stores} stores")
     for col in ("plan", "solve s", "gap", "units sent", "expected profit", "added profit", "vs better rule"):
         table.add_column(col, justify="right")
     for res in [ours, *rules]:
         added = res.objective - res.baseline
-        gap = "-" if np.isnan(res.gap) else f"{100 * res.gap:.3f}%"
+        gap = "-" if np.isnan(res.gap) else f"{100 * res.gap:.4f}%"
         table.add_row(
             res.method,
             f"{res.solve_seconds:.1f}",

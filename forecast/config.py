@@ -164,9 +164,9 @@ class AllocationConfig:
         if self.presentation_min < 0 or self.ship_cost < 0 or (self.holding_cost or 0) < 0:
             msg = "`allocation.presentation_min`, `holding_cost` and `ship_cost` must be >= 0"
             raise ConfigError(msg)
-        if self.cover_weeks < 1 or self.time_limit_s <= 0 or not 0 <= self.max_gap < 1:
+        if self.cover_weeks < 1 or self.time_limit_s <= 0 or not 0 <= self.max_gap <= 1:
             msg = (
-                "`allocation.cover_weeks` must be >= 1, `time_limit_s` > 0 and `max_gap` in [0, 1), got "
+                "`allocation.cover_weeks` must be >= 1, `time_limit_s` > 0 and `max_gap` in [0, 1], got "
                 f"{self.cover_weeks!r}, {self.time_limit_s!r}, {self.max_gap!r}"
             )
             raise ConfigError(msg)

@@ -61,24 +61,29 @@ def _sales(ds: Dataset) -> pl.LazyFrame:
 
 def _weekly(sales: pl.LazyFrame) -> pl.LazyFrame:
     """Sum lines per article × store × week: net units, returned units, unit-weighted selling price."""
-    sold = pl.col("units") > 0
-    priced = sold & pl.col("price").is_not_null()
-    priced_units = pl.when(priced).then(pl.col("units")).otherwise(0.0).sum()
-    return sales.group_by([*SERIES, "week"]).agg(
-        pl.col("units").sum(),
-        (-pl.col("units")).clip(lower_bound=0.0).sum().alias("returns_units"),
-        (
-            pl.when(priced).then(pl.col("price") * pl.col("units")).otherwise(0.0).sum()
-            / pl.when(priced_units > 0).then(priced_units)
-        ).alias("sold_price"),
+    priced = (pl.col("units") > 0) & pl.col("price").is_not_null()
+    # plain column sums keep the group-by on its fast path
+    lines = sales.select(
+        *SERIES,
+        "week",
+        "units",
+        (-pl.col("units")).clip(lower_bound=0.0).alias("returns_units"),
+        pl.when(priced).then(pl.col("price") * pl.col("units")).otherwise(0.0).alias("_revenue"),
+        pl.when(priced).then(pl.col("units")).otherwise(0.0).alias("_priced_units"),
     )
+    weekly = lines.group_by([*SERIES, "week"]).agg(
+        pl.col("units", "returns_units", "_revenue", "_priced_units").sum()
+    )
+    sold_price = pl.col("_revenue") / pl.when(pl.col("_priced_units") > 0).then(pl.col("_priced_units"))
+    return weekly.select(*SERIES, "week", "units", "returns_units", sold_price.alias("sold_price"))
 
 
 def _life_grid(weekly: pl.LazyFrame) -> pl.LazyFrame:
-    """Every week from the first to the last week of each article × store."""
+    """Every week from the first to the last week of each article × store, sorted by series and week."""
     return (
         weekly.group_by(SERIES)
         .agg(pl.col("week").min().alias("first"), pl.col("week").max().alias("last"))
+        .sort(SERIES)
         .select(*SERIES, pl.date_ranges("first", "last", "1w").alias("week"))
         .explode("week")
     )
@@ -94,7 +99,7 @@ def _with_prices(panel: pl.LazyFrame, articles: pl.DataFrame) -> pl.LazyFrame:
     catalogue = catalogue.with_columns(
         pl.col("category").cast(pl.Utf8), pl.col("list_price").cast(pl.Float64)
     )
-    panel = panel.join(catalogue.unique("article_id"), on="article_id", how="left")
+    panel = panel.join(catalogue.unique("article_id"), on="article_id", how="left", maintain_order="left")
     list_price = pl.coalesce(
         pl.col("list_price"), pl.col("sold_price").cum_max().over(SERIES, order_by="week")
     )
@@ -133,12 +138,15 @@ def _with_stock(panel: pl.LazyFrame, ds: Dataset) -> pl.LazyFrame:
 
 
 def _with_holidays(panel: pl.LazyFrame, sales: pl.LazyFrame, ds: Dataset) -> pl.LazyFrame:
+    """Calendar holiday weeks (computed once per week), or weeks the source flags."""
+    weeks = panel.select("week").unique()
     holiday = is_holiday_week("week", ds.week_label_is_end)
     if "is_holiday" in ds.sales.columns:
         flagged = sales.group_by("week").agg(pl.col("is_holiday").cast(pl.Boolean).any().alias("_source"))
-        panel = panel.join(flagged, on="week", how="left", maintain_order="left")
+        weeks = weeks.join(flagged, on="week", how="left")
         holiday = holiday | pl.col("_source").fill_null(False)
-    return panel.with_columns(holiday.alias("is_holiday"))
+    weeks = weeks.select("week", holiday.alias("is_holiday"))
+    return panel.join(weeks, on="week", how="left", maintain_order="left")
 
 
 def build_panel(ds: Dataset) -> pl.LazyFrame:
@@ -169,14 +177,14 @@ def build_panel(ds: Dataset) -> pl.LazyFrame:
     weekly = _weekly(sales).cache()
     panel = (
         _life_grid(weekly)
-        .join(weekly, on=[*SERIES, "week"], how="left")
+        .join(weekly, on=[*SERIES, "week"], how="left", maintain_order="left")
         .with_columns(pl.col("units", "returns_units").fill_null(0.0))
     )
     panel = _with_prices(panel, ds.articles)
     panel = _with_stock(panel, ds)
     panel = _with_holidays(panel, sales, ds)
-    panel = panel.select([pl.col(name).cast(dtype) for name, dtype in PANEL_SCHEMA.items()])
-    return panel.sort([*SERIES, "week"])
+    # the grid is sorted and every join keeps its order
+    return panel.select([pl.col(name).cast(dtype) for name, dtype in PANEL_SCHEMA.items()])
 
 
 def empty_panel() -> pl.DataFrame:

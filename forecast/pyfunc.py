@@ -70,8 +70,9 @@ def forecast_from(forecaster: Forecaster, panel: pl.DataFrame, horizon: int) -> 
     """Forecast `horizon` weeks after the last week of `panel` for each of its article × store series.
 
     A model that can forecast from new history with what it learned (a ``predict_from(panel, origin,
-    horizon, series)`` method) does so; any other model is refitted on the slice (a copy: the logged model
-    stays as it was), which is what a local statistical model's fit is.
+    horizon, series)`` method, or the global LightGBM model, whose trees are kept while its features are
+    read from the slice) does so; any other model is refitted on the slice (a copy: the logged model stays
+    as it was), which is what a local statistical model's fit is.
     """
     origin: date = panel["week"].max()  # type: ignore[assignment]
     series = panel.select(SERIES).unique().sort(SERIES)
@@ -79,6 +80,14 @@ def forecast_from(forecaster: Forecaster, panel: pl.DataFrame, horizon: int) -> 
     if callable(predict_from):
         out: pl.DataFrame = predict_from(panel, origin, horizon, series)
         return out
+    if hasattr(forecaster, "matrix_") and hasattr(forecaster, "models_"):
+        # the global LightGBM model: keep its trees, read the features from the new history
+        from forecast.models.lgbm_features import build_matrix
+
+        model = copy.copy(forecaster)
+        model.matrix_ = build_matrix(panel, origin)  # type: ignore[attr-defined]
+        model.origin_ = origin  # type: ignore[attr-defined]
+        return model.predict(horizon, series)
     model = copy.deepcopy(forecaster).fit(panel, origin)
     return model.predict(horizon, series)
 

@@ -65,6 +65,13 @@ def test_canonical_transactions_grain(tmp_path: Path) -> None:
     assert ds.grain == "transactions"
 
 
+def test_canonical_weekly_with_returns_on_own_rows(tmp_path: Path) -> None:
+    sales = "date,store_id,article_id,units\n2024-01-01,s1,a1,5\n2024-01-01,s1,a1,-1\n2024-01-08,s1,a1,2\n"
+    ds = load_canonical(make_canonical(tmp_path, sales_csv=sales))
+    assert ds.grain == "weekly"
+    assert ds.sales["units"].to_list() == [5.0, -1.0, 2.0]
+
+
 def test_canonical_weekly_label_follows_weekday(tmp_path: Path) -> None:
     sales = "date,store_id,article_id,units\n2024-01-05,s1,a1,1\n2024-01-12,s1,a1,1\n"
     assert load_canonical(make_canonical(tmp_path, sales_csv=sales)).week_label == "FRI"

@@ -75,6 +75,12 @@ def test_hm_parquet_transactions(tmp_path: Path) -> None:
     assert ds.sales["article_id"].to_list() == ["0786022008", "0108775015", "0108775015"]
 
 
+def test_hm_full_history_file_name(tmp_path: Path) -> None:
+    config = make_hm(tmp_path)
+    (tmp_path / "transactions_last_week.csv").rename(tmp_path / "transactions_train.csv")
+    assert load_hm(config).rows_read["transactions_train.csv"] == 5
+
+
 def test_hm_unknown_article_is_fatal(tmp_path: Path) -> None:
     header = "t_dat,customer_id,article_id,price,sales_channel_id\n"
     transactions = header + "2020-09-16,c,111,0.1,1\n2020-09-16,c,222,0.1,1\n"

@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import polars as pl
-
 from typer.testing import CliRunner
 
 from forecast.adapters import load_dataset

@@ -118,6 +118,7 @@ def test_validate_missing_data_file(tmp_path: Path) -> None:
 
 
 @pytest.mark.realdata
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("pipeline", "expected"),
     [

@@ -6,7 +6,8 @@ Files (CSV or Parquet with the same stem; names from the pipeline's ``[data]`` s
 every value parses as a number, else text) and, in ``articles`` and ``stores``, listed as attributes.
 
 The grain is inferred: ``weekly`` when every sales date falls on one weekday (which becomes ``week_label``)
-and there is at most one row per article × store × date; else ``transactions``.
+and there is at most one row per article × store × date, counting sales (units >= 0) and returns
+(units < 0) apart, since a weekly table may list a week's returns on their own row; else ``transactions``.
 """
 
 from __future__ import annotations
@@ -144,19 +145,20 @@ def read_canonical_table(path: Path, table: str) -> tuple[pl.DataFrame, pl.DataF
 def infer_grain(sales: pl.DataFrame) -> tuple[str, str]:
     """The grain and week label of `sales`.
 
-    ``("weekly", weekday)`` when all dates share a weekday and keys are unique,
-    else ``("transactions", "MON")``.
+    ``("weekly", weekday)`` when all dates share a weekday and article × store × date × sign (sale or
+    return) is unique, else ``("transactions", "MON")``.
 
     Examples
     --------
     >>> import datetime as dt
     >>> days = [dt.date(2024, 1, 1), dt.date(2024, 1, 8)]
-    >>> frame = pl.DataFrame({"date": days, "article_id": "a", "store_id": "s"})
+    >>> frame = pl.DataFrame({"date": days, "article_id": "a", "store_id": "s", "units": 1.0})
     >>> infer_grain(frame)
     ('weekly', 'MON')
     """
     weekdays = sales["date"].dt.weekday().unique()
-    if weekdays.len() == 1 and not sales.select(["article_id", "store_id", "date"]).is_duplicated().any():
+    keys = sales.select("article_id", "store_id", "date", (pl.col("units") < 0).alias("is_return"))
+    if weekdays.len() == 1 and not keys.is_duplicated().any():
         return "weekly", WEEKDAYS[int(weekdays[0]) - 1]
     return "transactions", "MON"
 

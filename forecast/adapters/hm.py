@@ -1,5 +1,7 @@
 """H&M transactions (``transactions_last_week.csv``, or Parquet with the same columns) and ``articles.csv``.
 
+- The transactions file is ``[data] transactions`` (default ``transactions_last_week.csv``), else
+  ``transactions_train.csv`` (the full history's name), each as CSV or Parquet.
 - One transaction line is one unit sold at ``price`` (the owner's scaled price, kept as is).
 - ``article_id`` is read as text and zero-padded to 10 characters so it joins the catalogue.
 - ``store_id`` is the sales channel (``"1"`` = stores, ``"2"`` = online); the ``stores`` table has a
@@ -18,6 +20,7 @@ from forecast.adapters.common import (
     concat_rejects,
     data_folder,
     drop_rejected,
+    find_table,
     parse_columns,
     read_table,
     reject_where,
@@ -29,6 +32,7 @@ from forecast.schemas import ArticleSchema, SalesSchema, validate_rows
 
 CHANNELS = {"1": "store", "2": "online"}
 ID_WIDTH = 10
+FULL_HISTORY = "transactions_train.csv"
 FIX = "point [data] path (or --data) at the folder holding the transactions file and articles.csv"
 
 
@@ -55,7 +59,11 @@ def _articles(config: DataConfig) -> tuple[pl.DataFrame, pl.DataFrame, int, list
 
 
 def _transactions(config: DataConfig) -> tuple[pl.DataFrame, pl.DataFrame, int, str]:
-    path = require_file(data_folder(config), config.transactions, FIX)
+    folder = data_folder(config)
+    # the full two-year file is named transactions_train; use it when the configured file is absent
+    path = find_table(folder, config.transactions) or find_table(folder, FULL_HISTORY)
+    if path is None:
+        path = require_file(folder, config.transactions, FIX)
     name = path.name
     required = ["t_dat", "article_id", "price", "sales_channel_id"]
     raw = read_table(path, required=required)

@@ -15,6 +15,7 @@ from datetime import date, timedelta
 
 import numpy as np
 
+from forecast.calendar import holiday_dates
 from forecast.simulate.catalogue import REGION_WARMTH, Articles, Stores
 
 # multiplicative demand peaks of the shopping calendar, keyed by the Monday of the week
@@ -25,53 +26,23 @@ BOXING_WEEK_LIFT = 1.2
 EASTER_LIFT = 1.25
 
 
-def easter_sunday(year: int) -> date:
-    """Gregorian Easter Sunday (anonymous Gregorian algorithm).
-
-    Examples
-    --------
-    >>> easter_sunday(2024)
-    datetime.date(2024, 3, 31)
-    """
-    a, b, c = year % 19, year // 100, year % 100
-    d, e = divmod(b, 4)
-    f = (b + 8) // 25
-    g = (b - f + 1) // 3
-    h = (19 * a + b - d - g + 15) % 30
-    i, k = divmod(c, 4)
-    l_ = (32 + 2 * e + 2 * i - h - k) % 7
-    m = (a + 11 * h + 22 * l_) // 451
-    month, day = divmod(h + l_ - 7 * m + 114, 31)
-    return date(year, month, day + 1)
-
-
-def black_friday(year: int) -> date:
-    """The Friday after the fourth Thursday of November."""
-    first = date(year, 11, 1)
-    thursday = first + timedelta(days=(3 - first.weekday()) % 7 + 21)
-    return thursday + timedelta(days=1)
-
-
 def monday_of(day: date) -> date:
+    """The Monday that starts the week holding `day`."""
     return day - timedelta(days=day.weekday())
 
 
 def holiday_lifts(year: int) -> dict[date, float]:
     """Demand lift per week (keyed by its Monday) for the holidays of `year`."""
-    christmas = monday_of(date(year, 12, 25))
+    days = holiday_dates(year)
+    christmas = monday_of(days["christmas"])
     return {
-        monday_of(easter_sunday(year)): EASTER_LIFT,
-        monday_of(black_friday(year)): BLACK_FRIDAY_LIFT,
+        monday_of(days["easter"]): EASTER_LIFT,
+        monday_of(days["black_friday"]): BLACK_FRIDAY_LIFT,
         christmas - timedelta(weeks=2): CHRISTMAS_RUN_UP_LIFT[0],
         christmas - timedelta(weeks=1): CHRISTMAS_RUN_UP_LIFT[1],
         christmas: CHRISTMAS_WEEK_LIFT,
         christmas + timedelta(weeks=1): BOXING_WEEK_LIFT,
     }
-
-
-def holiday_weeks(start: date, weeks: int) -> np.ndarray:
-    """Boolean per week index: the week carries a holiday peak."""
-    return week_factor(start, weeks, seasonal=False) != 1.0
 
 
 def week_factor(start: date, weeks: int, *, seasonal: bool = True) -> np.ndarray:

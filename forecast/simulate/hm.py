@@ -14,16 +14,24 @@ negative-binomially, so the realised count is within a fraction of a percent of 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import polars as pl
 
 from forecast.io import atomic_path, write_csv
-from forecast.simulate.catalogue import COLOURS, FABRIC_NAMES, Articles, make_articles, make_stores
+from forecast.simulate.catalogue import (
+    CATEGORY_NAMES,
+    COLOURS,
+    FABRIC_NAMES,
+    Articles,
+    make_articles,
+    make_stores,
+)
 from forecast.simulate.demand import article_week_mean, store_fit
 
 HM_ARTICLES = 105_542
@@ -201,7 +209,9 @@ def write_hm(
     )
 
 
-def _blocks(catalogue: Articles, chain: np.ndarray, start: date, weeks: int):  # type: ignore[no-untyped-def]
+def _blocks(
+    catalogue: Articles, chain: np.ndarray, start: date, weeks: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Chain-wide mean units and price per article, `WEEK_BLOCK` weeks at a time."""
     for lo in range(0, weeks, WEEK_BLOCK):
         t = np.arange(lo, min(lo + WEEK_BLOCK, weeks))
@@ -244,7 +254,9 @@ def _week_lines(
     )
 
 
-def _write_chunk(handle, chunk: pl.DataFrame, customer_ids: pl.Series, article_ids: pl.Series) -> None:  # type: ignore[no-untyped-def]
+def _write_chunk(
+    handle: IO[bytes], chunk: pl.DataFrame, customer_ids: pl.Series, article_ids: pl.Series
+) -> None:
     lines = pl.DataFrame(
         {
             "t_dat": chunk["t_dat"],
@@ -287,8 +299,6 @@ def _hm_article_ids(rng: np.random.Generator, catalogue: Articles) -> np.ndarray
 
 def _hm_articles(rng: np.random.Generator, catalogue: Articles, article_ids: pl.Series) -> pl.DataFrame:
     """The 25 H&M catalogue columns; colour variants of a product share its type, name and description."""
-    from forecast.simulate.catalogue import CATEGORY_NAMES
-
     n = len(catalogue)
     product_code = article_ids.str.slice(0, 7).cast(pl.Int64).to_numpy()
     _, first, inverse = np.unique(product_code, return_index=True, return_inverse=True)

@@ -234,7 +234,7 @@ def _dc_stock_frame(
         {
             "article_id": articles.article_id.astype(str),
             "available_units": (packs * articles.pack_size).astype(np.float64),
-            "pack_size": articles.pack_size.astype(np.int64),
+            "pack_size": articles.pack_size.astype(np.float64),
             "unit_cost": articles.unit_cost,
             "price": next_price,
             "holding_cost": np.round(0.1 * next_price, 2),

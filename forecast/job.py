@@ -1,0 +1,400 @@
+"""The main job, end to end: load -> panel -> backtest -> champion -> forecasts -> allocation -> report -> MLflow.
+
+Outputs (``leaderboard.csv``, ``forecasts.csv``, ``plan.csv``, ``report.html``, and ``rejects.csv`` when rows
+were rejected) are all or nothing: they are written into a staging folder beside the output folder and moved
+in only after every stage and the MLflow logging succeeded, so a failed or interrupted job never leaves a
+half-written plan or report. The MLflow run of a failed job ends FAILED with the error.
+
+Allocation inputs when the data has none (documented in the README):
+
+- DC stock: per article, 1.1 × the forecast mean summed over stores and the allocation's cover weeks, rounded
+  up, in packs of 1; price from the catalogue's ``list_price``, else the article's last panel price, else
+  ``business.default_price``; unit cost from the catalogue, else ``business.unit_cost_ratio`` × price.
+- holding cost per leftover unit (when neither the DC stock nor ``allocation.holding_cost`` gives one):
+  ``business.holding_cost_ratio`` × price, as in the backtest's business evaluation.
+- store capacity: ``stores.capacity_units``; a store without one is unlimited (capacity = every unit that
+  could be sent plus what it holds).
+- store stock: the latest ``stock`` week of the data, if any.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from forecast import tracking
+from forecast.config import PipelineConfig
+from forecast.dataset import Dataset
+from forecast.io import write_csv, write_text
+from forecast.report import ReportData, figures, render_report
+
+Progress = Callable[[str], None]
+SERIES = ["article_id", "store_id"]
+DC_STOCK_MARGIN = 1.1
+OUTPUTS = ("leaderboard.csv", "forecasts.csv", "plan.csv", "report.html", "rejects.csv")
+
+
+def _default_stages() -> dict[str, Callable[..., Any]]:
+    from forecast.adapters import load_dataset
+    from forecast.allocation import allocate
+    from forecast.backtest import predict_all, run_backtest
+    from forecast.models import build_models
+    from forecast.panel import build_panel
+
+    return {
+        "load_dataset": load_dataset,
+        "build_panel": build_panel,
+        "build_models": build_models,
+        "run_backtest": run_backtest,
+        "predict_all": predict_all,
+        "allocate": allocate,
+    }
+
+
+@dataclass
+class Stages:
+    """The stage functions the job calls (tests swap in their own; None = the package's)."""
+
+    load_dataset: Callable[..., Any] | None = None
+    build_panel: Callable[..., Any] | None = None
+    build_models: Callable[..., Any] | None = None
+    run_backtest: Callable[..., Any] | None = None
+    predict_all: Callable[..., Any] | None = None
+    allocate: Callable[..., Any] | None = None
+
+    def resolved(self) -> Stages:
+        defaults = _default_stages() if any(v is None for v in vars(self).values()) else {}
+        return Stages(**{k: v if v is not None else defaults[k] for k, v in vars(self).items()})
+
+
+@dataclass
+class JobResult:
+    """What a job produced and where it went."""
+
+    out_dir: Path
+    outputs: dict[str, Path]
+    champion: str
+    objective: str
+    champion_metrics: dict[str, float]
+    leaderboard: pl.DataFrame
+    plan: pl.DataFrame
+    allocation: dict[str, Any]
+    run_id: str
+    tracking_uri: str
+    registration: tracking.Registration | None = None
+    seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Computed:
+    ds: Dataset
+    panel: pl.DataFrame
+    backtest: Any
+    forecasts: pl.DataFrame
+    allocation: Any
+    models: list[Any]
+    fingerprint: dict[str, Any]
+
+
+def run_job(
+    config: PipelineConfig,
+    out_dir: str | Path,
+    tracking_uri: str | None = None,
+    progress: Progress | None = None,
+    *,
+    stages: Stages | None = None,
+) -> JobResult:
+    """Run the whole pipeline and log it to MLflow; see the module docstring."""
+    started = time.perf_counter()
+    say = progress or (lambda _message: None)
+    steps = (stages or Stages()).resolved()
+    out = Path(out_dir)
+    uri = tracking.resolve_tracking_uri(tracking_uri, config.tracking.tracking_uri)
+    say(f"tracking to {uri}")
+    with tracking.job_run(config, uri) as run_id, _staging(out) as staging:
+        done = _compute(config, steps, say)
+        say("writing outputs and the report")
+        data = _report_data(config, done, run_id)
+        plots = figures(data)
+        files = _write_outputs(staging, done, render_report(data, plots))
+        say("logging to MLflow")
+        metrics = _log_run(config, done, files, plots, staging)
+        registration = _log_model(config, done, metrics, say) if config.tracking.register else None
+        outputs = _publish(staging, out, files)
+    return JobResult(
+        out_dir=out,
+        outputs=outputs,
+        champion=done.backtest.champion,
+        objective=config.backtest.objective,
+        champion_metrics=metrics,
+        leaderboard=done.backtest.leaderboard,
+        plan=done.allocation.plan,
+        allocation=_allocation_summary(done.allocation),
+        run_id=run_id,
+        tracking_uri=uri,
+        registration=registration,
+        seconds=time.perf_counter() - started,
+        warnings=list(getattr(done.allocation, "warnings", [])),
+    )
+
+
+def _compute(config: PipelineConfig, steps: Stages, say: Progress) -> _Computed:
+    assert steps.load_dataset and steps.build_panel and steps.build_models
+    assert steps.run_backtest and steps.predict_all and steps.allocate
+    say(f"loading data ({config.data.adapter})")
+    ds: Dataset = steps.load_dataset(config)
+    fingerprint = tracking.data_fingerprint(ds)
+    tracking.log_fingerprint(fingerprint)
+    say(f"building the panel from {ds.sales.height:,} sales rows")
+    lazy = steps.build_panel(ds)
+    panel: pl.DataFrame = lazy.collect() if isinstance(lazy, pl.LazyFrame) else lazy
+    models = steps.build_models(config, ds)
+    say(f"backtesting {len(models)} models on {panel.height:,} panel rows")
+    backtest = steps.run_backtest(panel, models, config, ds, progress=say)
+    say(f"champion: {backtest.champion}; forecasting {config.forecast.horizon} weeks")
+    forecasts = steps.predict_all(ds, panel, config, backtest.champion, progress=say)
+    say("allocating DC stock to stores")
+    week = _allocation_week(forecasts)
+    dc_stock = dc_stock_for(ds, panel, forecasts, config, week)
+    stock = store_stock_for(ds, panel)
+    stores = stores_for(ds, forecasts, dc_stock, stock)
+    allocation = steps.allocate(forecasts, dc_stock, stores, stock, config.allocation, week=week)
+    return _Computed(ds, panel, backtest, forecasts, allocation, models, fingerprint)
+
+
+def _allocation_week(forecasts: pl.DataFrame) -> date | None:
+    first = forecasts["week"].min() if forecasts.height else None
+    return first if isinstance(first, date) else None
+
+
+def article_prices(ds: Dataset, panel: pl.DataFrame, config: PipelineConfig) -> pl.DataFrame:
+    """article_id, price, unit_cost, holding_cost per catalogue or panel article (see the module docstring)."""
+    ids = pl.concat(
+        [ds.articles.select(pl.col("article_id").cast(pl.Utf8)), panel.select("article_id")]
+    ).unique()
+    catalogue = ds.articles.select(
+        pl.col("article_id").cast(pl.Utf8),
+        *[
+            pl.col(c).cast(pl.Float64) if c in ds.articles.columns else pl.lit(None, pl.Float64).alias(c)
+            for c in ("list_price", "unit_cost")
+        ],
+    ).unique("article_id", keep="first")
+    last_price = (
+        panel.filter(pl.col("price").is_not_null())
+        .sort("week")
+        .group_by("article_id")
+        .agg(pl.col("price").last().alias("panel_price"))
+        if "price" in panel.columns
+        else pl.DataFrame(schema={"article_id": pl.Utf8, "panel_price": pl.Float64})
+    )
+    business = config.business
+    price = pl.coalesce("list_price", "panel_price", pl.lit(business.default_price))
+    price = pl.when(price > 0).then(price).otherwise(business.default_price)
+    return (
+        ids.join(catalogue, on="article_id", how="left")
+        .join(last_price, on="article_id", how="left")
+        .with_columns(price.alias("price"))
+        .with_columns(
+            pl.coalesce("unit_cost", pl.col("price") * business.unit_cost_ratio).alias("unit_cost"),
+            (pl.col("price") * business.holding_cost_ratio).alias("holding_cost"),
+        )
+        .select("article_id", "price", "unit_cost", "holding_cost")
+        .sort("article_id")
+    )
+
+
+def dc_stock_for(
+    ds: Dataset, panel: pl.DataFrame, forecasts: pl.DataFrame, config: PipelineConfig, week: date | None
+) -> pl.DataFrame:
+    """The DC stock to allocate: the data's, else derived from the forecast (module docstring)."""
+    prices = article_prices(ds, panel, config)
+    if ds.dc_stock is not None and ds.dc_stock.height:
+        dc = ds.dc_stock.with_columns(pl.col("article_id").cast(pl.Utf8))
+        if "holding_cost" not in dc.columns and config.allocation.holding_cost is None:
+            dc = dc.join(prices.select("article_id", "holding_cost"), on="article_id", how="left")
+        return dc
+    cover = config.allocation.cover_weeks
+    rows = forecasts
+    if week is not None:
+        rows = forecasts.filter(pl.col("week").is_between(week, week + timedelta(weeks=cover - 1)))
+    need = rows.group_by("article_id").agg(pl.col("mean").sum().alias("demand_units"))
+    dc = need.join(prices, on="article_id", how="left").with_columns(
+        (pl.col("demand_units") * DC_STOCK_MARGIN).ceil().cast(pl.Int64).alias("available_units"),
+        pl.lit(1, pl.Int64).alias("pack_size"),
+        pl.col("price").fill_null(config.business.default_price),
+    )
+    dc = dc.with_columns(
+        pl.col("unit_cost").fill_null(pl.col("price") * config.business.unit_cost_ratio),
+        pl.col("holding_cost").fill_null(pl.col("price") * config.business.holding_cost_ratio),
+    )
+    if config.allocation.holding_cost is not None:
+        dc = dc.drop("holding_cost")
+    keep = ["article_id", "available_units", "pack_size", "unit_cost", "price"]
+    return dc.select(*keep, *[c for c in dc.columns if c == "holding_cost"]).sort("article_id")
+
+
+def store_stock_for(ds: Dataset, panel: pl.DataFrame) -> pl.DataFrame | None:
+    """Whole units on hand per store × article at the latest stock week up to the panel's end, if known."""
+    if ds.stock is None or ds.stock.height == 0 or panel.height == 0:
+        return None
+    last = panel["week"].max()
+    stock = ds.stock.filter(pl.col("week") <= last)
+    if stock.height == 0:
+        return None
+    latest = stock.filter(pl.col("week") == pl.col("week").max())
+    return (
+        latest.select(
+            pl.col("store_id").cast(pl.Utf8),
+            pl.col("article_id").cast(pl.Utf8),
+            pl.col("on_hand").cast(pl.Float64).fill_null(0.0).clip(lower_bound=0.0).floor(),
+        )
+        .group_by(SERIES)
+        .agg(pl.col("on_hand").sum())
+        .select("store_id", "article_id", "on_hand")
+        .sort("store_id", "article_id")
+    )
+
+
+def stores_for(
+    ds: Dataset, forecasts: pl.DataFrame, dc_stock: pl.DataFrame, stock: pl.DataFrame | None
+) -> pl.DataFrame:
+    """Stores with whole capacities; missing capacities (and stores only the forecast names) are unlimited."""
+    unlimited = float(dc_stock["available_units"].sum()) + (float(stock["on_hand"].sum()) if stock is not None else 0)
+    unlimited = float(math.ceil(unlimited) + 1)
+    known = ds.stores.with_columns(pl.col("store_id").cast(pl.Utf8))
+    if "capacity_units" not in known.columns:
+        known = known.with_columns(pl.lit(None, pl.Float64).alias("capacity_units"))
+    extra = [c for c in ("ship_cost",) if c in known.columns]
+    named = forecasts.select("store_id").unique()
+    frame = named.join(known.select("store_id", "capacity_units", *extra), on="store_id", how="left")
+    frame = pl.concat([frame, known.select(frame.columns).join(named, on="store_id", how="anti")])
+    return frame.with_columns(
+        pl.col("capacity_units").cast(pl.Float64).floor().fill_null(unlimited).fill_nan(unlimited)
+    ).sort("store_id")
+
+
+def _report_data(config: PipelineConfig, done: _Computed, run_id: str) -> ReportData:
+    return ReportData(
+        pipeline=config.name,
+        objective=config.backtest.objective,
+        champion=done.backtest.champion,
+        leaderboard=done.backtest.leaderboard,
+        backtest_forecasts=done.backtest.forecasts,
+        forecasts=done.forecasts,
+        plan=done.allocation.plan,
+        fingerprint=done.fingerprint,
+        rejects=done.ds.rejects,
+        history=done.panel.select("article_id", "store_id", "week", "units"),
+        true_demand=done.ds.true_demand,
+        allocation=_allocation_summary(done.allocation),
+        run_id=run_id,
+        target_unit=done.ds.target_unit,
+    )
+
+
+def _allocation_summary(allocation: Any) -> dict[str, Any]:
+    keys = ("objective", "bound", "gap", "status", "solve_seconds", "method")
+    return {k: getattr(allocation, k) for k in keys if hasattr(allocation, k)}
+
+
+def _write_outputs(staging: Path, done: _Computed, report_html: str) -> dict[str, Path]:
+    files = {
+        "leaderboard": write_csv(done.backtest.leaderboard, staging / "leaderboard.csv"),
+        "forecasts": write_csv(done.forecasts, staging / "forecasts.csv"),
+        "plan": write_csv(done.allocation.plan, staging / "plan.csv"),
+        "report": write_text(report_html, staging / "report.html"),
+    }
+    if done.ds.rejects.height:
+        files["rejects"] = write_csv(done.ds.rejects, staging / "rejects.csv")
+    return files
+
+
+def _log_run(
+    config: PipelineConfig, done: _Computed, files: dict[str, Path], plots: dict[str, bytes], staging: Path
+) -> dict[str, float]:
+    import mlflow
+
+    bt = done.backtest
+    tracking.log_model_runs(bt.leaderboard, bt.per_fold, bt.champion)
+    metrics = tracking.log_champion_metrics(bt.leaderboard, bt.champion)
+    summary = _allocation_summary(done.allocation)
+    numbers = {f"plan_{k}": float(v) for k, v in summary.items() if isinstance(v, int | float)}
+    numbers["plan_units"] = float(done.allocation.plan["units"].sum()) if done.allocation.plan.height else 0.0
+    mlflow.log_metrics({k: v for k, v in numbers.items() if math.isfinite(v)})
+    mlflow.set_tags({"champion": bt.champion, "objective": config.backtest.objective})
+    tracking.log_files(files)
+    plot_dir = staging / ".plots"
+    plot_dir.mkdir(exist_ok=True)
+    for name, data in plots.items():
+        (plot_dir / name).write_bytes(data)
+    tracking.log_files({name: plot_dir / name for name in plots}, artifact_path="plots")
+    shutil.rmtree(plot_dir)
+    return metrics
+
+
+def fit_champion(config: PipelineConfig, done: _Computed) -> Any:
+    """The champion fitted on all history (what the registered model forecasts with)."""
+    import copy
+
+    from forecast.backtest import history_at
+
+    origin = done.panel["week"].max()
+    model = next((m for m in done.models if m.name == done.backtest.champion), None)
+    if model is None:
+        msg = f"champion {done.backtest.champion!r} is not among the backtested models"
+        raise ValueError(msg)
+    hist, _ = history_at(done.panel, origin, config.forecast.active_weeks)
+    return copy.deepcopy(model).fit(hist, origin)
+
+
+def _log_model(
+    config: PipelineConfig, done: _Computed, metrics: dict[str, float], say: Progress
+) -> tracking.Registration | None:
+    from forecast.pyfunc import example_slice, log_pyfunc
+
+    objective = config.backtest.objective
+    if objective not in metrics:
+        say(f"not registering: the champion has no {objective!r} figure")
+        return None
+    say(f"fitting {done.backtest.champion} on all history for the model registry")
+    fitted = fit_champion(config, done)
+    info = log_pyfunc(fitted, example_slice(done.panel), config.forecast.horizon)
+    name = f"{config.name}-demand"
+    registration = tracking.register_champion(info.model_uri, name, objective, metrics[objective])
+    say(f"registered {name} version {registration.version} as {registration.alias}")
+    return registration
+
+
+@contextmanager
+def _staging(out: Path) -> Iterator[Path]:
+    """A fresh folder beside `out` (same filesystem, so moving files in is a rename); always removed."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging.", dir=out.parent))
+    try:
+        yield staging
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _publish(staging: Path, out: Path, files: dict[str, Path]) -> dict[str, Path]:
+    """Move the staged outputs into `out`; a rejects.csv left by an earlier run goes (this run has none)."""
+    out.mkdir(parents=True, exist_ok=True)
+    if "rejects" not in files:
+        (out / "rejects.csv").unlink(missing_ok=True)
+    published = {}
+    for key, path in files.items():
+        target = out / path.name
+        path.replace(target)
+        published[key] = target
+    return published
