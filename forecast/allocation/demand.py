@@ -12,7 +12,6 @@ Expected sales with stock ``y`` are ``E[min(D, y)] = ∫_0^y P(D > t) dt``, exac
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
 from forecast.allocation.inputs import AllocationProblem
 
@@ -67,6 +66,7 @@ class DemandModel:
         quant = self.is_quantile[pair]
         poisson = ~quant
         if poisson.any():
+            from scipy import stats  # imported here: scipy.stats costs ~2 s at start-up
             out[poisson] = stats.poisson.ppf(level[poisson], self.mean[pair[poisson]]).astype(np.int64) + 1
         if quant.any():
             rows = self.knot_row[pair[quant]]
@@ -76,6 +76,7 @@ class DemandModel:
 
 def _poisson_sales(mean: np.ndarray, stock: np.ndarray) -> np.ndarray:
     stock = np.maximum(stock, 0.0)
+    from scipy import stats  # imported here: scipy.stats costs ~2 s at start-up
     at_least = stats.poisson.sf(stock - 1, mean)
     below = stats.poisson.cdf(stock - 2, mean)
     return np.asarray(stock * at_least + mean * below, dtype=float)
