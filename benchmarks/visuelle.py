@@ -41,7 +41,7 @@ def _with_season_type(articles: pl.DataFrame) -> pl.DataFrame:
 
 
 def load(train: Path, test: Path | None, gtrends: Path) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """Sales panel, catalogue and trends through the VISUELLE adapter (a test file becomes future articles)."""
+    """Sales panel, catalogue and trends via the VISUELLE adapter (a test file becomes future articles)."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         (folder / "train.csv").symlink_to(train.resolve())
@@ -57,7 +57,8 @@ def load(train: Path, test: Path | None, gtrends: Path) -> tuple[pl.DataFrame, p
 def truth_matrix(path: Path, ids: list[str]) -> np.ndarray:
     """Products × 12 weeks of units, in the order of `ids`, read straight from a product file."""
     raw = pl.read_csv(path, infer_schema_length=0).select(
-        pl.col("external_code").alias("article_id"), *[(pl.col(w).cast(pl.Float64) * SCALE).round(0) for w in WEEKS]
+        pl.col("external_code").alias("article_id"),
+        *[(pl.col(w).cast(pl.Float64) * SCALE).round(0) for w in WEEKS],
     )
     ordered = pl.DataFrame({"article_id": ids}).join(raw, on="article_id", how="left", maintain_order="left")
     return ordered.select(WEEKS).to_numpy()
@@ -78,6 +79,10 @@ def mean_curve(train_y: np.ndarray, train_a: pl.DataFrame, test_a: pl.DataFrame)
     return np.repeat(train_y.mean(axis=0)[None, :], test_a.height, axis=0)
 
 
+def median_curve(train_y: np.ndarray, train_a: pl.DataFrame, test_a: pl.DataFrame) -> np.ndarray:  # noqa: ARG001
+    return np.repeat(np.median(train_y, axis=0)[None, :], test_a.height, axis=0)
+
+
 def category_curve(train_y: np.ndarray, train_a: pl.DataFrame, test_a: pl.DataFrame) -> np.ndarray:
     overall = train_y.mean(axis=0)
     cats = train_a["category"].to_numpy()
@@ -85,7 +90,9 @@ def category_curve(train_y: np.ndarray, train_a: pl.DataFrame, test_a: pl.DataFr
     return np.stack([table.get(c, overall) for c in test_a["category"].to_list()])
 
 
-def attribute_knn(train_y: np.ndarray, train_a: pl.DataFrame, test_a: pl.DataFrame, k: int = 30) -> np.ndarray:
+def attribute_knn(
+    train_y: np.ndarray, train_a: pl.DataFrame, test_a: pl.DataFrame, k: int = 30
+) -> np.ndarray:
     """Mean curve of the `k` training products sharing most attributes (ties: most recent first)."""
     recency = train_a["launch_date"].cast(pl.Int64).to_numpy().astype(float)
     recency = (recency - recency.min()) / max(1.0, recency.max() - recency.min())
@@ -96,14 +103,22 @@ def attribute_knn(train_y: np.ndarray, train_a: pl.DataFrame, test_a: pl.DataFra
     return train_y[top].mean(axis=1)
 
 
-def cold_start(panel: pl.DataFrame, articles: pl.DataFrame, trends: pl.DataFrame, test_a: pl.DataFrame) -> np.ndarray:
+def cold_start(
+    panel: pl.DataFrame, articles: pl.DataFrame, trends: pl.DataFrame, test_a: pl.DataFrame
+) -> dict[str, np.ndarray]:
+    """The cold-start model's mean and median (q50, the point that minimises absolute error) forecasts."""
     model = ColdStartForecaster([0.1, 0.5, 0.9], 42, articles, trends=trends, attributes=ATTRIBUTES)
     model.fit(panel, panel["week"].max())  # type: ignore[arg-type]
-    series = test_a.select("article_id", pl.lit("ALL").alias("store_id"), pl.col("launch_date").alias("launch_week"))
+    series = test_a.select(
+        "article_id", pl.lit("ALL").alias("store_id"), pl.col("launch_date").alias("launch_week")
+    )
     out = model.predict(12, series)
-    wide = out.pivot(on="horizon", index="article_id", values="mean", sort_columns=True)
-    ordered = test_a.select("article_id").join(wide, on="article_id", how="left", maintain_order="left")
-    return ordered.select([str(h) for h in range(1, 13)]).to_numpy()
+    result = {}
+    for column in ("q50", "mean"):
+        wide = out.pivot(on="horizon", index="article_id", values=column, sort_columns=True)
+        ordered = test_a.select("article_id").join(wide, on="article_id", how="left", maintain_order="left")
+        result[column] = ordered.select([str(h) for h in range(1, 13)]).to_numpy()
+    return result
 
 
 def score(truth: np.ndarray, pred: np.ndarray) -> tuple[float, float]:
@@ -114,7 +129,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA, help="folder with train.csv and gtrends.csv")
     parser.add_argument("--train", type=Path, default=None, help="train file (default: DATA/train.csv)")
-    parser.add_argument("--test", type=Path, default=None, help="test file scored after fitting on all of --train")
+    parser.add_argument(
+        "--test", type=Path, default=None, help="test file scored after fitting on all of --train"
+    )
     parser.add_argument("--holdout", default="AW19", help="comma-separated seasons held out as new products")
     args = parser.parse_args()
     train_file = args.train or args.data / "train.csv"
@@ -123,7 +140,9 @@ def main() -> None:
         test_a = articles.filter(pl.col("is_future"))
         train_a = articles.filter(~pl.col("is_future"))
         truth = truth_matrix(args.test, test_a["article_id"].to_list())
-        split = f"train: all of {train_file} ({train_a.height:,} products); test: {args.test} ({test_a.height:,})"
+        split = (
+            f"train: all of {train_file} ({train_a.height:,} products); test: {args.test} ({test_a.height:,})"
+        )
     else:
         held = [s.strip() for s in args.holdout.split(",")]
         first = min(SEASONS.index(s) for s in held)
@@ -131,22 +150,29 @@ def main() -> None:
         test_a = articles.filter(pl.col("season").is_in(held))
         truth = curves(panel, articles, test_a["article_id"].to_list())
         panel = panel.filter(pl.col("article_id").is_in(train_a["article_id"].implode()))
-        split = f"train: {', '.join(SEASONS[:first])} ({train_a.height:,} products); test: {', '.join(held)} ({test_a.height:,})"
+        split = (
+            f"train: {', '.join(SEASONS[:first])} ({train_a.height:,} products); "
+            f"test: {', '.join(held)} ({test_a.height:,})"
+        )
     train_y = curves(panel, articles, train_a["article_id"].to_list())
-    runs: dict[str, Callable[[], np.ndarray]] = {
-        "mean_curve": lambda: mean_curve(train_y, train_a, test_a),
-        "category_curve": lambda: category_curve(train_y, train_a, test_a),
-        "attribute_knn": lambda: attribute_knn(train_y, train_a, test_a),
-        "cold_start": lambda: cold_start(panel, articles.filter(~pl.col("is_future")) if args.test is None else articles, trends, test_a),
+    catalogue = articles.filter(~pl.col("is_future")) if args.test is None else articles
+    runs: dict[str, Callable[[], dict[str, np.ndarray]]] = {
+        "mean_curve": lambda: {"": mean_curve(train_y, train_a, test_a)},
+        "median_curve": lambda: {"": median_curve(train_y, train_a, test_a)},
+        "category_curve": lambda: {"": category_curve(train_y, train_a, test_a)},
+        "attribute_knn": lambda: {"": attribute_knn(train_y, train_a, test_a)},
+        "cold_start": lambda: cold_start(panel, catalogue, trends, test_a),
     }
     print(split)
-    print(f"{'model':<16}{'WAPE':>8}{'MAE units':>11}{'seconds':>9}")
+    print(f"{'model':<20}{'WAPE':>8}{'MAE units':>11}{'seconds':>9}")
     for name, run in runs.items():
         start = time.perf_counter()
-        pred = run()
+        preds = run()
         seconds = time.perf_counter() - start
-        wape, mae = score(truth, pred)
-        print(f"{name:<16}{wape:>8.2f}{mae:>11.2f}{seconds:>9.1f}")
+        for column, pred in preds.items():
+            wape, mae = score(truth, pred)
+            label = f"{name} ({column})" if column else name
+            print(f"{label:<20}{wape:>8.2f}{mae:>11.2f}{seconds:>9.1f}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The main job, end to end: load -> panel -> backtest -> champion -> forecasts -> allocation -> report -> MLflow.
+"""The main job: load -> panel -> backtest -> champion -> forecasts -> allocation -> report -> MLflow.
 
 Outputs (``leaderboard.csv``, ``forecasts.csv``, ``plan.csv``, ``report.html``, and ``rejects.csv`` when rows
 were rejected) are all or nothing: they are written into a staging folder beside the output folder and moved
@@ -50,9 +50,11 @@ def _default_stages() -> dict[str, Callable[..., Any]]:
     from forecast.backtest import predict_all, run_backtest
     from forecast.models import build_models
     from forecast.panel import build_panel
+    from forecast.validation import check_dataset
 
     return {
         "load_dataset": load_dataset,
+        "validate": check_dataset,
         "build_panel": build_panel,
         "build_models": build_models,
         "run_backtest": run_backtest,
@@ -66,6 +68,7 @@ class Stages:
     """The stage functions the job calls (tests swap in their own; None = the package's)."""
 
     load_dataset: Callable[..., Any] | None = None
+    validate: Callable[..., Any] | None = None
     build_panel: Callable[..., Any] | None = None
     build_models: Callable[..., Any] | None = None
     run_backtest: Callable[..., Any] | None = None
@@ -131,7 +134,7 @@ def run_job(
         say("logging to MLflow")
         metrics = _log_run(config, done, files, plots, staging)
         registration = _log_model(config, done, metrics, say) if config.tracking.register else None
-        outputs = _publish(staging, out, files)
+        outputs = _publish(out, files)
     return JobResult(
         out_dir=out,
         outputs=outputs,
@@ -150,10 +153,16 @@ def run_job(
 
 
 def _compute(config: PipelineConfig, steps: Stages, say: Progress) -> _Computed:
-    assert steps.load_dataset and steps.build_panel and steps.build_models
-    assert steps.run_backtest and steps.predict_all and steps.allocate
+    assert steps.load_dataset
+    assert steps.validate
+    assert steps.build_panel
+    assert steps.build_models
+    assert steps.run_backtest
+    assert steps.predict_all
+    assert steps.allocate
     say(f"loading data ({config.data.adapter})")
     ds: Dataset = steps.load_dataset(config)
+    steps.validate(ds)
     fingerprint = tracking.data_fingerprint(ds)
     tracking.log_fingerprint(fingerprint)
     say(f"building the panel from {ds.sales.height:,} sales rows")
@@ -169,7 +178,9 @@ def _compute(config: PipelineConfig, steps: Stages, say: Progress) -> _Computed:
     dc_stock = dc_stock_for(ds, panel, forecasts, config, week)
     stock = store_stock_for(ds, panel)
     stores = stores_for(ds, forecasts, dc_stock, stock)
-    allocation = steps.allocate(forecasts, dc_stock, stores, stock, config.allocation, week=week)
+    # one demand row per article × store × week: the champion's, and the cold-start model's for new articles
+    demand = forecasts.drop("model") if "model" in forecasts.columns else forecasts
+    allocation = steps.allocate(demand, dc_stock, stores, stock, config.allocation, week=week)
     return _Computed(ds, panel, backtest, forecasts, allocation, models, fingerprint)
 
 
@@ -179,7 +190,7 @@ def _allocation_week(forecasts: pl.DataFrame) -> date | None:
 
 
 def article_prices(ds: Dataset, panel: pl.DataFrame, config: PipelineConfig) -> pl.DataFrame:
-    """article_id, price, unit_cost, holding_cost per catalogue or panel article (see the module docstring)."""
+    """article_id, price, unit_cost, holding_cost per catalogue or panel article (module docstring)."""
     ids = pl.concat(
         [ds.articles.select(pl.col("article_id").cast(pl.Utf8)), panel.select("article_id")]
     ).unique()
@@ -270,7 +281,9 @@ def stores_for(
     ds: Dataset, forecasts: pl.DataFrame, dc_stock: pl.DataFrame, stock: pl.DataFrame | None
 ) -> pl.DataFrame:
     """Stores with whole capacities; missing capacities (and stores only the forecast names) are unlimited."""
-    unlimited = float(dc_stock["available_units"].sum()) + (float(stock["on_hand"].sum()) if stock is not None else 0)
+    unlimited = float(dc_stock["available_units"].sum()) + (
+        float(stock["on_hand"].sum()) if stock is not None else 0
+    )
     unlimited = float(math.ceil(unlimited) + 1)
     known = ds.stores.with_columns(pl.col("store_id").cast(pl.Utf8))
     if "capacity_units" not in known.columns:
@@ -349,7 +362,7 @@ def fit_champion(config: PipelineConfig, done: _Computed) -> Any:
 
     from forecast.backtest import history_at
 
-    origin = done.panel["week"].max()
+    origin: date = done.panel["week"].max()  # type: ignore[assignment]
     model = next((m for m in done.models if m.name == done.backtest.champion), None)
     if model is None:
         msg = f"champion {done.backtest.champion!r} is not among the backtested models"
@@ -387,7 +400,7 @@ def _staging(out: Path) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _publish(staging: Path, out: Path, files: dict[str, Path]) -> dict[str, Path]:
+def _publish(out: Path, files: dict[str, Path]) -> dict[str, Path]:
     """Move the staged outputs into `out`; a rejects.csv left by an earlier run goes (this run has none)."""
     out.mkdir(parents=True, exist_ok=True)
     if "rejects" not in files:

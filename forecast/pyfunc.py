@@ -1,8 +1,8 @@
 """The champion as an MLflow pyfunc model that carries its own feature pipeline.
 
-Input: a slice of the panel (the `forecast.panel` contract columns, as a pandas DataFrame because pyfunc speaks
-pandas). Output: forecasts ``article_id, store_id, week, horizon, mean, q10, q50, q90`` (and any further
-quantile columns) for the weeks after the last week in the input, for every article × store in it. The
+Input: a slice of the panel (the `forecast.panel` contract columns, as a pandas DataFrame because pyfunc
+speaks pandas). Output: forecasts ``article_id, store_id, week, horizon, mean, q10, q50, q90`` (and any
+further quantile columns) for the weeks after the last week in the input, for every article × store in it. The
 ``horizon`` param (default: the pipeline's) sets how many weeks.
 
 The fitted `Forecaster` is pickled with the model (cloudpickle); every class it references lives in the
@@ -151,7 +151,7 @@ def _optional_extras(signature: Any) -> Any:
     from mlflow.models.signature import ModelSignature
     from mlflow.types.schema import ColSpec, Schema
 
-    specs = [
+    specs: list[Any] = [
         ColSpec(type=spec.type, name=spec.name, required=spec.name in REQUIRED_INPUTS)
         for spec in signature.inputs.inputs
     ]

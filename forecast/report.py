@@ -26,14 +26,15 @@ MONEY = ("revenue", "lost_sales_cost", "holding_cost", "profit", "expected_profi
 LOWER_IS_BETTER = ("wape", "mae", "rmse", "mase", "pinball", "lost_sales_cost", "lost_sales_units")
 TOP_ARTICLES = 3
 _CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2rem auto;max-width:1100px;
-color:#1d2430;line-height:1.45;padding:0 1rem}
+body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2rem auto;
+max-width:1100px;color:#1d2430;line-height:1.45;padding:0 1rem}
 h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #d8dde6}
 .sub{color:#5b6472;margin-top:0}table{border-collapse:collapse;margin:.6rem 0;font-size:.88rem}
 th,td{border:1px solid #d8dde6;padding:.25rem .55rem;text-align:right}th{background:#f1f4f8}
 td:first-child,th:first-child{text-align:left}tr.champion td{background:#e7f5ea;font-weight:600}
 .kpi{display:inline-block;margin:.3rem 1.2rem .3rem 0}.kpi b{display:block;font-size:1.3rem}
-img{max-width:100%;height:auto;border:1px solid #eef0f4;margin:.4rem 0}.note{color:#5b6472;font-size:.85rem}
+.scroll{overflow-x:auto}img{max-width:100%;height:auto;border:1px solid #eef0f4;margin:.4rem 0}
+.note{color:#5b6472;font-size:.85rem}
 """
 
 
@@ -41,10 +42,10 @@ img{max-width:100%;height:auto;border:1px solid #eef0f4;margin:.4rem 0}.note{col
 class ReportData:
     """Everything the report shows; frames follow the package's file contracts.
 
-    ``backtest_forecasts`` is `BacktestResult.forecasts` (with ``fold`` and actual ``units``); ``forecasts`` the
-    final forecasts (cold-start rows have model ``cold_start``); ``history`` the panel (article_id, store_id,
-    week, units) for context around the backtest; ``true_demand`` (synthetic data only: week, store_id,
-    article_id, demand) supplies actuals for weeks not yet sold.
+    ``backtest_forecasts`` is `BacktestResult.forecasts` (with ``fold`` and actual ``units``); ``forecasts``
+    the final forecasts (cold-start rows have model ``cold_start``); ``history`` the panel (article_id,
+    store_id, week, units) for context around the backtest; ``true_demand`` (synthetic data only: week,
+    store_id, article_id, demand) supplies actuals for weeks not yet sold.
     """
 
     pipeline: str
@@ -150,11 +151,14 @@ def cold_start_figure(
     known = False
     if true_demand is not None and true_demand.height:
         truth = true_demand.filter(
-            (pl.col("article_id") == article) & pl.col("week").is_in(pl.Series(weeks, dtype=pl.Date).implode())
+            (pl.col("article_id") == article)
+            & pl.col("week").is_in(pl.Series(weeks, dtype=pl.Date).implode())
         )
         if truth.height:
             actual = _by_week(truth, ["demand"])
-            ax.plot(actual["week"].to_list(), actual["demand"].to_list(), color="#1d2430", lw=1.4, label="actual")
+            ax.plot(
+                actual["week"].to_list(), actual["demand"].to_list(), color="#1d2430", lw=1.4, label="actual"
+            )
             known = True
     ax.set_title(f"Cold start: article {article} (no sales history), all stores")
     ax.set_ylabel(target_unit)
@@ -165,7 +169,9 @@ def cold_start_figure(
 
 def store_totals(plan: pl.DataFrame) -> pl.DataFrame:
     """The plan summed per store."""
-    values = [c for c in ("units", "packs", "expected_sales", "expected_leftover", "expected_profit") if c in plan]
+    values = [
+        c for c in ("units", "packs", "expected_sales", "expected_leftover", "expected_profit") if c in plan
+    ]
     out = plan.group_by("store_id").agg(pl.len().alias("articles"), pl.col(values).sum())
     return out.sort("store_id")
 
@@ -210,6 +216,8 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         if math.isnan(value):
             return "–"
+        if value.is_integer():
+            return f"{value:,.0f}"
         return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.3f}"
     return html.escape(str(value))
 
@@ -221,7 +229,8 @@ def html_table(frame: pl.DataFrame, highlight: str | None = None) -> str:
     for row in frame.iter_rows():
         mark = ' class="champion"' if highlight is not None and str(row[0]) == highlight else ""
         rows.append(f"<tr{mark}>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    table = f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    return f'<div class="scroll">{table}</div>'
 
 
 def champion_reason(leaderboard: pl.DataFrame, champion: str, objective: str) -> str:
@@ -279,7 +288,9 @@ def _data_section(data: ReportData) -> str:
     else:
         parts.append('<p class="note">No rows were rejected.</p>')
     if fp.get("sales_sha256"):
-        parts.append(f'<p class="note">Sales content hash (SHA-256): {html.escape(str(fp["sales_sha256"]))}</p>')
+        parts.append(
+            f'<p class="note">Sales content hash (SHA-256): {html.escape(str(fp["sales_sha256"]))}</p>'
+        )
     return "".join(parts)
 
 

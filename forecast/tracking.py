@@ -4,8 +4,8 @@ model registry and its `champion` / `challenger` aliases.
 Stages never call MLflow; the job hands their frames to the functions here.
 
 Where runs go, first match wins: ``--tracking-uri``, the pipeline's ``tracking.tracking_uri``, the
-``MLFLOW_TRACKING_URI`` environment variable, else the embedded store ``sqlite:///<cwd>/mlruns/mlflow.db`` with
-artifacts under ``mlruns/artifacts/``. For any SQLite store the artifacts go to ``artifacts/`` beside the
+``MLFLOW_TRACKING_URI`` environment variable, else the embedded store ``sqlite:///<cwd>/mlruns/mlflow.db``
+with artifacts under ``mlruns/artifacts/``. For any SQLite store the artifacts go to ``artifacts/`` beside the
 database file; a tracking server chooses its own artifact store.
 """
 
@@ -170,6 +170,7 @@ def job_run(config: PipelineConfig, uri: str, *, run_name: str | None = None) ->
 
     connect(uri)
     experiment_id = ensure_experiment(config.tracking.experiment or config.name, uri)
+    mlflow.set_experiment(experiment_id=experiment_id)  # nested runs and logged models land here too
     run = mlflow.start_run(experiment_id=experiment_id, run_name=run_name or f"{config.name}-job")
     try:
         mlflow.set_tags({"pipeline": config.name, "stage": "job"})
@@ -231,10 +232,12 @@ def log_model_runs(leaderboard: pl.DataFrame, per_fold: pl.DataFrame | None, cha
     fold). Returns model name -> child run id."""
     import mlflow
 
+    parent = mlflow.active_run()
+    experiment_id = parent.info.experiment_id if parent is not None else None
     runs: dict[str, str] = {}
     for rank, row in enumerate(leaderboard.iter_rows(named=True), start=1):
         model = str(row["model"])
-        with mlflow.start_run(run_name=model, nested=True) as child:
+        with mlflow.start_run(run_name=model, nested=True, experiment_id=experiment_id) as child:
             mlflow.set_tags({"stage": "backtest", "model": model, "champion": str(model == champion).lower()})
             mlflow.log_params({"model": model, "rank": rank})
             mlflow.log_metrics(metric_values(row))

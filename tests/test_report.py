@@ -108,8 +108,10 @@ def plan() -> pl.DataFrame:
 
 
 def report_data(**overrides: object) -> ReportData:
-    history = backtest_forecasts().filter(pl.col("model") == "naive").select(
-        "article_id", "store_id", "week", "units"
+    history = (
+        backtest_forecasts()
+        .filter(pl.col("model") == "naive")
+        .select("article_id", "store_id", "week", "units")
     )
     base: dict[str, object] = {
         "pipeline": "tiny <shop>",
@@ -140,7 +142,12 @@ def report_data(**overrides: object) -> ReportData:
         ),
         "history": history,
         "true_demand": pl.DataFrame(
-            {"week": [week(20), week(21)], "store_id": ["S1", "S1"], "article_id": ["N2", "N2"], "demand": [3.0, 6.0]}
+            {
+                "week": [week(20), week(21)],
+                "store_id": ["S1", "S1"],
+                "article_id": ["N2", "N2"],
+                "demand": [3.0, 6.0],
+            }
         ),
         "allocation": {"objective": 44.0, "gap": 0.0, "status": "OPTIMAL"},
         "run_id": "abc123",
@@ -155,7 +162,8 @@ def test_report_is_self_contained_with_every_section() -> None:
     for heading in ("Champion", "Leaderboard", "Forecast versus actual", "Allocation plan", "Data"):
         assert f"<h2>{heading}</h2>" in page
     assert "tiny &lt;shop&gt;" in page  # names are escaped
-    assert "bad date" in page and "not a number" in page
+    assert "bad date" in page
+    assert "not a number" in page
     images = re.findall(r'<img alt="[^"]*" src="data:image/png;base64,[A-Za-z0-9+/=]+">', page)
     # leaderboard, three biggest articles, the cold-start article, the plan per store
     assert len(images) == 6
@@ -168,9 +176,14 @@ def test_helpers_pick_the_right_rows() -> None:
     assert top_articles(backtest_forecasts(), "lightgbm") == ["A4", "A1", "A2"]
     assert cold_start_article(forecasts()) == "N2"
     totals = store_totals(plan())
-    assert totals.select("store_id", "units", "expected_profit").rows() == [("S1", 10.0, 35.0), ("S2", 3.0, 9.0)]
+    assert totals.select("store_id", "units", "expected_profit").rows() == [
+        ("S1", 10.0, 35.0),
+        ("S2", 3.0, 9.0),
+    ]
     reason = champion_reason(leaderboard(), "lightgbm", "profit")
-    assert "<b>lightgbm</b>" in reason and "400" in reason and "naive" in reason
+    assert "<b>lightgbm</b>" in reason
+    assert "400" in reason
+    assert "naive" in reason
 
 
 def test_report_without_cold_start_plan_or_rejects() -> None:
@@ -233,4 +246,5 @@ def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
     shot = tmp_path / "shot.png"
     done = run(f"--screenshot={shot}", "--window-size=1200,2400", profile="shot")
     assert done.returncode == 0, done.stderr[-2000:]
-    assert shot.exists() and shot.stat().st_size > 10_000
+    assert shot.exists()
+    assert shot.stat().st_size > 10_000

@@ -28,10 +28,9 @@ START = date(2024, 1, 1)
 class LastMeanModel:
     """Mean of the last `window` weeks per series, flat over the horizon; quantiles 0.5x / 1x / 1.5x."""
 
-    name = "last_mean"
-
-    def __init__(self, window: int = 4) -> None:
+    def __init__(self, window: int = 4, name: str = "last_mean") -> None:
         self.window = window
+        self.name = name
 
     def fit(self, panel: pl.DataFrame, origin: date) -> LastMeanModel:
         history = panel.filter(pl.col("week") <= origin).sort("week")
@@ -80,6 +79,12 @@ def make_panel(articles: int = 3, stores: int = 2, weeks: int = 20) -> pl.DataFr
                     }
                 )
     return pl.DataFrame(rows, schema=PANEL_SCHEMA)
+
+
+def last_week(panel: pl.DataFrame) -> date:
+    week = panel["week"].max()
+    assert isinstance(week, date)
+    return week
 
 
 def make_dataset() -> Dataset:
@@ -179,6 +184,7 @@ def test_parent_and_child_runs(store_uri: str, store_root: Path, tmp_path: Path)
     assert experiment.name == "tiny-runs"
     assert experiment.artifact_location.startswith((store_root / "mlruns" / "artifacts").as_uri())
     child = client.get_run(children["last_mean"])
+    assert child.info.experiment_id == parent.info.experiment_id
     assert child.data.tags["mlflow.parentRunId"] == run_id
     assert child.data.tags["champion"] == "true"
     assert child.data.metrics["wape"] == 0.3
@@ -193,11 +199,16 @@ def test_parent_and_child_runs(store_uri: str, store_root: Path, tmp_path: Path)
 def test_failed_job_is_marked_failed_with_error(store_uri: str) -> None:
     config = PipelineConfig(name="tiny-failed")
     holder: dict[str, str] = {}
-    with pytest.raises(RuntimeError, match="solver exploded"), tracking.job_run(config, store_uri) as run_id:
-        holder["run"] = run_id
-        with mlflow.start_run(run_name="child", nested=True):
-            msg = "solver exploded"
-            raise RuntimeError(msg)
+
+    def failing_job() -> None:
+        with tracking.job_run(config, store_uri) as run_id:
+            holder["run"] = run_id
+            with mlflow.start_run(run_name="child", nested=True):
+                msg = "solver exploded"
+                raise RuntimeError(msg)
+
+    with pytest.raises(RuntimeError, match="solver exploded"):
+        failing_job()
     run = MlflowClient(tracking_uri=store_uri).get_run(holder["run"])
     assert run.info.status == "FAILED"
     assert run.data.tags["error"] == "RuntimeError: solver exploded"
@@ -206,7 +217,7 @@ def test_failed_job_is_marked_failed_with_error(store_uri: str) -> None:
 
 def log_and_register(uri: str, profit: float, name: str = "tiny-demand") -> tracking.Registration:
     panel = make_panel()
-    model = LastMeanModel().fit(panel, panel["week"].max())
+    model = LastMeanModel().fit(panel, last_week(panel))
     with tracking.job_run(PipelineConfig(name="tiny"), uri):
         mlflow.log_metric("champion_profit", profit)
         info = log_pyfunc(model, example_slice(panel), horizon=3)
@@ -253,7 +264,7 @@ def test_registry_aliases_and_fresh_process_load(store_uri: str, store_root: Pat
 
 def test_demand_model_predicts_after_last_input_week() -> None:
     panel = make_panel(weeks=10)
-    model = DemandModel(LastMeanModel().fit(panel, panel["week"].max()), horizon=2)
+    model = DemandModel(LastMeanModel().fit(panel, last_week(panel)), horizon=2)
     out = model.predict(None, panel_to_pandas(panel.filter(pl.col("article_id") == "A1")))
     assert list(out.columns) == ["article_id", "store_id", "week", "horizon", "mean", "q10", "q50", "q90"]
     assert len(out) == 4

@@ -1,11 +1,69 @@
-"""`forecast run`."""
+"""`forecast run PIPELINE`: the main job, with progress on stderr and a closing summary."""
 
 from __future__ import annotations
 
-from forecast.errors import ForecastError
+import time
+from pathlib import Path
+
+from rich.table import Table
+
+from forecast.cli.common import DATA, HORIZON, OUT_DIR, PIPELINE, SEED, TRACKING_URI, console
+from forecast.config import PipelineConfig
+
+SUMMARY_METRICS = ("profit", "revenue", "lost_sales_cost", "holding_cost", "wape")
 
 
-def command() -> None:
-    """Not available yet."""
-    msg = "`forecast run` is not available in this build"
-    raise ForecastError(msg)
+def command(
+    pipeline: Path = PIPELINE,
+    data: Path | None = DATA,
+    out: Path = OUT_DIR,
+    tracking_uri: str | None = TRACKING_URI,
+    horizon: int | None = HORIZON,
+    seed: int | None = SEED,
+) -> None:
+    """Validate, build the panel, backtest, pick the champion, forecast, allocate, report, log to MLflow."""
+    from forecast.config import load_pipeline
+
+    config = load_pipeline(pipeline, data=data, horizon=horizon, seed=seed)
+    execute(config, out, tracking_uri)
+
+
+def execute(config: PipelineConfig, out: Path, tracking_uri: str | None) -> None:
+    """Run the job for `config`, showing each step, then print the summary (used by `run` and `demo`)."""
+    from forecast.job import run_job
+
+    started = time.perf_counter()
+
+    with console.status(f"{config.name}: starting") as status:
+
+        def progress(message: str) -> None:
+            console.log(f"[{time.perf_counter() - started:6.1f}s] {message}", highlight=False)
+            status.update(f"{config.name}: {message}")
+
+        result = run_job(config, out, tracking_uri=tracking_uri, progress=progress)
+    table = Table(
+        title=f"{config.name}: done in {result.seconds:.0f}s", title_justify="left", show_header=False
+    )
+    table.add_column("what")
+    table.add_column("value", overflow="fold")
+    table.add_row("champion", f"{result.champion} (objective: {result.objective})")
+    for key in SUMMARY_METRICS:
+        if key in result.champion_metrics:
+            table.add_row(f"  {key} per fold", f"{result.champion_metrics[key]:,.2f}")
+    plan_units = float(result.plan["units"].sum()) if result.plan.height else 0.0
+    profit = result.allocation.get("objective")
+    plan = (
+        f"{plan_units:,.0f} units to {result.plan['store_id'].n_unique() if result.plan.height else 0} stores"
+    )
+    if isinstance(profit, float):
+        plan += f", expected profit {profit:,.2f} (gap {result.allocation.get('gap', float('nan')):.3%})"
+    table.add_row("plan", plan)
+    for key, path in result.outputs.items():
+        table.add_row(key, str(path))
+    table.add_row("MLflow run", f"{result.run_id} ({result.tracking_uri})")
+    if result.registration is not None:
+        reg = result.registration
+        table.add_row("model", f"models:/{reg.name}@{reg.alias} (version {reg.version})")
+    for warning in result.warnings[:5]:
+        table.add_row("warning", warning)
+    console.print(table)

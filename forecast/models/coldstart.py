@@ -26,7 +26,8 @@ Examples
 >>> panel = pl.DataFrame({"article_id": ["a"] * 4, "store_id": ["s"] * 4,
 ...     "week": [date(2024, 1, 1), date(2024, 1, 8), date(2024, 1, 15), date(2024, 1, 22)],
 ...     "units": [3.0, 5.0, 4.0, 2.0]})
->>> model = ColdStartForecaster([0.1, 0.5, 0.9], 0, articles, params={"weeks": 4}).fit(panel, date(2024, 1, 22))
+>>> model = ColdStartForecaster([0.1, 0.5, 0.9], 0, articles, params={"weeks": 4})
+>>> model = model.fit(panel, date(2024, 1, 22))
 >>> new = pl.DataFrame({"article_id": ["b"], "store_id": ["s"], "launch_week": [date(2024, 3, 4)]})
 >>> model.predict(2, new).select("week", "horizon").rows()
 [(datetime.date(2024, 3, 4), 1), (datetime.date(2024, 3, 11), 2)]
@@ -34,6 +35,9 @@ Examples
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
@@ -48,8 +52,8 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "weeks": 12,  # weeks from launch the model learns
     "k": 30,  # analogues per article
     "blend": 0.0,  # weight of the analogue curve in the mean
-    "level_weeks": 8,  # weeks before launch read by the sales-level index
-    "num_boost_round": 300,
+    "level_weeks": 26,  # weeks before launch read by the sales-level index
+    "num_boost_round": 100,
     "learning_rate": 0.03,
     "num_leaves": 15,
     "min_data_in_leaf": 300,
@@ -110,6 +114,7 @@ class ColdStartForecaster:
         frame = panel.lazy().filter(pl.col("week") <= origin).select(*KEY, "week", "units").collect()
         weeks = int(self.params["weeks"])
         self.attributes_ = _attribute_columns(self.articles, self.attributes)
+        self.trend_attributes_ = _trend_attributes(self.articles, self.trends, self.attributes_)
         launches = _launches(frame, self.articles)
         grid = _launch_grid(frame, launches, weeks, origin)
         if grid.height == 0:
@@ -130,7 +135,9 @@ class ColdStartForecaster:
         target = grid.select(*KEY, "horizon", "units")
         rows = self._design(pairs).join(target, on=[*KEY, "horizon"]).sort(*KEY, "horizon")
         drop = tuple(self.params.get("drop_features", ()))
-        self.feature_names_ = [c for c in rows.columns if c.startswith("f_") and not c.startswith(drop or ("\0",))]
+        self.feature_names_ = [
+            c for c in rows.columns if c.startswith("f_") and not c.startswith(drop or ("\0",))
+        ]
         self.models_ = self._train(rows)
         return self
 
@@ -168,7 +175,9 @@ class ColdStartForecaster:
                 categorical_feature=categorical,
                 free_raw_data=False,
             )
-            models[name] = lgb.train(base | objective, data, num_boost_round=int(self.params["num_boost_round"]))
+            models[name] = lgb.train(
+                base | objective, data, num_boost_round=int(self.params["num_boost_round"])
+            )
         return models
 
     # -------------------------------------------------------------- predict
@@ -184,7 +193,9 @@ class ColdStartForecaster:
         rows = self._design(pairs, horizon=horizon).sort(*KEY, "horizon")
         features = rows.select(self.feature_names_).to_numpy().astype(np.float64)
         scale = self._scale(rows)
-        out = {name: np.clip(model.predict(features) * scale, 0.0, None) for name, model in self.models_.items()}
+        out = {
+            name: np.clip(model.predict(features) * scale, 0.0, None) for name, model in self.models_.items()
+        }
         blend = float(self.params["blend"])
         analogue = np.nan_to_num(rows["f_knn_units"].to_numpy().astype(np.float64), nan=0.0)
         out["mean"] = (1 - blend) * out["mean"] + blend * analogue
@@ -203,18 +214,26 @@ class ColdStartForecaster:
 
     def _series(self, series: pl.DataFrame | None) -> pl.DataFrame:
         if series is None:
-            future = self.articles.filter(pl.col("is_future")) if "is_future" in self.articles.columns else None
+            future = (
+                self.articles.filter(pl.col("is_future")) if "is_future" in self.articles.columns else None
+            )
             if future is None or "launch_date" not in self.articles.columns:
                 msg = "no `series` given and the catalogue has no future articles with a launch_date"
-                raise InputError(msg, column="launch_week", fix="pass series with article_id, store_id, launch_week")
+                raise InputError(
+                    msg, column="launch_week", fix="pass series with article_id, store_id, launch_week"
+                )
             stores = self.train_pairs_.select("store_id").unique().sort("store_id")
-            series = future.select("article_id", pl.col("launch_date").alias("launch_week")).join(stores, how="cross")
+            series = future.select("article_id", pl.col("launch_date").alias("launch_week")).join(
+                stores, how="cross"
+            )
         missing = [c for c in [*KEY, "launch_week"] if c not in series.columns]
         if missing:
             msg = f"`series` lacks column(s) {missing}"
             raise InputError(msg, column=missing[0], fix="pass series with article_id, store_id, launch_week")
         return series.select(
-            pl.col("article_id").cast(pl.Utf8), pl.col("store_id").cast(pl.Utf8), pl.col("launch_week").cast(pl.Date)
+            pl.col("article_id").cast(pl.Utf8),
+            pl.col("store_id").cast(pl.Utf8),
+            pl.col("launch_week").cast(pl.Date),
         ).unique(KEY, keep="first", maintain_order=True)
 
     # ------------------------------------------------------------- features
@@ -225,10 +244,15 @@ class ColdStartForecaster:
         attrs = self.articles.select("article_id", *self.attributes_, *_launch_date_column(self.articles))
         base = pairs.join(attrs, on="article_id", how="left")
         launch_day = pl.coalesce(
-            [pl.col("launch_date"), pl.col("launch_week")] if "launch_date" in base.columns else [pl.col("launch_week")]
+            [pl.col("launch_date"), pl.col("launch_week")]
+            if "launch_date" in base.columns
+            else [pl.col("launch_week")]
         )
         cats = [
-            pl.col(c).cast(pl.Utf8).replace_strict(m, default=None, return_dtype=pl.Float64).alias(f"f_cat_{c}")
+            pl.col(c)
+            .cast(pl.Utf8)
+            .replace_strict(m, default=None, return_dtype=pl.Float64)
+            .alias(f"f_cat_{c}")
             for c, m in self.codes_.items()
         ]
         frame = base.with_columns(launch_day.alias("_day")).with_columns(
@@ -242,15 +266,19 @@ class ColdStartForecaster:
             pl.col("f_launch_count").fill_null(1.0)
         )
         frame = frame.with_columns(pl.Series("f_level", self._level_at(frame["launch_week"])))
-        frame = _join_trends(frame, self.trends, self.attributes_)
+        frame = _join_trends(frame, self.trends, self.trend_attributes_)
         knn_units, knn_total = self._analogues(pairs)
         frame = frame.with_columns(pl.Series("f_knn_total", knn_total))
         curve = np.append(self.curve_, np.full(max(0, len(horizons) - weeks), self.curve_[-1]))
-        long = frame.with_columns(pl.lit(horizons, dtype=pl.List(pl.Int32)).alias("horizon")).explode("horizon")
+        long = frame.with_columns(pl.lit(horizons, dtype=pl.List(pl.Int32)).alias("horizon")).explode(
+            "horizon"
+        )
         h_idx = np.minimum(long["horizon"].to_numpy(), weeks) - 1
         row_idx = np.repeat(np.arange(frame.height), len(horizons))
         return long.with_columns(
-            pl.Series("f_knn_units", knn_units[row_idx, h_idx] if knn_units.size else np.full(long.height, np.nan)),
+            pl.Series(
+                "f_knn_units", knn_units[row_idx, h_idx] if knn_units.size else np.full(long.height, np.nan)
+            ),
             pl.Series("f_curve", curve[long["horizon"].to_numpy() - 1]),
             pl.col("horizon").clip(upper_bound=weeks).cast(pl.Float64).alias("f_horizon"),
         )
@@ -273,7 +301,7 @@ class ColdStartForecaster:
         return np.asarray(np.clip(level, 0.05, None) * rows["f_curve"].to_numpy())
 
     def _level_at(self, launch: pl.Series) -> np.ndarray:
-        """Sales-level index over the `level_weeks` complete weeks before each launch (capped at the origin)."""
+        """Sales-level index over the `level_weeks` complete weeks before each launch (capped at origin)."""
         days, cum_units, cum_curve = self.level_
         last = _days(pl.Series([self.origin_])).item() + 7
         end = np.minimum(_days(launch), last) - 7  # the latest week label whose week ended before launch
@@ -290,7 +318,9 @@ class ColdStartForecaster:
         frame = pairs.join(attrs, on="article_id", how="left")
         blocks = []
         for col, mapping in self.codes_.items():
-            codes = frame[col].cast(pl.Utf8).replace_strict(mapping, default=-1, return_dtype=pl.Int64).to_numpy()
+            codes = (
+                frame[col].cast(pl.Utf8).replace_strict(mapping, default=-1, return_dtype=pl.Int64).to_numpy()
+            )
             block = np.zeros((frame.height, len(mapping) + 1), dtype=np.float32)
             block[np.arange(frame.height), np.where(codes < 0, len(mapping), codes)] = 1.0
             block[:, len(mapping)] = 0.0  # unseen values match nothing
@@ -319,18 +349,12 @@ class ColdStartForecaster:
 
 
 # ---------------------------------------------------------------- helpers
-class _ignore_empty:
+@contextmanager
+def _ignore_empty() -> Iterator[None]:
     """Silence numpy's warning for the mean of an all-NaN slice (no analogue: NaN is the intended answer)."""
-
-    def __enter__(self) -> None:
-        import warnings
-
-        self._ctx = warnings.catch_warnings()
-        self._ctx.__enter__()
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-
-    def __exit__(self, *exc: object) -> None:
-        self._ctx.__exit__(*exc)
+        yield
 
 
 def _days(dates: pl.Series) -> np.ndarray:
@@ -359,12 +383,16 @@ def _attribute_columns(articles: pl.DataFrame, attributes: list[str] | None) -> 
 
 
 def _attribute_values(articles: pl.DataFrame, col: str, panel: pl.DataFrame) -> list[str]:
-    source = panel if col == "store_id" else articles.filter(pl.col("article_id").is_in(panel["article_id"].implode()))
+    source = (
+        panel
+        if col == "store_id"
+        else articles.filter(pl.col("article_id").is_in(panel["article_id"].implode()))
+    )
     return [v for v in source[col].cast(pl.Utf8).unique().to_list() if v is not None]
 
 
 def _launches(panel: pl.DataFrame, articles: pl.DataFrame) -> pl.DataFrame:
-    """Launch week per article × store: the catalogue launch date when known, else the first week in the panel.
+    """Launch week per article × store: the catalogue launch date when known, else its first panel week.
 
     Pairs launched before the panel starts are dropped: their first weeks are not observed.
     """
@@ -439,20 +467,30 @@ def _days_to_christmas(day: pl.Expr) -> pl.Expr:
     return (christmas - day).dt.total_days().cast(pl.Float64)
 
 
-def _join_trends(frame: pl.DataFrame, trends: pl.DataFrame | None, attributes: list[str]) -> pl.DataFrame:
-    """Trend features of each attribute value that is a trend term, from weeks that ended before launch."""
+def _trend_attributes(
+    articles: pl.DataFrame, trends: pl.DataFrame | None, attributes: list[str]
+) -> list[str]:
+    """Attributes with at least one value that is a trend term."""
     if trends is None or trends.height == 0:
-        return frame
-    terms = set(trends["term"].unique().to_list())
-    used = [a for a in attributes if frame[a].cast(pl.Utf8).str.to_lowercase().is_in(list(terms)).any()]
-    if not used:
+        return []
+    terms = trends["term"].unique().implode()
+    return [a for a in attributes if articles[a].cast(pl.Utf8).str.to_lowercase().is_in(terms).any()]
+
+
+def _join_trends(frame: pl.DataFrame, trends: pl.DataFrame | None, used: list[str]) -> pl.DataFrame:
+    """Trend features of each attribute value that is a trend term, from weeks that ended before launch."""
+    if trends is None or not used:
         return frame
     needed = pl.concat(
         [frame.select("_day", pl.col(a).cast(pl.Utf8).str.to_lowercase().alias("term")) for a in used]
     ).unique()
     values = trends.select("week", "term", pl.col("value").cast(pl.Float64)).drop_nulls("value")
     lag = ((pl.col("_day") - pl.col("week")).dt.total_days() - 7) // 7  # 0 = the last complete week
-    lagged = needed.join(values, on="term").with_columns(lag.alias("_lag")).filter(pl.col("_lag").is_between(0, 51))
+    lagged = (
+        needed.join(values, on="term")
+        .with_columns(lag.alias("_lag"))
+        .filter(pl.col("_lag").is_between(0, 51))
+    )
     stats = lagged.group_by("_day", "term").agg(
         pl.col("value").filter(pl.col("_lag").is_between(lo, hi)).mean().alias(f"w{name}")
         for name, (lo, hi) in TREND_WINDOWS.items()

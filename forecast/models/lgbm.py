@@ -26,7 +26,7 @@ from forecast.calendar import calendar_features
 from forecast.config import FeaturesConfig
 from forecast.errors import InputError, NotFittedError
 from forecast.models.base import FORECAST_COLUMNS, quantile_column
-from forecast.models.lgbm_features import CALENDAR_COLUMNS, SERIES, SeriesMatrix, build_matrix, design
+from forecast.models.lgbm_features import CALENDAR_COLUMNS, SERIES, SeriesMatrix, build_matrix, design, training_rows
 
 DEFAULT_PARAMS: dict[str, Any] = {
     "learning_rate": 0.05,
@@ -116,10 +116,12 @@ class LightGBMForecaster:
             params["alpha"] = alpha
         return params
 
-    def _frame(self, m: SeriesMatrix, origins: list[int], max_h: int, last: int | None) -> pl.DataFrame:
+    def _frame(
+        self, m: SeriesMatrix, origins: list[int], max_h: int, last: int | None, keep: float = 1.0
+    ) -> pl.DataFrame:
         """Design rows with keys, target week and calendar and categorical features."""
         lags, windows = self._spec()
-        feats, rows = design(m, origins, max_h, lags, windows, last=last)
+        feats, rows = design(m, origins, max_h, lags, windows, last=last, keep=keep, seed=self.seed)
         if feats.height == 0:
             return feats
         keys = m.keys.with_columns(
@@ -154,17 +156,14 @@ class LightGBMForecaster:
         last = m.weeks - 1
         first = max(last - self.train_weeks, 4)
         origins = list(range(last - 1, first - 1, -self.origin_step))
-        frame = self._frame(m, origins, self.max_horizon, last)
-        if frame.height == 0:
-            return frame
-        return frame.filter(pl.col("units").is_not_nan())
+        total = training_rows(m, origins, self.max_horizon, last)
+        keep = min(1.0, self.max_rows / max(total, 1))
+        return self._frame(m, origins, self.max_horizon, last, keep)
 
     def fit(self, panel: pl.DataFrame | pl.LazyFrame, origin: date) -> LightGBMForecaster:
         """Learn from the panel's weeks up to `origin`; returns self."""
         data = panel.collect() if isinstance(panel, pl.LazyFrame) else panel
         train = self.feature_frame(data, origin)
-        if train.height > self.max_rows:
-            train = train.sample(self.max_rows, seed=self.seed).sort("origin", "horizon", *SERIES)
         self.matrix_ = build_matrix(data, origin)
         self.origin_ = origin
         names = [c for c in train.columns if c.startswith("f_")] + ["horizon"]

@@ -218,16 +218,21 @@ def design(
     windows: list[int],
     *,
     last: int | None = None,
+    keep: float = 1.0,
+    seed: int = 0,
 ) -> tuple[pl.DataFrame, np.ndarray]:
     """Feature rows for every series × origin × horizon 1..max_h and the series row index of each.
 
     When `last` is given (training), only targets in columns ``<= last`` are produced, with the target
-    column ``units`` (NaN when the week is censored or outside the series' life) and the flag ``holiday``.
+    column ``units`` and the flag ``holiday``; rows whose target is censored or outside the series' life are
+    left out, and each other row is kept with probability `keep` (seeded by `seed`).
     """
+    rng = np.random.default_rng(seed)
     sums = _sums(m.units)
     groups = group_codes(m.keys)
     blocks: list[dict[str, np.ndarray]] = []
     n = m.units.shape[0]
+    index = np.arange(n)
     for o in origins:
         base = origin_block(m, sums, o, lags, windows)
         for h in range(1, max_h + 1):
@@ -237,12 +242,21 @@ def design(
             block.update(target_block(m, o, h, base["scale"], groups))
             block["origin"] = np.full(n, o)
             block["horizon"] = np.full(n, h)
+            block["row"] = index
             if last is not None:
                 block["units"] = m.units[:, o + h]
                 block["holiday"] = np.full(n, m.holiday[o + h])
+                mask = ~np.isnan(block["units"]) & (rng.random(n) < keep)
+                block = {name: values[mask] for name, values in block.items()}
             blocks.append(block)
     if not blocks:
         return pl.DataFrame(), np.zeros(0, dtype=np.int64)
     columns = {name: np.concatenate([b[name] for b in blocks]) for name in blocks[0]}
-    rows = np.tile(np.arange(n), len(blocks))
+    rows = columns.pop("row")
     return pl.DataFrame(columns), rows
+
+
+def training_rows(m: SeriesMatrix, origins: list[int], max_h: int, last: int) -> int:
+    """How many rows `design` makes for training before sampling."""
+    valid = (~np.isnan(m.units)).sum(axis=0)
+    return int(sum(valid[o + 1 : min(o + max_h, last) + 1].sum() for o in origins))

@@ -1,0 +1,219 @@
+"""Cold-start model: forecast contract, fitting rules, determinism and no trend leakage."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from forecast.errors import NotFittedError
+from forecast.models.base import FORECAST_COLUMNS
+from forecast.models.coldstart import ColdStartForecaster
+
+START = date(2023, 1, 2)
+PARAMS = {
+    "num_boost_round": 30,
+    "learning_rate": 0.2,
+    "min_data_in_leaf": 20,
+    "min_data_per_group": 5,
+    "k": 5,
+}
+
+
+def _retailer(seed: int = 0, n_articles: int = 100, n_stores: int = 3) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Synthetic store-level launches: demand scales with category and store, decays after week 3."""
+    rng = np.random.default_rng(seed)
+    cats = ["tops", "dresses", "coats"]
+    colours = ["red", "blue", "black"]
+    articles = pl.DataFrame(
+        {
+            "article_id": [f"a{i:03d}" for i in range(n_articles)],
+            "category": [cats[i % 3] for i in range(n_articles)],
+            "colour": [colours[(i // 3) % 3] for i in range(n_articles)],
+            "launch_date": [START + timedelta(weeks=int(i // 2)) for i in range(n_articles)],
+        }
+    )
+    curve = np.array([4, 8, 10, 9, 7, 6, 5, 4, 3, 2, 2, 1], dtype=float)
+    rows = []
+    for i, art in enumerate(articles.iter_rows(named=True)):
+        for s in range(n_stores):
+            scale = (1 + i % 3) * (1 + 0.5 * s)
+            for h, mean in enumerate(curve):
+                rows.append(
+                    (
+                        art["article_id"],
+                        f"s{s}",
+                        art["launch_date"] + timedelta(weeks=h),
+                        rng.poisson(scale * mean),
+                    )
+                )
+    panel = pl.DataFrame(rows, schema=["article_id", "store_id", "week", "units"], orient="row")
+    return articles, panel.with_columns(pl.col("units").cast(pl.Float64))
+
+
+def _trends() -> pl.DataFrame:
+    weeks = [START - timedelta(weeks=60) + timedelta(weeks=i) for i in range(140)]
+    return pl.DataFrame(
+        {
+            "week": weeks * 3,
+            "term": ["tops"] * 140 + ["dresses"] * 140 + ["red"] * 140,
+            "value": [float(50 + (i % 13)) for i in range(420)],
+        }
+    )
+
+
+ORIGIN = START + timedelta(weeks=40)
+
+
+def _fit(
+    articles: pl.DataFrame, panel: pl.DataFrame, trends: pl.DataFrame | None = None
+) -> ColdStartForecaster:
+    history = panel.filter(pl.col("week") <= ORIGIN)
+    model = ColdStartForecaster([0.1, 0.5, 0.9], 3, articles, trends=trends, params=PARAMS)
+    return model.fit(history, ORIGIN)
+
+
+def _new_series(articles: pl.DataFrame) -> pl.DataFrame:
+    new = articles.filter(pl.col("launch_date") > ORIGIN)
+    return new.select(
+        "article_id", pl.lit("s1").alias("store_id"), pl.col("launch_date").alias("launch_week")
+    )
+
+
+def test_forecast_contract_weeks_from_launch_and_monotone_quantiles() -> None:
+    articles, panel = _retailer()
+    series = _new_series(articles)
+    out = _fit(articles, panel, _trends()).predict(6, series)
+    assert out.columns == FORECAST_COLUMNS
+    assert out.height == series.height * 6
+    assert out["model"].unique().to_list() == ["cold_start"]
+    joined = out.join(series, on=["article_id", "store_id"])
+    expected = joined["launch_week"] + pl.duration(days=7) * (joined["horizon"] - 1)
+    assert (joined["week"] == joined.select(expected)[:, 0]).all()
+    assert sorted(out["horizon"].unique().to_list()) == [1, 2, 3, 4, 5, 6]
+    assert (out["q10"] <= out["q50"]).all()
+    assert (out["q50"] <= out["q90"]).all()
+    assert (out.select("mean", "q10").min_horizontal() >= 0).all()
+
+
+def test_learns_category_and_store_levels() -> None:
+    articles, panel = _retailer()
+    model = _fit(articles, panel)
+    new = articles.filter(pl.col("launch_date") > ORIGIN)
+    series = new.select(
+        "article_id", pl.lit("s2").alias("store_id"), pl.col("launch_date").alias("launch_week")
+    )
+    series = pl.concat([series, series.with_columns(pl.lit("s0").alias("store_id"))])
+    totals = (
+        model.predict(12, series)
+        .join(new, on="article_id")
+        .group_by("category", "store_id")
+        .agg(pl.col("mean").sum())
+    )
+    big = totals.filter(pl.col("category") == "coats", pl.col("store_id") == "s2")["mean"].item()
+    small = totals.filter(pl.col("category") == "tops", pl.col("store_id") == "s0")["mean"].item()
+    assert big > 2 * small
+
+
+def test_predict_before_fit_raises() -> None:
+    articles, _ = _retailer()
+    model = ColdStartForecaster([0.1, 0.5, 0.9], 0, articles)
+    with pytest.raises(NotFittedError, match="not fitted yet"):
+        model.predict(4, _new_series(articles))
+
+
+def test_same_seed_same_forecast() -> None:
+    articles, panel = _retailer()
+    series = _new_series(articles)
+    first = _fit(articles, panel, _trends()).predict(8, series)
+    second = _fit(articles, panel, _trends()).predict(8, series)
+    assert first.equals(second)
+
+
+def test_trends_after_release_are_never_read() -> None:
+    articles, panel = _retailer()
+    trends = _trends()
+    new = _new_series(articles)
+    series = new.filter(pl.col("launch_week") == pl.col("launch_week").min())
+    base = _fit(articles, panel, trends).predict(8, series)
+    # perturb every trend week that has not ended by the launch day
+    launch = series["launch_week"][0]
+    cut = launch - timedelta(days=6)
+    perturbed = trends.with_columns(
+        pl.when(pl.col("week") >= cut)
+        .then(pl.col("value") * 7 + 100)
+        .otherwise(pl.col("value"))
+        .alias("value")
+    )
+    again = _fit(articles, panel, perturbed).predict(8, series)
+    assert base.equals(again)
+    # and the trends are really read: changing weeks before launch changes the forecast
+    early = trends.with_columns(pl.col("value") * 0 + pl.int_range(pl.len()).cast(pl.Float64) % 7)
+    assert not base.equals(_fit(articles, panel, early).predict(8, series))
+
+
+def test_unseen_attribute_values_and_store_are_forecast() -> None:
+    articles, panel = _retailer()
+    extra = pl.DataFrame(
+        {
+            "article_id": ["new1"],
+            "category": ["swimwear"],
+            "colour": [None],
+            "launch_date": [ORIGIN + timedelta(weeks=3)],
+        },
+        schema=articles.schema,
+    )
+    catalogue = pl.concat([articles, extra])
+    model = ColdStartForecaster([0.1, 0.5, 0.9], 3, catalogue, params=PARAMS)
+    model.fit(panel.filter(pl.col("week") <= ORIGIN), ORIGIN)
+    series = pl.DataFrame(
+        {
+            "article_id": ["new1", "new1"],
+            "store_id": ["s0", "s9"],
+            "launch_week": [ORIGIN + timedelta(weeks=3)] * 2,
+        }
+    )
+    out = model.predict(4, series)
+    assert out.height == 8
+    assert out.select(pl.col("mean", "q10", "q50", "q90").is_finite().all()).row(0) == (True,) * 4
+
+
+def test_history_after_origin_is_ignored() -> None:
+    articles, panel = _retailer()
+    series = _new_series(articles)
+    model = ColdStartForecaster([0.1, 0.5, 0.9], 3, articles, params=PARAMS)
+    with_future = model.fit(panel, ORIGIN).predict(4, series)
+    assert with_future.equals(_fit(articles, panel).predict(4, series))
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_visuelle_latest_season_beats_mean_curve(visuelle_dir: Path) -> None:
+    from forecast.adapters.visuelle import load_visuelle
+    from forecast.config import DataConfig
+
+    ds = load_visuelle(DataConfig(adapter="visuelle", path=visuelle_dir))
+    articles = ds.articles.with_columns(pl.col("season").str.slice(0, 2).alias("season_type"))
+    panel = ds.sales.select("article_id", "store_id", pl.col("date").alias("week"), "units")
+    test = articles.filter(pl.col("season") == "AW19")
+    history = panel.join(articles.filter(pl.col("season") != "AW19").select("article_id"), on="article_id")
+    attributes = ["category", "color", "fabric", "extra", "season_type"]
+    model = ColdStartForecaster([0.1, 0.5, 0.9], 0, articles, ds.trends, attributes)
+    model.fit(history, history["week"].max())  # type: ignore[arg-type]
+    series = test.select(
+        "article_id", pl.lit("ALL").alias("store_id"), pl.col("launch_date").alias("launch_week")
+    )
+    out = model.predict(12, series).join(panel, on=["article_id", "store_id", "week"], how="left")
+    truth = out["units"].fill_null(0.0).to_numpy()
+    mean_curve = (
+        history.join(articles, on="article_id")
+        .with_columns(((pl.col("week") - pl.col("launch_date")).dt.total_days() // 7 + 1).alias("horizon"))
+        .group_by("horizon")
+        .agg(pl.col("units").mean().alias("baseline"))
+    )
+    baseline = out.join(mean_curve, on="horizon", how="left")["baseline"].to_numpy()
+    wape = np.abs(truth - out["q50"].to_numpy()).sum() / truth.sum()
+    assert wape < 0.9 * np.abs(truth - baseline).sum() / truth.sum()

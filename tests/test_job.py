@@ -1,0 +1,311 @@
+"""The main job: outputs all or nothing, MLflow parent/child runs and registry, allocation inputs, the CLI."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import polars as pl
+import pytest
+from mlflow import MlflowClient
+from test_tracking import LastMeanModel, last_week, make_dataset, make_panel
+
+from forecast import job
+from forecast.config import PipelineConfig, load_pipeline
+from forecast.dataset import Dataset
+from forecast.errors import InfeasibleError
+from forecast.job import Stages, dc_stock_for, run_job, store_stock_for, stores_for
+
+SERIES = ["article_id", "store_id"]
+OUTPUTS = {"leaderboard.csv", "forecasts.csv", "plan.csv", "report.html"}
+
+
+def fake_backtest(
+    panel: pl.DataFrame, models: list[Any], config: PipelineConfig, ds: Dataset, **_: Any
+) -> Any:
+    """One fold at week 15 of the tiny panel, scored by hand: profit = 100 - 10 × MAE."""
+    origin = panel["week"].sort()[15]
+    actual = panel.select(*SERIES, "week", "units")
+    frames, rows = [], []
+    for model in models:
+        forecast = model.fit(panel.filter(pl.col("week") <= origin), origin).predict(4)
+        scored = forecast.join(actual, on=[*SERIES, "week"], how="left")
+        scored = scored.with_columns(pl.lit(1).alias("fold"), pl.lit(origin).alias("origin"))
+        frames.append(scored)
+        mae = float((scored["mean"] - scored["units"]).abs().mean())  # type: ignore[arg-type]
+        rows.append({"model": model.name, "fold": 1, "mae": mae, "profit": 100.0 - 10.0 * mae})
+    per_fold = pl.DataFrame(rows)
+    board = per_fold.drop("fold").sort("profit", descending=True)
+    return SimpleNamespace(
+        leaderboard=board, forecasts=pl.concat(frames), per_fold=per_fold, champion=str(board["model"][0])
+    )
+
+
+def fake_predict_all(ds: Dataset, panel: pl.DataFrame, config: PipelineConfig, name: str, **_: Any) -> Any:
+    model = LastMeanModel(name=name, window=2 if name == "last_2" else 4).fit(panel, last_week(panel))
+    return model.predict(config.forecast.horizon)
+
+
+def fake_stages(**overrides: Any) -> Stages:
+    stages: dict[str, Any] = {
+        "load_dataset": lambda _config: make_dataset(),
+        "validate": lambda _ds: None,
+        "build_panel": lambda _ds: make_panel().lazy(),
+        "build_models": lambda _config, _ds: [LastMeanModel(), LastMeanModel(window=2, name="last_2")],
+        "run_backtest": fake_backtest,
+        "predict_all": fake_predict_all,
+    }
+    stages.update(overrides)
+    return Stages(**stages)  # allocate: the package's
+
+
+def tiny_config(name: str = "tiny") -> PipelineConfig:
+    config = PipelineConfig(name=name)
+    config.forecast.horizon = 3
+    return config
+
+
+def sqlite_uri(folder: Path) -> str:
+    return f"sqlite:///{(folder / 'mlruns' / 'mlflow.db').as_posix()}"
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return sqlite_uri(tmp_path_factory.mktemp("jobstore"))
+
+
+def test_job_writes_outputs_and_logs_runs(store: str, tmp_path: Path) -> None:
+    messages: list[str] = []
+    result = run_job(tiny_config("tiny-ok"), tmp_path / "out", store, messages.append, stages=fake_stages())
+    assert {p.name for p in (tmp_path / "out").iterdir()} == OUTPUTS
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.staging")]
+    plan = pl.read_csv(result.outputs["plan"])
+    assert plan.columns[:4] == ["store_id", "article_id", "week", "units"]
+    assert plan.height > 0
+    assert any("allocating" in m for m in messages)
+    client = MlflowClient(tracking_uri=store, registry_uri=store)
+    parent = client.get_run(result.run_id)
+    assert parent.info.status == "FINISHED"
+    assert parent.data.tags["champion"] == result.champion
+    assert parent.data.params["fingerprint.sales_rows"] == "120"
+    assert math.isclose(parent.data.metrics["champion_profit"], result.champion_metrics["profit"])
+    children = client.search_runs(
+        [parent.info.experiment_id], filter_string=f"tags.`mlflow.parentRunId` = '{result.run_id}'"
+    )
+    assert {c.data.tags["model"] for c in children} == {"last_mean", "last_2"}
+    names = {f.path for f in client.list_artifacts(result.run_id)}
+    assert {"leaderboard.csv", "forecasts.csv", "plan.csv", "report.html", "plots", "data"} <= names
+    plots = {f.path for f in client.list_artifacts(result.run_id, "plots")}
+    assert "plots/leaderboard.png" in plots
+    assert result.registration is not None
+    assert result.registration.alias == "champion"
+    version = client.get_model_version_by_alias("tiny-ok-demand", "champion")
+    assert str(version.version) == result.registration.version
+
+
+def test_rerun_gives_same_plan_and_worse_model_is_challenger(store: str, tmp_path: Path) -> None:
+    first = run_job(tiny_config("tiny-rerun"), tmp_path / "a", store, stages=fake_stages())
+    second = run_job(tiny_config("tiny-rerun"), tmp_path / "b", store, stages=fake_stages())
+    for name in ("plan.csv", "forecasts.csv", "leaderboard.csv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    assert first.registration is not None
+    assert second.registration is not None
+    assert (first.registration.alias, second.registration.alias) == ("champion", "challenger")
+
+
+def test_failure_in_allocation_leaves_no_outputs_and_a_failed_run(store: str, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "plan.csv").write_text("old plan\n")
+
+    def infeasible(*_args: Any, **_kwargs: Any) -> Any:
+        msg = "dc stock: article 'A1' needs 5 units for presentation minimums, 2 available"
+        raise InfeasibleError(msg)
+
+    with pytest.raises(InfeasibleError, match="presentation"):
+        run_job(tiny_config("tiny-fail"), out, store, stages=fake_stages(allocate=infeasible))
+    assert [p.name for p in out.iterdir()] == ["plan.csv"]
+    assert (out / "plan.csv").read_text() == "old plan\n"
+    assert not [p for p in tmp_path.iterdir() if p.name != "out"]
+    client = MlflowClient(tracking_uri=store)
+    experiment = client.get_experiment_by_name("tiny-fail")
+    assert experiment is not None
+    (run,) = client.search_runs([experiment.experiment_id], filter_string="tags.stage = 'job'")
+    assert run.info.status == "FAILED"
+    assert run.data.tags["error"].startswith("InfeasibleError: dc stock: article 'A1'")
+
+
+def test_failure_in_report_leaves_no_outputs(
+    store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_args: Any, **_kwargs: Any) -> str:
+        msg = "disk full"
+        raise OSError(msg)
+
+    monkeypatch.setattr(job, "render_report", broken)
+    with pytest.raises(OSError, match="disk full"):
+        run_job(tiny_config("tiny-fail-report"), tmp_path / "out", store, stages=fake_stages())
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
+def test_stale_rejects_file_goes_when_this_run_has_none(store: str, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "rejects.csv").write_text("file,row,column,reason,value\n")
+    run_job(tiny_config("tiny-rejects"), out, store, stages=fake_stages())
+    assert not (out / "rejects.csv").exists()
+
+
+def forecasts_for_allocation() -> pl.DataFrame:
+    week = date(2024, 5, 6)
+    return pl.DataFrame(
+        {
+            "article_id": ["A0", "A0", "A1", "A0"],
+            "store_id": ["S0", "S1", "S0", "S0"],
+            "week": [week, week, week, week + timedelta(weeks=1)],
+            "horizon": [1, 1, 1, 2],
+            "mean": [2.0, 3.0, 0.5, 9.0],
+        }
+    )
+
+
+def test_dc_stock_derived_from_forecast_and_prices() -> None:
+    ds = make_dataset()
+    ds.articles = ds.articles.with_columns(pl.Series("list_price", [20.0, None, None]))
+    config = PipelineConfig(name="t")
+    dc = dc_stock_for(ds, make_panel(), forecasts_for_allocation(), config, date(2024, 5, 6))
+    rows = {r["article_id"]: r for r in dc.iter_rows(named=True)}
+    assert set(rows) == {"A0", "A1"}
+    assert rows["A0"]["available_units"] == math.ceil(1.1 * 5.0)
+    assert rows["A1"]["available_units"] == 1
+    assert rows["A0"]["pack_size"] == 1
+    assert (rows["A0"]["price"], rows["A0"]["unit_cost"]) == (20.0, 10.0)  # list price, 0.5 ratio
+    assert rows["A1"]["price"] == 10.0  # the panel's last price
+    assert math.isclose(rows["A1"]["holding_cost"], 1.0)
+    given = pl.DataFrame(
+        {"article_id": ["A0"], "available_units": [7], "pack_size": [1], "unit_cost": [1.0], "price": [2.0]}
+    )
+    ds.dc_stock = given
+    assert dc_stock_for(ds, make_panel(), forecasts_for_allocation(), config, None)[
+        "holding_cost"
+    ].to_list() == [2.0]
+
+
+def test_stores_unlimited_when_capacity_unknown_and_latest_stock() -> None:
+    ds = make_dataset()
+    forecasts = forecasts_for_allocation().vstack(
+        forecasts_for_allocation().head(1).with_columns(pl.lit("S9").alias("store_id"))
+    )
+    dc = pl.DataFrame({"article_id": ["A0"], "available_units": [10]})
+    ds.stock = pl.DataFrame(
+        {
+            "week": [date(2024, 1, 1), date(2024, 1, 8), date(2024, 1, 8)],
+            "store_id": ["S0", "S0", "S1"],
+            "article_id": ["A0", "A0", "A0"],
+            "on_hand": [50.0, 3.7, -1.0],
+        }
+    )
+    stock = store_stock_for(ds, make_panel())
+    assert stock is not None
+    assert stock.rows() == [("S0", "A0", 3.0), ("S1", "A0", 0.0)]
+    stores = stores_for(ds, forecasts, dc, stock)
+    assert stores.rows() == [("S0", 100.0), ("S1", 14.0), ("S9", 14.0)]
+
+
+def test_demo_pipeline_is_found(repo_root: Path) -> None:
+    from forecast.cli.demo import demo_config, demo_pipeline
+
+    assert demo_pipeline() == repo_root / "pipelines" / "demo.toml"
+    assert demo_config().name == "demo"
+
+
+TINY_TOML = """
+name = "tinyrun"
+[data]
+adapter = "simulate"
+[simulate]
+articles = 24
+stores = 3
+weeks = 70
+seed = 3
+[forecast]
+horizon = 4
+[models]
+baselines = ["naive", "window_average"]
+lightgbm = false
+[backtest]
+folds = 2
+step = 4
+"""
+
+
+@pytest.mark.slow
+def test_cli_run_end_to_end_with_real_stages_and_fresh_process_model(tmp_path: Path) -> None:
+    pipeline = tmp_path / "tinyrun.toml"
+    pipeline.write_text(TINY_TOML)
+    uri = sqlite_uri(tmp_path)
+    env = {**os.environ, "COLUMNS": "200"}
+    cmd = [sys.executable, "-m", "forecast", "run", str(pipeline), "--tracking-uri", uri, "--seed", "5"]
+    runs = []
+    for out in ("a", "b"):
+        done = subprocess.run(
+            [*cmd, "--out", str(tmp_path / out)], capture_output=True, text=True, env=env, timeout=600
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        runs.append(done)
+    assert "champion" in runs[0].stderr
+    assert "models:/tinyrun-demand@champion" in runs[0].stderr
+    assert "models:/tinyrun-demand@challenger" in runs[1].stderr
+    assert OUTPUTS <= {p.name for p in (tmp_path / "a").iterdir()}
+    assert (tmp_path / "a" / "plan.csv").read_bytes() == (tmp_path / "b" / "plan.csv").read_bytes()
+    config = load_pipeline(pipeline)
+    assert config.simulate.articles == 24
+    code = (
+        "import mlflow, polars as pl\n"
+        "from forecast.config import load_pipeline\n"
+        "from forecast.adapters import load_dataset\n"
+        "from forecast.panel import build_panel\n"
+        "from forecast.pyfunc import panel_to_pandas\n"
+        f"config = load_pipeline({str(pipeline)!r}, seed=5)\n"
+        "panel = build_panel(load_dataset(config)).collect()\n"
+        "model = mlflow.pyfunc.load_model('models:/tinyrun-demand@champion')\n"
+        "out = model.predict(panel_to_pandas(panel.head(300)))\n"
+        "print(len(out), list(out.columns))\n"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MLFLOW_TRACKING_URI": uri},
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert loaded.returncode == 0, loaded.stderr[-3000:]
+    assert "['article_id', 'store_id', 'week', 'horizon', 'mean', 'q10', 'q50', 'q90']" in loaded.stdout
+
+
+def test_cli_run_bad_pipeline_is_one_line_error(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "forecast",
+            "run",
+            str(tmp_path / "missing.toml"),
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: ")
+    assert "pipeline file not found" in done.stderr
+    assert "Traceback" not in done.stderr
