@@ -35,39 +35,53 @@ from forecast.calendar import calendar_features, infer_is_end
 from forecast.config import FeaturesConfig
 
 SERIES = ["article_id", "store_id"]
-_SID = "_series"
+_TIME = "_time"
 _SEASON_WEEKS = 52
+# rows are placed on one increasing integer time axis, series after series, `_GAP` weeks apart, so a single
+# rolling pass over the whole frame never mixes two series (far cheaper than one window per series)
+_GAP = 1 << 20
+_EPOCH = date(1800, 1, 1)
 
 
-def _sorted(panel: pl.LazyFrame) -> pl.LazyFrame:
-    """Panel rows sorted by series and week, with an integer series key for fast windows."""
-    panel = panel.sort([*SERIES, "week"])
-    new_series = (pl.col("article_id") != pl.col("article_id").shift(1)) | (
-        pl.col("store_id") != pl.col("store_id").shift(1)
-    )
-    return panel.with_columns(new_series.fill_null(True).cum_sum().alias(_SID))
+def _week_number() -> pl.Expr:
+    return (pl.col("week") - pl.lit(_EPOCH)).dt.total_days() // 7
+
+
+def _with_time(frame: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:
+    """Sort by `keys` and week and add the integer time axis `_TIME` (a new group jumps by `_GAP` weeks)."""
+    frame = frame.sort([*keys, "week"])
+    new_group = pl.any_horizontal([pl.col(k).ne_missing(pl.col(k).shift(1)) for k in keys])
+    group = new_group.fill_null(True).cast(pl.Int64).cum_sum()
+    return frame.with_columns((group * _GAP + _week_number()).alias(_TIME))
 
 
 def _series_exprs(spec: FeaturesConfig) -> list[pl.Expr]:
-    """Per-series features; rows must be sorted by series and week."""
-    units = pl.col("units")
+    """Per-series features; rows carry `_TIME` (see `_with_time`)."""
+    units, time = pl.col("units"), pl.col(_TIME)
     windows = sorted(set(spec.rolling_windows))
-    exprs = [units.shift(lag - 1).over(_SID).alias(f"f_lag_{lag}") for lag in sorted(set(spec.lags))]
+    exprs = [
+        pl.when(time.shift(lag - 1) == time - (lag - 1)).then(units.shift(lag - 1)).alias(f"f_lag_{lag}")
+        for lag in sorted(set(spec.lags))
+    ]
     for w in windows:
         exprs += [
-            units.rolling_mean(w, min_samples=1).over(_SID).alias(f"f_mean_{w}"),
-            units.rolling_std(w, min_samples=2).over(_SID).alias(f"f_std_{w}"),
-            units.rolling_max(w, min_samples=1).over(_SID).alias(f"f_max_{w}"),
-            units.rolling_min(w, min_samples=1).over(_SID).alias(f"f_min_{w}"),
+            units.rolling_mean_by(_TIME, f"{w}i").alias(f"f_mean_{w}"),
+            units.rolling_std_by(_TIME, f"{w}i", min_samples=2).alias(f"f_std_{w}"),
+            units.rolling_max_by(_TIME, f"{w}i").alias(f"f_max_{w}"),
+            units.rolling_min_by(_TIME, f"{w}i").alias(f"f_min_{w}"),
         ]
-    weeks_seen = pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over(_SID)
+    ever = f"{_GAP // 2}i"  # every earlier week of the series, none of the previous series
     no_sale = (units <= 0).cast(pl.Float64)
-    last_sale = pl.when(units > 0).then(pl.col("week")).forward_fill().over(_SID)
+    last_sale = pl.when(units > 0).then(time).forward_fill()
+    first_week = pl.when(time.shift(1).fill_null(-_GAP) < time - _GAP // 2).then(time).forward_fill()
     exprs += [
-        (units.cum_sum().over(_SID) / weeks_seen).alias("f_mean_all"),
-        (no_sale.cum_sum().over(_SID) / weeks_seen).alias("f_zero_share"),
-        ((pl.col("week") - last_sale).dt.total_days() // 7).cast(pl.Int32).alias("f_weeks_since_sale"),
-        (weeks_seen - 1).cast(pl.Int32).alias("f_series_weeks"),
+        units.rolling_mean_by(_TIME, ever).alias("f_mean_all"),
+        no_sale.rolling_mean_by(_TIME, ever).alias("f_zero_share"),
+        pl.when(time - last_sale < _GAP // 2)
+        .then(time - last_sale)
+        .cast(pl.Int32)
+        .alias("f_weeks_since_sale"),
+        (time - first_week).cast(pl.Int32).alias("f_series_weeks"),
         pl.col("price").alias("f_price"),
         pl.col("discount").alias("f_discount"),
         (pl.col("price") / pl.col("list_price")).alias("f_price_ratio"),
@@ -77,58 +91,74 @@ def _series_exprs(spec: FeaturesConfig) -> list[pl.Expr]:
         longest, shortest = windows[-1], windows[0]
         censored = pl.col("censored").cast(pl.Float64)
         exprs += [
-            no_sale.rolling_mean(longest, min_samples=1).over(_SID).alias(f"f_zero_share_{longest}"),
-            censored.rolling_mean(shortest, min_samples=1).over(_SID).alias(f"f_censored_share_{shortest}"),
+            no_sale.rolling_mean_by(_TIME, f"{longest}i").alias(f"f_zero_share_{longest}"),
+            censored.rolling_mean_by(_TIME, f"{shortest}i").alias(f"f_censored_share_{shortest}"),
         ]
     return exprs
 
 
-def _age(panel: pl.LazyFrame, articles: pl.LazyFrame | None) -> pl.LazyFrame:
-    """Weeks since the article's launch (or first week in any store, when earlier or unknown)."""
+def _age(keys: pl.LazyFrame, articles: pl.LazyFrame | None) -> pl.LazyFrame:
+    """Weeks since the article's launch (or first week in any store, when earlier or unknown), row-aligned."""
     first = pl.col("week").min().over("article_id")
     if articles is not None:
         launch = articles.select(pl.col("article_id").cast(pl.Utf8), pl.col("launch_date").cast(pl.Date))
-        panel = panel.join(launch.unique("article_id"), on="article_id", how="left", maintain_order="left")
+        keys = keys.join(launch.unique("article_id"), on="article_id", how="left", maintain_order="left")
         first = pl.min_horizontal(first, pl.col("launch_date"))
-        panel = panel.with_columns(first.alias("_first")).drop("launch_date")
-    else:
-        panel = panel.with_columns(first.alias("_first"))
-    age = ((pl.col("week") - pl.col("_first")).dt.total_days() // 7).cast(pl.Int32)
-    return panel.with_columns(age.alias("f_age_weeks")).drop("_first")
+    age = ((pl.col("week") - first).dt.total_days() // 7).cast(pl.Int32)
+    return keys.select(age.alias("f_age_weeks"))
 
 
 def _aggregate(panel: pl.LazyFrame, keys: list[str], name: str, windows: Sequence[int]) -> pl.LazyFrame:
-    """Units summed over `keys` × week, zero-filled between the group's first and last week, with rolling means."""
-    weekly = panel.group_by([*keys, "week"]).agg(pl.col("units").sum().alias(name))
-    grid = (
-        weekly.group_by(keys)
-        .agg(pl.col("week").min().alias("_from"), pl.col("week").max().alias("_to"))
-        .select(*keys, pl.date_ranges("_from", "_to", "1w").alias("week"))
-        .explode("week")
-    )
-    filled = grid.join(weekly, on=[*keys, "week"], how="left").with_columns(pl.col(name).fill_null(0.0))
+    """Units summed over `keys` × week, with rolling means that count the group's missing weeks as zero.
+
+    A window ending at ``t`` covers the `w` weeks to ``t``, or fewer from the group's first week.
+    """
+    weekly = _with_time(panel.group_by([*keys, "week"]).agg(pl.col("units").sum().alias(name)), keys)
+    time = pl.col(_TIME)
+    first_week = pl.when(time.shift(1).fill_null(-_GAP) < time - _GAP // 2).then(time).forward_fill()
+    weeks_in = time - first_week + 1
     rolling = [
-        pl.col(name).rolling_mean(w, min_samples=1).over(keys, order_by="week").alias(f"{name}_mean_{w}")
+        (pl.col(name).rolling_sum_by(_TIME, f"{w}i") / pl.min_horizontal(weeks_in, w)).alias(
+            f"{name}_mean_{w}"
+        )
         for w in sorted(set(windows))
     ]
-    return filled.with_columns(rolling)
+    return weekly.with_columns(rolling).drop(_TIME)
 
 
-def _hierarchy(panel: pl.LazyFrame, windows: Sequence[int]) -> pl.LazyFrame:
+def _hierarchy(keys: pl.LazyFrame, windows: Sequence[int]) -> pl.LazyFrame:
+    """Aggregates of the category in the store, the article across stores and the store, row-aligned.
+
+    `keys` must be sorted by article. Joins run on a narrow key frame (not the wide feature frame) to keep
+    copies small.
+    """
+    # integer codes make the group-bys and joins far cheaper than text keys
+    new_article = pl.col("article_id").ne_missing(pl.col("article_id").shift(1)).fill_null(True)
+    keys = keys.with_row_index("_row").select(
+        "_row",
+        "week",
+        "units",
+        new_article.cast(pl.Int64).cum_sum().alias("_article"),
+        pl.col("store_id").cast(pl.Categorical).to_physical().alias("_store"),
+        pl.col("category").cast(pl.Categorical).to_physical().alias("_category"),
+    )
     levels = [
-        (["store_id", "category"], "f_cat_store_units"),
-        (["article_id"], "f_article_units"),
-        (["store_id"], "f_store_units"),
+        (["_store", "_category"], "f_cat_store_units"),
+        (["_article"], "f_article_units"),
+        (["_store"], "f_store_units"),
     ]
-    for keys, name in levels:
-        source = panel.filter(pl.col("category").is_not_null()) if "category" in keys else panel
-        aggregate = _aggregate(source.select(*keys, "week", "units"), keys, name, windows)
-        panel = panel.join(aggregate, on=[*keys, "week"], how="left", maintain_order="left")
-    return panel
+    names: list[str] = []
+    for by, name in levels:
+        source = keys.filter(pl.col("_category").is_not_null()) if "_category" in by else keys
+        aggregate = _aggregate(source.select(*by, "week", "units"), by, name, windows)
+        keys = keys.join(aggregate, on=[*by, "week"], how="left")
+        names += [c for c in aggregate.collect_schema().names() if c.startswith(name)]
+    # unordered joins and one integer sort beat order-keeping joins
+    return keys.sort("_row").select(names)
 
 
 def _with_exog(panel: pl.LazyFrame, exog: pl.LazyFrame) -> pl.LazyFrame:
-    """Join exogenous columns at the origin week: store rows for their store, store-less rows for all."""
+    """Exogenous columns at the origin week, row-aligned: store rows for their store, store-less rows for all."""
     schema = exog.collect_schema()
     values = [
         c for c, t in schema.items() if c not in ("week", "store_id") and (t.is_numeric() or t == pl.Boolean)
@@ -146,9 +176,7 @@ def _with_exog(panel: pl.LazyFrame, exog: pl.LazyFrame) -> pl.LazyFrame:
     chain = chain.rename({n: f"{n}_chain" for n in names})
     panel = panel.join(by_store, on=["store_id", "week"], how="left", maintain_order="left")
     panel = panel.join(chain, on="week", how="left", maintain_order="left")
-    return panel.with_columns(pl.coalesce(n, f"{n}_chain").alias(n) for n in names).drop(
-        [f"{n}_chain" for n in names]
-    )
+    return panel.select(pl.coalesce(n, f"{n}_chain").alias(n) for n in names)
 
 
 def origin_features(
@@ -187,21 +215,17 @@ def origin_features(
     >>> feats["f_lag_2"].to_list(), feats["f_mean_2"].to_list()
     ([None, 1.0, 0.0], [1.0, 0.5, 1.5])
     """
-    frame = _sorted(
-        panel.select(
-            *SERIES, "week", "units", "price", "list_price", "discount", "on_hand", "censored", "category"
-        )
-    )
-    frame = frame.with_columns(_series_exprs(spec))
-    frame = _age(frame, articles)
+    columns = [*SERIES, "week", "units", "price", "list_price", "discount", "on_hand", "censored", "category"]
+    # sorted once; every later join keeps the row order, so the parts line up side by side
+    frame = _with_time(panel.select(columns), SERIES).cache()
+    series = frame.with_columns(_series_exprs(spec))
+    keys = frame.select(*SERIES, "week", "units", "category")
+    parts = [series.select(*SERIES, "week", pl.col("^f_.*$")), _age(keys, articles)]
     if spec.hierarchy:
-        # the aggregates read the frame again: compute it once
-        frame = frame.cache()
-        frame = _hierarchy(frame, spec.rolling_windows)
+        parts.append(_hierarchy(keys, spec.rolling_windows))
     if spec.exogenous and exog is not None:
-        frame = _with_exog(frame, exog)
-    feature_cols = [c for c in frame.collect_schema().names() if c.startswith("f_")]
-    return frame.select(*SERIES, "week", *feature_cols).sort([*SERIES, "week"])
+        parts.append(_with_exog(keys, exog))
+    return pl.concat(parts, how="horizontal")
 
 
 def _calendar(frame: pl.LazyFrame, is_end: bool | None) -> pl.LazyFrame:

@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 
 from forecast.errors import NotFittedError
+from forecast.models import coldstart_features as cf
 from forecast.models.base import FORECAST_COLUMNS
 from forecast.models.coldstart import ColdStartForecaster
 
@@ -153,6 +154,40 @@ def test_trends_after_release_are_never_read() -> None:
     # and the trends are really read: changing weeks before launch changes the forecast
     early = trends.with_columns(pl.col("value") * 0 + pl.int_range(pl.len()).cast(pl.Float64) % 7)
     assert not base.equals(_fit(articles, panel, early).predict(8, series))
+
+
+def test_sales_level_reads_only_weeks_ended_before_launch() -> None:
+    articles, panel = _retailer()
+    pairs = cf.launches(panel, articles)
+    launch = ORIGIN + timedelta(weeks=1)
+    launch_day = cf.days(pl.Series([launch]))
+
+    def level(frame: pl.DataFrame) -> np.ndarray:
+        grid = cf.launch_grid(frame, pairs, 12, ORIGIN + timedelta(weeks=20))
+        return cf.level_at(cf.level_index(grid, np.ones(12)), launch_day, 4)
+
+    base = level(panel)
+    # the week labelled launch - 7 days ends on the launch day: it is the last one read
+    late = panel.with_columns(
+        pl.when(pl.col("week") > launch - timedelta(days=7)).then(pl.col("units") * 9).otherwise("units")
+    )
+    assert np.array_equal(base, level(late))
+    early = panel.with_columns(
+        pl.when(pl.col("week") == launch - timedelta(days=7)).then(pl.col("units") * 9).otherwise("units")
+    )
+    assert not np.array_equal(base, level(early))
+
+
+def test_median_is_the_point_and_mean_keeps_expected_units() -> None:
+    articles, panel = _retailer()
+    model = _fit(articles, panel)
+    out = model.predict(12, _new_series(articles))
+    # the shape is shared: every article's weekly median is the same share of its 12-week median
+    shares = out.with_columns((pl.col("q50") / pl.col("q50").sum().over("article_id")).alias("share"))
+    spread = shares.group_by("horizon").agg(pl.col("share").max() - pl.col("share").min())
+    assert float(spread["share"].max()) < 1e-9  # type: ignore[arg-type]
+    assert model.mean_ratio_ > 0.5
+    assert (out["mean"] >= 0).all()
 
 
 def test_unseen_attribute_values_and_store_are_forecast() -> None:

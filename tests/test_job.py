@@ -27,7 +27,7 @@ OUTPUTS = {"leaderboard.csv", "forecasts.csv", "plan.csv", "report.html"}
 
 
 def fake_backtest(
-    panel: pl.DataFrame, models: list[Any], config: PipelineConfig, ds: Dataset, **_: Any
+    panel: pl.DataFrame, models: list[Any], _config: PipelineConfig, _ds: Dataset, **_: Any
 ) -> Any:
     """One fold at week 15 of the tiny panel, scored by hand: profit = 100 - 10 × MAE."""
     origin = panel["week"].sort()[15]
@@ -47,7 +47,7 @@ def fake_backtest(
     )
 
 
-def fake_predict_all(ds: Dataset, panel: pl.DataFrame, config: PipelineConfig, name: str, **_: Any) -> Any:
+def fake_predict_all(_ds: Dataset, panel: pl.DataFrame, config: PipelineConfig, name: str, **_: Any) -> Any:
     model = LastMeanModel(name=name, window=2 if name == "last_2" else 4).fit(panel, last_week(panel))
     return model.predict(config.forecast.horizon)
 

@@ -37,7 +37,7 @@ def execute(config: PipelineConfig, out: Path, tracking_uri: str | None) -> None
     with console.status(f"{config.name}: starting") as status:
 
         def progress(message: str) -> None:
-            console.log(f"[{time.perf_counter() - started:6.1f}s] {message}", highlight=False)
+            console.print(f"[{time.perf_counter() - started:6.1f}s] {message}", highlight=False, markup=False)
             status.update(f"{config.name}: {message}")
 
         result = run_job(config, out, tracking_uri=tracking_uri, progress=progress)

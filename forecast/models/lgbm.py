@@ -29,15 +29,15 @@ from forecast.models.base import FORECAST_COLUMNS, quantile_column
 from forecast.models.lgbm_features import CALENDAR_COLUMNS, SERIES, SeriesMatrix, build_matrix, design, training_rows
 
 DEFAULT_PARAMS: dict[str, Any] = {
-    "learning_rate": 0.05,
+    "learning_rate": 0.08,
     "num_leaves": 63,
     "min_data_in_leaf": 100,
     "feature_fraction": 0.8,
     "bagging_fraction": 0.8,
     "bagging_freq": 1,
     "lambda_l2": 1.0,
-    "num_iterations": 300,
-    "num_threads": 2,
+    "num_iterations": 200,
+    "num_threads": 1,
     "deterministic": True,
     "force_row_wise": True,
     "verbose": -1,
@@ -84,7 +84,7 @@ class LightGBMForecaster:
         max_horizon: int = 26,
         train_weeks: int = 104,
         origin_step: int = 2,
-        max_rows: int = 400_000,
+        max_rows: int = 150_000,
         holiday_weight: float = 1.0,
         active_weeks: int = 8,
     ) -> None:

@@ -1,0 +1,192 @@
+"""Launch-day features of the cold-start model: launch grid, sales-level index, calendar and trends.
+
+Every function reads only what is known on an article's launch day: catalogue attributes, the release
+calendar, trend weeks that ended before launch and units sold in weeks that ended before launch.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import polars as pl
+
+from forecast.errors import InputError
+
+KEY = ["article_id", "store_id"]
+TREND_WINDOWS = {"4": (0, 3), "13": (0, 12), "52": (0, 51)}
+MAX_ATTRIBUTE_SHARE = 0.5  # an attribute with more distinct values than this share of articles is an id
+
+
+def days(dates: pl.Series) -> np.ndarray:
+    """Dates as integer days since 1970-01-01."""
+    return dates.cast(pl.Date).cast(pl.Int64).to_numpy()
+
+
+def attribute_columns(articles: pl.DataFrame, attributes: list[str] | None) -> list[str]:
+    """The given (default: every text) article columns that are not ids such as an image path."""
+    if attributes is not None:
+        missing = [c for c in attributes if c not in articles.columns]
+        if missing:
+            msg = f"attribute column(s) {missing} not in the articles table"
+            raise InputError(msg, column=missing[0], fix="name existing article columns in `attributes`")
+    names = attributes if attributes is not None else list(articles.columns)
+    limit = max(1, int(MAX_ATTRIBUTE_SHARE * articles.height))
+    return [
+        c
+        for c in names
+        if c != "article_id" and articles.schema[c] == pl.Utf8 and articles[c].n_unique() <= limit
+    ]
+
+
+def attribute_values(articles: pl.DataFrame, col: str, panel: pl.DataFrame) -> list[str]:
+    """Distinct values of `col` among the articles (or stores) of `panel`."""
+    source = (
+        panel
+        if col == "store_id"
+        else articles.filter(pl.col("article_id").is_in(panel["article_id"].implode()))
+    )
+    return sorted(v for v in source[col].cast(pl.Utf8).unique().to_list() if v is not None)
+
+
+def launches(panel: pl.DataFrame, articles: pl.DataFrame) -> pl.DataFrame:
+    """Launch week per article × store: the catalogue launch date when known, else its first panel week.
+
+    Pairs launched before the panel starts are dropped: their first weeks are not observed.
+    """
+    first = panel.group_by(KEY).agg(pl.col("week").min().alias("first_week"))
+    start = panel["week"].min()
+    if "launch_date" in articles.columns:
+        first = first.join(articles.select("article_id", "launch_date"), on="article_id", how="left")
+        launch = pl.coalesce(pl.col("launch_date"), pl.col("first_week"))
+    else:
+        launch = pl.col("first_week")
+    return first.select(*KEY, launch.alias("launch_week")).filter(pl.col("launch_week") >= start)
+
+
+def launch_grid(panel: pl.DataFrame, pairs: pl.DataFrame, weeks: int, origin: date) -> pl.DataFrame:
+    """Units of every pair in weeks 1..`weeks` from launch that started by `origin` (absent weeks sold 0).
+
+    Columns: article_id, store_id, horizon (1 = launch week), units, _week (the calendar week).
+    """
+    horizon = (((pl.col("week") - pl.col("launch_week")).dt.total_days() + 6) // 7 + 1).cast(pl.Int32)
+    sold = (
+        panel.join(pairs, on=KEY)
+        .with_columns(horizon.alias("horizon"))
+        .filter(pl.col("horizon").is_between(1, weeks))
+        .group_by(*KEY, "horizon")
+        .agg(pl.col("units").sum())
+    )
+    full = pairs.with_columns(pl.lit(list(range(1, weeks + 1)), dtype=pl.List(pl.Int32)).alias("horizon"))
+    full = full.explode("horizon").with_columns(
+        (pl.col("launch_week") + pl.duration(days=7 * (pl.col("horizon") - 1))).alias("_week")
+    )
+    return (
+        full.filter(pl.col("_week") <= origin)
+        .join(sold, on=[*KEY, "horizon"], how="left")
+        .select(*KEY, "horizon", pl.col("units").fill_null(0.0).cast(pl.Float64), "_week")
+    )
+
+
+def shape_curve(grid: pl.DataFrame, weeks: int) -> np.ndarray:
+    """Mean units per week from launch (weeks never observed take the mean of the others)."""
+    means = grid.group_by("horizon").agg(pl.col("units").mean()).sort("horizon")
+    curve = np.full(weeks, np.nan)
+    curve[means["horizon"].to_numpy() - 1] = means["units"].to_numpy()
+    filled = np.maximum(np.nan_to_num(curve, nan=float(np.nanmean(curve))), 1e-6)
+    return np.asarray(filled)
+
+
+def level_index(grid: pl.DataFrame, curve: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cumulative units and expected units (mean curve) by calendar week, for windowed look-ups."""
+    weekly = (
+        grid.with_columns(pl.Series("_expected", curve[grid["horizon"].to_numpy() - 1]))
+        .group_by("_week")
+        .agg(pl.col("units").sum(), pl.col("_expected").sum())
+        .sort("_week")
+    )
+    zero = np.zeros(1)
+    return (
+        days(weekly["_week"]),
+        np.concatenate([zero, np.cumsum(weekly["units"].to_numpy())]),
+        np.concatenate([zero, np.cumsum(weekly["_expected"].to_numpy())]),
+    )
+
+
+def level_at(
+    index: tuple[np.ndarray, np.ndarray, np.ndarray], launch_day: np.ndarray, window_weeks: int
+) -> np.ndarray:
+    """Log of units / expected units over the `window_weeks` weeks that ended before each launch day."""
+    week_days, cum_units, cum_expected = index
+    end = launch_day - 7  # the latest week label whose week ended on or before the launch day
+    lo = np.searchsorted(week_days, end - 7 * window_weeks, side="right")
+    hi = np.searchsorted(week_days, end, side="right")
+    units = cum_units[hi] - cum_units[lo]
+    expected = cum_expected[hi] - cum_expected[lo]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(expected > 0, units / np.maximum(expected, 1e-12), np.nan)
+    return np.asarray(np.log(np.clip(ratio, 0.05, None)))
+
+
+def calendar(day: pl.Expr) -> list[pl.Expr]:
+    """Release-calendar features of the launch day."""
+    christmas = pl.date(day.dt.year(), 12, 25)
+    return [
+        day.dt.month().cast(pl.Float64).alias("f_month"),
+        day.dt.week().cast(pl.Float64).alias("f_week_of_year"),
+        day.dt.weekday().cast(pl.Float64).alias("f_weekday"),
+        (christmas - day).dt.total_days().cast(pl.Float64).alias("f_days_to_christmas"),
+    ]
+
+
+def launch_counts(articles: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Catalogue articles launching on each day and in each week: the size of the drop, planned in advance."""
+    if "launch_date" not in articles.columns:
+        return (
+            pl.DataFrame(schema={"_day": pl.Date, "f_launch_day_count": pl.Float64}),
+            pl.DataFrame(schema={"_wk": pl.Date, "f_launch_week_count": pl.Float64}),
+        )
+    dated = articles.drop_nulls("launch_date")
+    by_day = dated.group_by(pl.col("launch_date").alias("_day")).agg(
+        pl.len().cast(pl.Float64).alias("f_launch_day_count")
+    )
+    by_week = dated.group_by(pl.col("launch_date").dt.truncate("1w").alias("_wk")).agg(
+        pl.len().cast(pl.Float64).alias("f_launch_week_count")
+    )
+    return by_day, by_week
+
+
+def trend_attributes(articles: pl.DataFrame, trends: pl.DataFrame | None, attributes: list[str]) -> list[str]:
+    """Attributes with at least one value that is a trend term."""
+    if trends is None or trends.height == 0:
+        return []
+    terms = trends["term"].unique().implode()
+    return [a for a in attributes if articles[a].cast(pl.Utf8).str.to_lowercase().is_in(terms).any()]
+
+
+def join_trends(frame: pl.DataFrame, trends: pl.DataFrame | None, used: list[str]) -> pl.DataFrame:
+    """Trend features of each attribute value that is a trend term, from weeks that ended before launch."""
+    if trends is None or not used:
+        return frame
+    needed = pl.concat(
+        [frame.select("_day", pl.col(a).cast(pl.Utf8).str.to_lowercase().alias("term")) for a in used]
+    ).unique()
+    values = trends.select("week", "term", pl.col("value").cast(pl.Float64)).drop_nulls("value")
+    lag = ((pl.col("_day") - pl.col("week")).dt.total_days() - 7) // 7  # 0 = the last complete week
+    lagged = (
+        needed.join(values, on="term")
+        .with_columns(lag.alias("_lag"))
+        .filter(pl.col("_lag").is_between(0, 51))
+    )
+    stats = lagged.group_by("_day", "term").agg(
+        pl.col("value").filter(pl.col("_lag").is_between(lo, hi)).mean().alias(f"w{name}")
+        for name, (lo, hi) in TREND_WINDOWS.items()
+    )
+    for attr in used:
+        renamed = stats.rename({f"w{n}": f"f_trend_{attr}_{n}" for n in TREND_WINDOWS} | {"term": "_term"})
+        frame = frame.with_columns(pl.col(attr).cast(pl.Utf8).str.to_lowercase().alias("_term"))
+        frame = frame.join(renamed, on=["_day", "_term"], how="left", maintain_order="left").drop("_term")
+        frame = frame.with_columns(
+            (pl.col(f"f_trend_{attr}_4") / pl.col(f"f_trend_{attr}_52")).alias(f"f_trend_{attr}_momentum")
+        )
+    return frame
