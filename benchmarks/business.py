@@ -89,10 +89,22 @@ def allocation_table(result: ReplayResult, weeks: int) -> Table:
 
 
 def stocking_table(result: StockingResult) -> Table:
-    """Per model: the newsvendor policy met with true demand, and with observed sales (what a backtest sees)."""
-    table = Table(title="stocking replay: stock = forecast quantile at the critical fractile, true demand met")
-    columns = ("model", "stock", "sold", "revenue", "lost units", "lost share of true demand")
-    columns += ("leftover", "holding", "profit", "profit on observed sales")
+    """Per model: the newsvendor policy met with true demand, and with observed sales (as a backtest)."""
+    table = Table(
+        title="stocking replay: stock = forecast quantile at the critical fractile, true demand met"
+    )
+    columns = [
+        "model",
+        "stock",
+        "sold",
+        "revenue",
+        "lost units",
+        "lost share of true demand",
+        "leftover",
+        "holding",
+        "profit",
+        "profit on observed sales",
+    ]
     for col in columns:
         table.add_column(col, justify="left" if col == "model" else "right")
     for row in result.summary.iter_rows(named=True):
@@ -158,7 +170,8 @@ def main() -> None:
     allocated = time.perf_counter() - started - fitted
     stocking = replay_stocking(ds, panel, models, config, forecasts=forecasts, champion=args.champion)
     console.print(
-        f"{config.name}: {ds.articles.height} articles × {ds.stores.height} stores; {args.weeks} weeks replayed; "
+        f"{config.name}: {ds.articles.height} articles × {ds.stores.height} stores; "
+        f"{args.weeks} weeks replayed; "
         f"DC = {args.dc_share:g} × true {args.dc_basis} per article; fits + forecasts {fitted:.0f}s, "
         f"allocations {allocated:.0f}s"
     )

@@ -1,26 +1,28 @@
 """Business replay on data whose true demand is known (the synthetic retailer): money, not forecast error.
 
-For each of the last `weeks` weeks of the history (the target week), the origin is the week before. Every model
-is fitted on the panel as known at the origin (`forecast.backtest.history_at`: rows with ``week <= origin``
-only) and forecasts the target week for the series active at the origin. Then:
+For each of the last `weeks` weeks of the history (the target week), the origin is the week before. Every
+model is fitted on the panel as known at the origin (`forecast.backtest.history_at`: rows with
+``week <= origin`` only) and forecasts the target week for the series active at the origin. Then:
 
 Allocation (`replay_allocation`)
-    The DC's stock of the week is sent to the stores by three policies reading the same forecast: the optimiser
-    (`forecast.allocation.allocate`), the proportional rule and the weeks-of-cover rule. Each store starts the
-    week with its stock at the end of the origin week (``Dataset.stock``; returns arriving during the week are
-    ignored) and the stores' ``capacity_units``. The week's TRUE demand (``Dataset.true_demand``) is then met:
-    `forecast.allocation.evaluate_plan` gives revenue, sales, lost sales, leftover, holding cost and profit
-    (``revenue − ship_cost − holding_cost``, the allocation objective; ``gross_profit`` also subtracts the unit
-    cost of what sold). Weeks are replayed independently (each from the recorded stock at its origin).
+    The DC's stock of the week is sent to the stores by three policies reading the same forecast: the
+    optimiser (`forecast.allocation.allocate`), the proportional rule and the weeks-of-cover rule. Each store
+    starts the week with its stock at the end of the origin week (``Dataset.stock``; returns arriving during
+    the week are ignored) and the stores' ``capacity_units``. The week's TRUE demand
+    (``Dataset.true_demand``) is then met: `forecast.allocation.evaluate_plan` gives revenue, sales, lost
+    sales, leftover, holding cost and profit (``revenue − ship_cost − holding_cost``, the allocation
+    objective; ``gross_profit`` also subtracts the unit cost of what sold). Weeks are replayed independently
+    (each from the recorded stock at its origin).
 
     DC availability (documented choice): the stores already hold about two weeks of demand, so a DC sized on
     total demand would rarely bind. Per article, the DC holds ``dc_share`` (default 0.75) of the week's true
-    *shortfall* ``Σ_stores (true demand − on hand)+`` over the forecast store × articles (``dc_basis =
-    "need"``), rounded to whole packs; ``dc_basis = "demand"`` uses ``dc_share`` of the total true demand
-    instead. Either way the stock cannot cover all demand, and where it goes decides what sells. Pack sizes come
-    from ``Dataset.dc_stock`` where it lists the article, else 1. Prices, unit and holding costs per unit come
-    from `forecast.business.attach_costs` at the target week (the planned price of that week, the catalogue's
-    unit cost, ``holding_cost_ratio`` × price); shipping is free unless the allocation config says otherwise.
+    *shortfall* ``Σ_stores (true demand − on hand)+`` over the forecast store × articles
+    (``dc_basis = "need"``), rounded to whole packs; ``dc_basis = "demand"`` uses ``dc_share`` of the total
+    true demand instead. Either way the stock cannot cover all demand, and where it goes decides what sells.
+    Pack sizes come from ``Dataset.dc_stock`` where it lists the article, else 1. Prices, unit and holding
+    costs per unit come from `forecast.business.attach_costs` at the target week (the planned price of that
+    week, the catalogue's unit cost, ``holding_cost_ratio`` × price); shipping is free unless the allocation
+    config says otherwise.
 
 Stocking (`replay_stocking`)
     The newsvendor policy of `forecast.business` (stock = the forecast quantile at the critical fractile) met
@@ -38,7 +40,13 @@ from typing import Any
 
 import polars as pl
 
-from forecast.allocation import AllocationResult, allocate, allocate_cover, allocate_proportional, evaluate_plan
+from forecast.allocation import (
+    AllocationResult,
+    allocate,
+    allocate_cover,
+    allocate_proportional,
+    evaluate_plan,
+)
 from forecast.backtest import history_at
 from forecast.business import attach_costs, evaluate_rows
 from forecast.config import PipelineConfig
@@ -85,8 +93,8 @@ class ReplayResult:
 
     weekly: one row per model × policy × week (`WEEK_COLUMNS`); ``baseline_profit`` is the realised profit of
         shipping nothing, ``expected_profit`` the profit the policy's plan expects under the model's forecast.
-    summary: one row per model × policy: weekly sums, ``lost_share`` (lost units / true demand), the profit the
-        shipments added (``shipped_profit`` = profit − baseline) and the ratios of realised and expected
+    summary: one row per model × policy: weekly sums, ``lost_share`` (lost units / true demand), the profit
+        the shipments added (``shipped_profit`` = profit − baseline) and the ratios of realised and expected
         profit to the better rule of the same model (``profit_vs_best_rule``, ``expected_vs_best_rule``,
         ``shipped_vs_best_rule``).
     forecasts: the forecasts used, with ``origin``, ``true_demand``, observed ``units``, ``censored``,
@@ -103,7 +111,8 @@ class StockingResult:
     """Outcome of `replay_stocking`.
 
     summary: one row per model: newsvendor money against true demand, ``lost_share`` of true demand, and
-        ``observed_profit`` (the same policy scored on observed sales outside stockout weeks, as a backtest sees).
+        ``observed_profit`` (the same policy scored on observed sales outside stockout weeks, as a backtest
+        sees it).
     weekly: the same per model × week.
     comparison: one row: champion, baseline, their profits and lost shares, and ``profit_ratio``.
     champion: the champion's name (given, or the best ``observed_profit``).
@@ -123,7 +132,7 @@ def replay_models(
     lightgbm_max_horizon: int = 1,
     lightgbm_params: dict[str, Any] | None = None,
 ) -> list[Forecaster]:
-    """Models for the replay by name: statsforecast methods (``seasonal_naive``, ``tsb``, ...) or ``lightgbm``.
+    """Replay models by name: statsforecast methods (``seasonal_naive``, ``tsb``, ...) or ``lightgbm``.
 
     The replay forecasts one week ahead, so LightGBM trains on horizon-1 rows only (`lightgbm_max_horizon`);
     `lightgbm_params` override the pipeline's LightGBM parameters (e.g. ``{"num_threads": 1}``).
@@ -159,7 +168,7 @@ def replay_weeks(panel: pl.DataFrame, weeks: int) -> list[tuple[date, date]]:
     """(origin, target week) of the last `weeks` weeks of `panel`, oldest first."""
     all_weeks = panel.get_column("week").unique().sort().to_list()
     if weeks < 1 or weeks >= len(all_weeks):
-        msg = f"`weeks` must be between 1 and {len(all_weeks) - 1} (the panel has {len(all_weeks)}), got {weeks!r}"
+        msg = f"`weeks` must be between 1 and {len(all_weeks) - 1} for this panel, got {weeks!r}"
         raise ConfigError(msg)
     return [(all_weeks[i - 1], all_weeks[i]) for i in range(len(all_weeks) - weeks, len(all_weeks))]
 
@@ -176,7 +185,8 @@ def _check_inputs(ds: Dataset, models: Sequence[Forecaster]) -> None:
 
 def _week_facts(ds: Dataset, panel: pl.DataFrame, origin: date, target: date) -> pl.DataFrame:
     """Per store × article: true demand and observed units of the target week, on hand at the origin."""
-    assert ds.true_demand is not None and ds.stock is not None
+    assert ds.true_demand is not None
+    assert ds.stock is not None
     demand = ds.true_demand.filter(pl.col("week") == target).select(
         *SERIES, pl.col("demand").cast(pl.Float64).alias("true_demand")
     )
@@ -189,7 +199,9 @@ def _week_facts(ds: Dataset, panel: pl.DataFrame, origin: date, target: date) ->
     )
 
 
-def _model_forecast(model: Forecaster, hist: pl.DataFrame, origin: date, active: pl.DataFrame) -> pl.DataFrame:
+def _model_forecast(
+    model: Forecaster, hist: pl.DataFrame, origin: date, active: pl.DataFrame
+) -> pl.DataFrame:
     """One-week forecast of `model` for the active series; series it skips get a zero forecast."""
     forecast = model.fit(hist, origin).predict(1, active)
     quantiles = list(quantile_columns(forecast.columns))
@@ -229,10 +241,25 @@ def replay_forecasts(
         for model in models:
             say(f"week {target} (origin {origin}, {active.height} series): {model.name}")
             forecast = _model_forecast(model, hist, origin, active)
-            parts.append(facts.join(forecast, on=SERIES, how="left").with_columns(pl.lit(model.name).alias("model")))
-    out = pl.concat(parts, how="diagonal_relaxed").rename({"observed_units": "units", "observed_censored": "censored"})
+            parts.append(
+                facts.join(forecast, on=SERIES, how="left").with_columns(pl.lit(model.name).alias("model"))
+            )
+    out = pl.concat(parts, how="diagonal_relaxed").rename(
+        {"observed_units": "units", "observed_censored": "censored"}
+    )
     quantiles = list(quantile_columns(out.columns))
-    lead = ["model", "origin", "week", *SERIES, "mean", *quantiles, "true_demand", "units", "censored", "on_hand"]
+    lead = [
+        "model",
+        "origin",
+        "week",
+        *SERIES,
+        "mean",
+        *quantiles,
+        "true_demand",
+        "units",
+        "censored",
+        "on_hand",
+    ]
     return out.select(*lead, "price", "unit_cost", "holding_cost").sort("model", "week", *SERIES)
 
 
@@ -431,7 +458,7 @@ def summarise_allocation(weekly: pl.DataFrame) -> pl.DataFrame:
 
 
 def _stocking_rows(forecasts: pl.DataFrame) -> pl.DataFrame:
-    """Newsvendor outcome per row against true demand, plus the observed-sales profit a backtest would score."""
+    """Newsvendor outcome per row against true demand, and the observed-sales profit a backtest scores."""
     true_rows = evaluate_rows(forecasts, target_col="true_demand")
     observed = evaluate_rows(forecasts, target_col="units").select(
         pl.when(~pl.col("censored")).then(pl.col("profit")).otherwise(0.0).alias("observed_profit")
@@ -508,4 +535,3 @@ def _comparison(summary: pl.DataFrame, champion: str, baseline: str) -> pl.DataF
             "true_demand_units": [best["true_demand_units"]],
         }
     )
-

@@ -87,6 +87,7 @@ class LightGBMForecaster:
         max_rows: int = 150_000,
         holiday_weight: float = 1.0,
         active_weeks: int = 8,
+        target: str = "residual",
     ) -> None:
         self.features = features
         self.quantiles = quantiles
@@ -100,6 +101,7 @@ class LightGBMForecaster:
         self.max_rows = max_rows
         self.holiday_weight = holiday_weight
         self.active_weeks = active_weeks
+        self.target = target
 
     # ------------------------------------------------------------------ helpers
 
@@ -137,6 +139,16 @@ class LightGBMForecaster:
         cal = weeks.with_columns(calendar_features("week", is_end=m.is_end)).select(["week", *CALENDAR_COLUMNS])
         return frame.join(cal, on="week", how="left")
 
+    def _base(self, frame: pl.DataFrame) -> np.ndarray:
+        """Scaled baseline the trees correct: last year's aligned week times the year-on-year growth."""
+        if self.target == "level":
+            return np.zeros(frame.height)
+        growth = pl.col("f_yoy").fill_nan(None).fill_null(1.0).clip(0.5, 2.0)
+        seasonal = pl.col("f_seasonal_52").fill_nan(None) * growth
+        recent = pl.col("f_roll_mean_4").fill_nan(None) if "f_roll_mean_4" in frame.columns else pl.lit(None)
+        base = seasonal.fill_null(recent).fill_null(0.0)
+        return frame.select(base.cast(pl.Float64)).to_series().to_numpy()
+
     def _matrix(self, frame: pl.DataFrame) -> np.ndarray:
         return frame.select(pl.col(self.feature_names_).cast(pl.Float64)).to_numpy()
 
@@ -172,10 +184,10 @@ class LightGBMForecaster:
         if train.height == 0:
             return self
         scale = train["scale"].to_numpy()
-        target = train["units"].to_numpy() / scale
+        target = train["units"].to_numpy() / scale - self._base(train)
         weight = scale * np.where(train["holiday"].to_numpy(), self.holiday_weight, 1.0)
         x = self._matrix(train)
-        mean_objective = "tweedie" if (target >= 0).all() else "regression"
+        mean_objective = "tweedie" if self.target == "level" and (target >= 0).all() else "regression"
         jobs = [("mean", mean_objective, None)] + [(quantile_column(q), "quantile", q) for q in self._levels()]
         for column, objective, alpha in jobs:
             dataset = lgb.Dataset(x, target, weight=weight, feature_name=names, categorical_feature=CATEGORICAL)
@@ -213,8 +225,8 @@ class LightGBMForecaster:
             empty = {c: pl.Utf8 for c in SERIES} | {"week": pl.Date, "horizon": pl.Int32, "model": pl.Utf8}
             return pl.DataFrame(schema=empty | {c: pl.Float64 for c in columns})
         x = self._matrix(frame.with_columns(pl.col("horizon").clip(upper_bound=self.max_horizon)))
-        scale = frame["scale"].to_numpy()
-        values = {c: np.maximum(self.models_[c].predict(x) * scale, 0.0) for c in columns}  # type: ignore[union-attr]
+        scale, base = frame["scale"].to_numpy(), self._base(frame)
+        values = {c: np.maximum((self.models_[c].predict(x) + base) * scale, 0.0) for c in columns}  # type: ignore[union-attr]
         quant = np.sort(np.column_stack([values[c] for c in columns[1:]]), axis=1)
         out = frame.select(*SERIES, "week", pl.col("horizon").cast(pl.Int32)).with_columns(
             pl.lit(self.name).alias("model"),
