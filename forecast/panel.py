@@ -105,9 +105,9 @@ def _with_prices(panel: pl.LazyFrame, articles: pl.DataFrame) -> pl.LazyFrame:
     catalogue = catalogue.with_columns(
         pl.col("category").cast(pl.Utf8), pl.col("list_price").cast(pl.Float64)
     )
-    panel = panel.join(catalogue.unique("article_id"), on="article_id", how="left", maintain_order="left")
+    panel = _join_in_order(panel, catalogue.unique("article_id"), "article_id")
     list_price = pl.coalesce(
-        pl.col("list_price"), pl.col("sold_price").cum_max().over(SERIES, order_by="week")
+        pl.col("list_price"), pl.col("sold_price").cum_max().forward_fill().over(SERIES, order_by="week")
     )
     price = pl.coalesce(
         pl.col("sold_price").forward_fill().over(SERIES, order_by="week"), pl.col("list_price")

@@ -59,27 +59,12 @@ SERIES = ["article_id", "store_id"]
 POLICIES = ("optimiser", "proportional", "cover")
 RULES = ("proportional", "cover")
 DC_BASES = ("need", "demand")
-MONEY_COLUMNS = [
-    "units_shipped",
-    "sales_units",
-    "revenue",
-    "lost_sales_units",
-    "lost_sales_cost",
-    "leftover_units",
-    "holding_cost",
-    "ship_cost",
-    "profit",
-    "gross_profit",
-]
+MONEY_COLUMNS = (
+    "units_shipped sales_units revenue lost_sales_units lost_sales_cost leftover_units holding_cost "
+    "ship_cost profit gross_profit"
+).split()
 WEEK_COLUMNS = [
-    "model",
-    "policy",
-    "origin",
-    "week",
-    "pairs",
-    "on_hand_units",
-    "dc_units",
-    "true_demand_units",
+    *"model policy origin week pairs on_hand_units dc_units true_demand_units".split(),
     *MONEY_COLUMNS,
     "baseline_profit",
     "expected_profit",
@@ -183,20 +168,30 @@ def _check_inputs(ds: Dataset, models: Sequence[Forecaster]) -> None:
         raise ConfigError(msg)
 
 
-def _week_facts(ds: Dataset, panel: pl.DataFrame, origin: date, target: date) -> pl.DataFrame:
-    """Per store × article: true demand and observed units of the target week, on hand at the origin."""
+def _week_facts(
+    ds: Dataset, panel: pl.DataFrame, active: pl.DataFrame, weeks: tuple[date, date], config: PipelineConfig
+) -> pl.DataFrame:
+    """Per active series: true demand and observed units of the target week, on hand at the origin, costs."""
     assert ds.true_demand is not None
     assert ds.stock is not None
+    origin, target = weeks
     demand = ds.true_demand.filter(pl.col("week") == target).select(
         *SERIES, pl.col("demand").cast(pl.Float64).alias("true_demand")
     )
-    observed = panel.filter(pl.col("week") == target).select(
-        *SERIES, pl.col("units").alias("observed_units"), pl.col("censored").alias("observed_censored")
-    )
+    observed = panel.filter(pl.col("week") == target).select(*SERIES, "units", "censored")
     on_hand = ds.stock.filter(pl.col("week") == origin).select(*SERIES, pl.col("on_hand").cast(pl.Float64))
-    return demand.join(observed, on=SERIES, how="full", coalesce=True).join(
-        on_hand, on=SERIES, how="full", coalesce=True
+    facts = (
+        active.join(demand, on=SERIES, how="left")
+        .join(observed, on=SERIES, how="left")
+        .join(on_hand, on=SERIES, how="left")
+        .with_columns(
+            pl.col("true_demand", "units", "on_hand").fill_null(0.0),
+            pl.col("censored").fill_null(False),
+            pl.lit(origin).alias("origin"),
+            pl.lit(target).alias("week"),
+        )
     )
+    return attach_costs(facts, panel, ds.articles, config.business)
 
 
 def _model_forecast(
@@ -231,36 +226,15 @@ def replay_forecasts(
     parts = []
     for origin, target in replay_weeks(frame, weeks):
         hist, active = history_at(frame, origin, config.forecast.active_weeks)
-        facts = active.join(_week_facts(ds, frame, origin, target), on=SERIES, how="left").with_columns(
-            pl.col("true_demand", "observed_units", "on_hand").fill_null(0.0),
-            pl.col("observed_censored").fill_null(False),
-            pl.lit(origin).alias("origin"),
-            pl.lit(target).alias("week"),
-        )
-        facts = attach_costs(facts, frame, ds.articles, config.business)
+        facts = _week_facts(ds, frame, active, (origin, target), config)
         for model in models:
             say(f"week {target} (origin {origin}, {active.height} series): {model.name}")
             forecast = _model_forecast(model, hist, origin, active)
-            parts.append(
-                facts.join(forecast, on=SERIES, how="left").with_columns(pl.lit(model.name).alias("model"))
-            )
-    out = pl.concat(parts, how="diagonal_relaxed").rename(
-        {"observed_units": "units", "observed_censored": "censored"}
-    )
+            parts.append(facts.join(forecast, on=SERIES, how="left").with_columns(model=pl.lit(model.name)))
+    out = pl.concat(parts, how="diagonal_relaxed")
     quantiles = list(quantile_columns(out.columns))
-    lead = [
-        "model",
-        "origin",
-        "week",
-        *SERIES,
-        "mean",
-        *quantiles,
-        "true_demand",
-        "units",
-        "censored",
-        "on_hand",
-    ]
-    return out.select(*lead, "price", "unit_cost", "holding_cost").sort("model", "week", *SERIES)
+    lead = ["model", "origin", "week", *SERIES, "mean", *quantiles, "true_demand", "units", "censored"]
+    return out.select(*lead, "on_hand", "price", "unit_cost", "holding_cost").sort("model", "week", *SERIES)
 
 
 def _pack_sizes(ds: Dataset, article_ids: pl.Series) -> pl.DataFrame:

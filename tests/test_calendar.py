@@ -33,7 +33,12 @@ LABOR_DAY = {2010: date(2010, 9, 6), 2011: date(2011, 9, 5), 2012: date(2012, 9,
 
 @pytest.mark.parametrize(
     ("name", "known"),
-    [("easter", EASTER), ("super_bowl", SUPER_BOWL), ("thanksgiving", THANKSGIVING), ("labor_day", LABOR_DAY)],
+    [
+        ("easter", EASTER),
+        ("super_bowl", SUPER_BOWL),
+        ("thanksgiving", THANKSGIVING),
+        ("labor_day", LABOR_DAY),
+    ],
 )
 def test_holiday_dates_match_published_dates(name: str, known: dict[int, date]) -> None:
     for year, day in known.items():
@@ -146,7 +151,9 @@ def test_new_year_week_spanning_two_years() -> None:
 def test_inferred_labelling_equals_explicit_labelling() -> None:
     weeks = [date(2010, 2, 5) + timedelta(weeks=i) for i in range(150)]
     explicit = _features(weeks, is_end=True)
-    inferred = pl.DataFrame({"week": weeks}).with_columns(calendar_features("week", is_end=infer_is_end("week")))
+    inferred = pl.DataFrame({"week": weeks}).with_columns(
+        calendar_features("week", is_end=infer_is_end("week"))
+    )
     assert explicit.equals(inferred)
 
 

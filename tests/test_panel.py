@@ -40,7 +40,9 @@ def _rows(ds: Dataset) -> list[dict[str, Any]]:
 
 
 def test_schema_order_and_sorting() -> None:
-    ds = _dataset([(_week(2), "s2", "b", 1.0, 5.0), (_week(0), "s1", "b", 1.0, 5.0), (_week(0), "s1", "a", 2.0, 5.0)])
+    ds = _dataset(
+        [(_week(2), "s2", "b", 1.0, 5.0), (_week(0), "s1", "b", 1.0, 5.0), (_week(0), "s1", "a", 2.0, 5.0)]
+    )
     panel = build_panel(ds).collect()
     assert panel.schema == pl.Schema(PANEL_SCHEMA)
     keys = panel.select("article_id", "store_id", "week")

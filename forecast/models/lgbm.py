@@ -3,13 +3,17 @@
 Each training row is (series, origin ``o``, horizon ``h``): features read only weeks ``<= o``
 (`forecast.models.lgbm_features`), the target is the units of week ``o + h``, and ``h`` plus the target week's
 calendar (holidays included) are features, so one model forecasts every horizon without feeding its own
-forecasts back. Targets and value features are divided by the series' level at the origin and rows are weighted
-by that level, so the loss is the absolute (or squared) error in units while series of every size share one
-model. Censored (stockout) weeks are never targets and are ignored by the value features, so a stockout is not
-learned as low demand.
+forecasts back. Targets and value features are divided by the series' level at the origin and rows are
+weighted by that level, so the loss is the error in units while series of every size share one model.
 
-The mean comes from a squared-error model (Tweedie when no target is negative); each quantile from its own
-quantile-loss model. Quantiles are sorted per row and every output is clipped at zero.
+By default (``target="residual"``) the trees learn the correction to a baseline, last year's holiday-aligned
+week times the year-on-year growth, on rows where that week is known; a season's peak then comes from the
+baseline even when no earlier peak is in the training targets. ``target="level"`` learns the scaled units
+themselves (Tweedie mean when no unit is negative). Censored (stockout) weeks are never targets and are ignored
+by the value features, so a stockout is not learned as low demand.
+
+The mean comes from a squared-error model, each quantile from its own quantile-loss model (q50 is the point
+forecast for absolute-error metrics such as WMAE). Quantiles are sorted per row; outputs are clipped at zero.
 """
 
 from __future__ import annotations
@@ -26,7 +30,14 @@ from forecast.calendar import calendar_features
 from forecast.config import FeaturesConfig
 from forecast.errors import InputError, NotFittedError
 from forecast.models.base import FORECAST_COLUMNS, quantile_column
-from forecast.models.lgbm_features import CALENDAR_COLUMNS, SERIES, SeriesMatrix, build_matrix, design, training_rows
+from forecast.models.lgbm_features import (
+    CALENDAR_COLUMNS,
+    SERIES,
+    SeriesMatrix,
+    build_matrix,
+    design,
+    training_rows,
+)
 
 DEFAULT_PARAMS: dict[str, Any] = {
     "learning_rate": 0.08,
@@ -62,6 +73,7 @@ class LightGBMForecaster:
     max_rows : training rows kept (a seeded sample when there are more).
     holiday_weight : weight of rows whose target is a holiday week (5 reproduces Walmart's WMAE).
     active_weeks : by default, forecast the series that sold within this many weeks before the origin.
+    target : ``"residual"`` (correct the seasonal baseline) or ``"level"`` (scaled units).
 
     Examples
     --------
@@ -136,7 +148,9 @@ class LightGBMForecaster:
             (pl.lit(m.start) + pl.duration(weeks=pl.col("origin"))).alias("origin"),
         )
         weeks = frame.select(pl.col("week").unique())
-        cal = weeks.with_columns(calendar_features("week", is_end=m.is_end)).select(["week", *CALENDAR_COLUMNS])
+        cal = weeks.with_columns(calendar_features("week", is_end=m.is_end)).select(
+            ["week", *CALENDAR_COLUMNS]
+        )
         return frame.join(cal, on="week", how="left")
 
     def _base(self, frame: pl.DataFrame) -> np.ndarray:
@@ -176,6 +190,10 @@ class LightGBMForecaster:
         """Learn from the panel's weeks up to `origin`; returns self."""
         data = panel.collect() if isinstance(panel, pl.LazyFrame) else panel
         train = self.feature_frame(data, origin)
+        if self.target == "residual" and train.height:
+            # rows without last year's week would teach corrections of a different baseline
+            seasonal = train.filter(pl.col("f_seasonal_52").is_not_nan())
+            train = seasonal if seasonal.height else train
         self.matrix_ = build_matrix(data, origin)
         self.origin_ = origin
         names = [c for c in train.columns if c.startswith("f_")] + ["horizon"]
@@ -188,15 +206,20 @@ class LightGBMForecaster:
         weight = scale * np.where(train["holiday"].to_numpy(), self.holiday_weight, 1.0)
         x = self._matrix(train)
         mean_objective = "tweedie" if self.target == "level" and (target >= 0).all() else "regression"
-        jobs = [("mean", mean_objective, None)] + [(quantile_column(q), "quantile", q) for q in self._levels()]
+        jobs = [("mean", mean_objective, None)] + [
+            (quantile_column(q), "quantile", q) for q in self._levels()
+        ]
         for column, objective, alpha in jobs:
-            dataset = lgb.Dataset(x, target, weight=weight, feature_name=names, categorical_feature=CATEGORICAL)
+            dataset = lgb.Dataset(
+                x, target, weight=weight, feature_name=names, categorical_feature=CATEGORICAL
+            )
             self.models_[column] = lgb.train(self._lgb_params(objective, alpha), dataset)
         return self
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "models_"):
-            msg = f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with a panel and an origin first."
+            name = type(self).__name__
+            msg = f"This {name} instance is not fitted yet. Call 'fit' with a panel and an origin first."
             raise NotFittedError(msg)
 
     def _active(self, m: SeriesMatrix) -> np.ndarray:
@@ -217,9 +240,9 @@ class LightGBMForecaster:
         else:
             wanted = series.select(pl.col(c).cast(pl.Utf8) for c in SERIES).unique()
         frame = frame.join(wanted, on=SERIES, how="semi") if frame.height else frame
-        return self._outputs(frame, horizon)
+        return self._outputs(frame)
 
-    def _outputs(self, frame: pl.DataFrame, horizon: int) -> pl.DataFrame:
+    def _outputs(self, frame: pl.DataFrame) -> pl.DataFrame:
         columns = ["mean", *[quantile_column(q) for q in self._levels()]]
         if frame.height == 0 or not self.models_:
             empty = {c: pl.Utf8 for c in SERIES} | {"week": pl.Date, "horizon": pl.Int32, "model": pl.Utf8}
@@ -235,4 +258,3 @@ class LightGBMForecaster:
         )
         head = [c for c in FORECAST_COLUMNS if c in out.columns]
         return out.select(head + [c for c in out.columns if c not in head]).sort(*SERIES, "horizon")
-

@@ -19,7 +19,7 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 
-from forecast.calendar import calendar_features, holiday_dates
+from forecast.calendar import holiday_dates
 
 SERIES = ["article_id", "store_id"]
 MOVING_HOLIDAYS = ("super_bowl", "easter", "labor_day", "thanksgiving")
@@ -64,10 +64,7 @@ def build_matrix(panel: pl.DataFrame, origin: date) -> SeriesMatrix:
     start = rows["week"].min()
     assert isinstance(start, date)
     keys = (
-        rows.group_by(SERIES)
-        .agg(pl.col("category").drop_nulls().first())
-        .sort(SERIES)
-        .with_row_index("row")
+        rows.group_by(SERIES).agg(pl.col("category").drop_nulls().first()).sort(SERIES).with_row_index("row")
     )
     n_weeks = (origin - start).days // 7 + 1
     cells = rows.join(keys.select([*SERIES, "row"]), on=SERIES).with_columns(
@@ -102,7 +99,7 @@ def _holiday_week_offset(week: date, name: str, is_end: bool) -> int:
 
 
 def seasonal_offset(target: date, is_end: bool) -> int:
-    """Weeks back to the holiday-aligned week one year before `target` (52 unless a moving holiday is near)."""
+    """Weeks back to the aligned week a year before `target` (52 unless a moving holiday is near)."""
     for name in MOVING_HOLIDAYS:
         offset = _holiday_week_offset(target, name, is_end)
         if abs(offset) <= ALIGN_WEEKS:
@@ -136,11 +133,16 @@ def _sums(units: np.ndarray) -> _Sums:
     known = ~np.isnan(units)
     filled = np.where(known, units, 0.0)
     return _Sums(
-        cumulate(filled), cumulate(known.astype(float)), cumulate(np.abs(filled)), cumulate(known & (filled == 0))
+        cumulate(filled),
+        cumulate(known.astype(float)),
+        cumulate(np.abs(filled)),
+        cumulate(known & (filled == 0)),
     )
 
 
-def origin_block(m: SeriesMatrix, sums: _Sums, o: int, lags: list[int], windows: list[int]) -> dict[str, np.ndarray]:
+def origin_block(
+    m: SeriesMatrix, sums: _Sums, o: int, lags: list[int], windows: list[int]
+) -> dict[str, np.ndarray]:
     """Features of every series at origin column `o` (before scaling), plus ``scale``."""
     abs_mean = _window_mean(sums.absolute, sums.count, o, 52)
     scale = np.maximum(np.nan_to_num(abs_mean, nan=0.0), MIN_SCALE)

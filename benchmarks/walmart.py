@@ -1,0 +1,144 @@
+"""Walmart store × department benchmark: our global LightGBM model against statsforecast and mlforecast.
+
+Run: ``.venv/bin/python benchmarks/walmart.py [--data ../shared/data/walmart]``.
+
+Two folds, each fitted on the history up to the origin and scored on the weeks after it:
+- 26 weeks: history to 2012-04-27, forecast 2012-05-04 .. 2012-10-26;
+- holidays: history to 2011-10-28, forecast 13 weeks to 2012-01-27 (Thanksgiving and Christmas).
+
+The panel is zero-filled inside each series' life. Every series with history is forecast for every week of
+the fold; a week without a sales row counts as zero sales (so a series that closed counts too).
+WMAE = Σ w·|y − ŷ| / Σ w with w = 5 on holiday weeks, else 1; WAPE = Σ|y − ŷ| / Σ|y|.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import warnings
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import table, timed  # noqa: E402
+from forecast.config import FeaturesConfig  # noqa: E402
+from forecast.models.lgbm import LightGBMForecaster  # noqa: E402
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "walmart"
+FOLDS = {"26 weeks": (date(2012, 4, 27), 26), "holidays": (date(2011, 10, 28), 13)}
+KEYS = ["article_id", "store_id", "week"]
+SEED = 1
+
+
+def load_panel(folder: Path) -> pl.DataFrame:
+    """The zero-filled Walmart panel (article_id = department, store_id = store, units = dollars)."""
+    from forecast.adapters.walmart import load_walmart
+    from forecast.config import DataConfig
+    from forecast.panel import build_panel
+
+    ds = load_walmart(DataConfig(adapter="walmart", path=folder))
+    return build_panel(ds).collect()
+
+
+def score(forecasts: pl.DataFrame, panel: pl.DataFrame, column: str) -> tuple[float, float]:
+    """WMAE and WAPE (%) of `column`; weeks without a sales row count as zero sales."""
+    holidays = panel.group_by("week").agg(pl.col("is_holiday").any())
+    rows = (
+        forecasts.join(panel.select(*KEYS, "units"), on=KEYS, how="left")
+        .join(holidays, on="week", how="left")
+        .with_columns(pl.col("units").fill_null(0.0), pl.col(column).fill_null(0.0))
+    )
+    weight = pl.when(pl.col("is_holiday")).then(5.0).otherwise(1.0)
+    error = (pl.col("units") - pl.col(column)).abs()
+    wmae, wape = rows.select((weight * error).sum() / weight.sum(), error.sum() / pl.col("units").abs().sum())
+    return float(wmae.item()), 100 * float(wape.item())
+
+
+def _nixtla(history: pl.DataFrame) -> pl.DataFrame:
+    return history.select(
+        pl.format("{}|{}", "article_id", "store_id").alias("unique_id"),
+        pl.col("week").alias("ds"),
+        pl.col("units").alias("y"),
+    )
+
+
+def _from_nixtla(frame: object, column: str) -> pl.DataFrame:
+    out = pl.from_pandas(frame)  # type: ignore[arg-type]
+    ids = pl.col("unique_id").str.split("|")
+    return out.select(
+        ids.list.get(0).alias("article_id"),
+        ids.list.get(1).alias("store_id"),
+        pl.col("ds").cast(pl.Date).alias("week"),
+        pl.col(column).alias("forecast"),
+    )
+
+
+def seasonal_naive(history: pl.DataFrame, horizon: int) -> pl.DataFrame:
+    from statsforecast import StatsForecast
+    from statsforecast.models import SeasonalNaive
+
+    model = StatsForecast(models=[SeasonalNaive(season_length=52)], freq="W-FRI", n_jobs=1)
+    return _from_nixtla(model.forecast(df=_nixtla(history).to_pandas(), h=horizon), "SeasonalNaive")
+
+
+def mlforecast_lgbm(history: pl.DataFrame, horizon: int) -> pl.DataFrame:
+    import lightgbm as lgb
+    from mlforecast import MLForecast
+    from mlforecast.lag_transforms import RollingMean
+
+    model = MLForecast(
+        models={"lgbm": lgb.LGBMRegressor(n_estimators=500, verbose=-1, random_state=SEED)},
+        freq="W-FRI",
+        lags=[1, 2, 3, 4, 52],
+        lag_transforms={1: [RollingMean(window_size=4), RollingMean(window_size=12)]},
+        date_features=["week", "month"],
+        num_threads=1,
+    )
+    model.fit(_nixtla(history).to_pandas())
+    return _from_nixtla(model.predict(horizon), "lgbm")
+
+
+def ours(history: pl.DataFrame, origin: date, horizon: int) -> pl.DataFrame:
+    model = LightGBMForecaster(FeaturesConfig(), [0.1, 0.5, 0.9], seed=SEED, holiday_weight=5.0)
+    series = history.select("article_id", "store_id").unique()
+    return model.fit(history, origin).predict(horizon, series)
+
+
+def run_fold(panel: pl.DataFrame, name: str, origin: date, horizon: int) -> list[dict[str, object]]:
+    history = panel.filter(pl.col("week") <= origin)
+    rows: list[dict[str, object]] = []
+    for label, fn in (
+        ("statsforecast SeasonalNaive(52)", seasonal_naive),
+        ("mlforecast LightGBM", mlforecast_lgbm),
+    ):
+        frame, seconds = timed(lambda fn=fn: fn(history, horizon))
+        wmae, wape = score(frame, panel, "forecast")
+        rows.append({"fold": name, "model": label, "WMAE": wmae, "WAPE %": wape, "seconds": seconds})
+    best = min(float(r["WMAE"]) for r in rows)  # type: ignore[arg-type]
+    frame, seconds = timed(lambda: ours(history, origin, horizon))
+    for column in ("q50", "mean"):
+        wmae, wape = score(frame, panel, column)
+        label = f"ours LightGBM {'median (q50)' if column == 'q50' else 'mean'}"
+        rows.append({"fold": name, "model": label, "WMAE": wmae, "WAPE %": wape, "seconds": seconds})
+    for row in rows:
+        row["vs best peer"] = float(row["WMAE"]) / best  # type: ignore[arg-type]
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path(os.environ.get("WALMART_DATA", DATA)))
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore")
+    panel = load_panel(args.data)
+    for name, (origin, horizon) in FOLDS.items():
+        print(table(run_fold(panel, name, origin, horizon)), flush=True)
+        print(flush=True)
+
+
+if __name__ == "__main__":
+    main()

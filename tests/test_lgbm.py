@@ -1,0 +1,133 @@
+"""The global LightGBM model: contract, determinism, no leakage, censored weeks."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import numpy as np
+import polars as pl
+import pytest
+
+from forecast.config import FeaturesConfig
+from forecast.errors import NotFittedError
+from forecast.models.base import FORECAST_COLUMNS
+from forecast.models.lgbm import LightGBMForecaster
+from forecast.models.lgbm_features import seasonal_offset
+
+START = date(2022, 1, 3)  # a Monday
+WEEKS = 90
+ORIGIN = START + timedelta(weeks=79)
+SMALL = {"num_iterations": 30, "min_data_in_leaf": 5, "num_leaves": 15}
+
+
+def synthetic_panel(n_series: int = 6, seed: int = 0) -> pl.DataFrame:
+    """Poisson weekly units with a yearly cycle, two categories, several stores."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n_series):
+        level = 5.0 + 3 * i
+        for t in range(WEEKS):
+            mean = level * (1 + 0.4 * np.sin(2 * np.pi * t / 52))
+            rows.append(
+                {
+                    "article_id": f"a{i % 3}",
+                    "store_id": f"s{i // 3}",
+                    "week": START + timedelta(weeks=t),
+                    "units": float(rng.poisson(mean)),
+                    "censored": False,
+                    "is_holiday": False,
+                    "category": f"c{i % 2}",
+                }
+            )
+    return pl.DataFrame(rows)
+
+
+def model(seed: int = 3) -> LightGBMForecaster:
+    return LightGBMForecaster(FeaturesConfig(), [0.1, 0.5, 0.9], seed=seed, params=SMALL, max_horizon=8)
+
+
+@pytest.fixture(scope="module")
+def panel() -> pl.DataFrame:
+    return synthetic_panel()
+
+
+@pytest.fixture(scope="module")
+def forecasts(panel: pl.DataFrame) -> pl.DataFrame:
+    return model().fit(panel, ORIGIN).predict(6)
+
+
+def test_forecast_contract(forecasts: pl.DataFrame) -> None:
+    assert forecasts.columns == FORECAST_COLUMNS
+    assert forecasts.height == 6 * 6
+    assert sorted(forecasts["horizon"].unique().to_list()) == [1, 2, 3, 4, 5, 6]
+    weeks = forecasts.select(pl.col("week") - pl.lit(ORIGIN) == pl.duration(weeks=pl.col("horizon")))
+    assert weeks.to_series().all()
+    assert (
+        forecasts.select((pl.col("q10") <= pl.col("q50")) & (pl.col("q50") <= pl.col("q90")))
+        .to_series()
+        .all()
+    )
+    assert forecasts.select(pl.min_horizontal("mean", "q10") >= 0).to_series().all()
+    assert (forecasts["model"] == "lightgbm").all()
+
+
+def test_forecasts_follow_the_level(forecasts: pl.DataFrame, panel: pl.DataFrame) -> None:
+    recent = panel.filter(pl.col("week") > ORIGIN - timedelta(weeks=13)).filter(pl.col("week") <= ORIGIN)
+    level = recent.group_by("article_id", "store_id").agg(pl.col("units").mean().alias("level"))
+    joined = (
+        forecasts.group_by("article_id", "store_id")
+        .agg(pl.col("mean").mean())
+        .join(level, on=["article_id", "store_id"])
+    )
+    ratio = (joined["mean"] / joined["level"]).to_numpy()
+    assert np.all((ratio > 0.5) & (ratio < 2.0)), ratio
+
+
+def test_predict_before_fit_raises() -> None:
+    with pytest.raises(
+        NotFittedError, match="This LightGBMForecaster instance is not fitted yet. Call 'fit'"
+    ):
+        model().predict(4)
+
+
+def test_same_seed_same_forecasts(panel: pl.DataFrame, forecasts: pl.DataFrame) -> None:
+    again = model().fit(panel, ORIGIN).predict(6)
+    assert again.equals(forecasts)
+
+
+def test_data_after_the_origin_cannot_leak(panel: pl.DataFrame, forecasts: pl.DataFrame) -> None:
+    future = pl.col("week") > ORIGIN
+    changed = panel.with_columns(pl.when(future).then(pl.col("units") * 50 + 7).otherwise(pl.col("units")))
+    assert model().fit(changed, ORIGIN).predict(6).equals(forecasts)
+
+
+def test_series_selects_rows(panel: pl.DataFrame) -> None:
+    series = pl.DataFrame({"article_id": ["a1"], "store_id": ["s0"]})
+    out = model().fit(panel, ORIGIN).predict(3, series)
+    assert out.select("article_id", "store_id").unique().rows() == [("a1", "s0")]
+    assert out.height == 3
+
+
+def _with_stockouts(panel: pl.DataFrame, flagged: bool) -> pl.DataFrame:
+    """Cut sales to 1 unit in every fourth week and in the last 3 weeks before the origin."""
+    weeks = (pl.col("week") - pl.lit(START)).dt.total_days() // 7
+    cut = ((weeks % 4) == 1) | (weeks.is_between(76, 79))
+    return panel.with_columns(
+        pl.when(cut).then(pl.min_horizontal("units", pl.lit(1.0))).otherwise(pl.col("units")).alias("units"),
+        (cut & flagged).alias("censored"),
+    )
+
+
+def test_censored_weeks_do_not_drag_the_forecast_down(panel: pl.DataFrame, forecasts: pl.DataFrame) -> None:
+    flagged = model().fit(_with_stockouts(panel, flagged=True), ORIGIN).predict(6)
+    unflagged = model().fit(_with_stockouts(panel, flagged=False), ORIGIN).predict(6)
+    clean, censored, low = (f["mean"].sum() for f in (forecasts, flagged, unflagged))
+    assert censored >= 0.85 * clean
+    assert low < 0.85 * clean  # the same low weeks taken at face value do pull the forecast down
+
+
+def test_seasonal_lag_follows_thanksgiving() -> None:
+    # the week holding Thanksgiving 2013 (Nov 28) lines up with Thanksgiving 2012's week, 53 weeks earlier
+    assert seasonal_offset(date(2013, 11, 29), is_end=True) == 53
+    assert seasonal_offset(date(2012, 11, 23), is_end=True) == 52
+    assert seasonal_offset(date(2012, 6, 1), is_end=True) == 52
