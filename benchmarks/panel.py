@@ -10,8 +10,8 @@ with a Parquet copy (``t_dat, article_id, price, sales_channel_id``) under ``--c
 read that Parquet file. Each runs in its own subprocess, which reports its wall time and peak resident memory
 (``getrusage(RUSAGE_SELF).ru_maxrss``):
 
-- polars: scan -> `build_panel` -> `origin_features` (default `FeaturesConfig`: lags, rolling mean/std/max/min,
-  expanding and zero shares, price, age, hierarchy aggregates), collected once.
+- polars: scan -> `build_panel` -> `origin_features` (default `FeaturesConfig`: lags, rolling
+  mean/std/max/min, expanding and zero shares, price, age, hierarchy aggregates), collected once.
 - pandas: a plain group-by implementation of the same panel (weekly sums, zero-fill inside each series' life,
   carried-forward price) and of the basic series features (lags, rolling mean/std/max/min, expanding mean).
   With ``--pandas-fraction F`` it runs on a fraction F of the articles (whole series, chosen by a hash of the
@@ -57,7 +57,8 @@ def prepare(cache: Path, lines: int, seed: int) -> Path:
     if not csv.exists():
         summary = write_hm(folder, articles, STORES, WEEKS, seed, target_lines=lines)
         print(
-            f"generated {summary.lines:,} lines for {articles:,} articles in {time.perf_counter() - started:.0f} s"
+            f"generated {summary.lines:,} lines for {articles:,} articles "
+            f"in {time.perf_counter() - started:.0f} s"
         )
     tmp = parquet.with_suffix(".parquet.tmp")
     overrides = {"t_dat": pl.Date, "article_id": pl.Utf8, "sales_channel_id": pl.Utf8}
@@ -198,15 +199,18 @@ def main() -> None:
     parquet = prepare(args.cache, args.lines, args.seed)
     print(f"data: {parquet} ({args.lines:,} lines requested); cores: {os.cpu_count()}")
     ours = measure("polars", parquet, 1.0)
-    print(f"polars: {ours['seconds']:.1f} s wall ({ours['cpu_seconds']:.1f} s CPU), peak "
-          f"{ours['peak_bytes'] / GIB:.2f} GiB, {ours['rows']:,} rows x {ours['columns']} columns")  # fmt: skip
+    print(
+        f"polars: {ours['seconds']:.1f} s wall ({ours['cpu_seconds']:.1f} s CPU), peak "
+          f"{ours['peak_bytes'] / GIB:.2f} GiB, {ours['rows']:,} rows x {ours['columns']} columns"
+    )  # fmt: skip
     if args.skip_pandas:
         return
     theirs = measure("pandas", parquet, args.pandas_fraction)
     scaled = theirs["seconds"] / args.pandas_fraction
     scaled_cpu = theirs["cpu_seconds"] / args.pandas_fraction
     note = "" if args.pandas_fraction == 1 else (
-        f" (ran on {args.pandas_fraction:.0%} of the articles in {theirs['seconds']:.1f} s; time extrapolated, "
+        f" (ran on {args.pandas_fraction:.0%} of the articles in {theirs['seconds']:.1f} s; "
+        "time extrapolated, "
         "peak memory as measured on that fraction)"
     )  # fmt: skip
     print(f"pandas: {scaled:.1f} s wall ({scaled_cpu:.1f} s CPU), peak {theirs['peak_bytes'] / GIB:.2f} GiB, "

@@ -17,9 +17,12 @@ import argparse
 import os
 import sys
 import warnings
+from collections.abc import Callable
 from datetime import date
+from functools import partial
 from pathlib import Path
 
+import pandas as pd
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -66,8 +69,8 @@ def _nixtla(history: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _from_nixtla(frame: object, column: str) -> pl.DataFrame:
-    out = pl.from_pandas(frame)  # type: ignore[arg-type]
+def _from_nixtla(frame: pd.DataFrame, column: str) -> pl.DataFrame:
+    out = pl.from_pandas(frame)
     ids = pl.col("unique_id").str.split("|")
     return out.select(
         ids.list.get(0).alias("article_id"),
@@ -82,7 +85,9 @@ def seasonal_naive(history: pl.DataFrame, horizon: int) -> pl.DataFrame:
     from statsforecast.models import SeasonalNaive
 
     model = StatsForecast(models=[SeasonalNaive(season_length=52)], freq="W-FRI", n_jobs=1)
-    return _from_nixtla(model.forecast(df=_nixtla(history).to_pandas(), h=horizon), "SeasonalNaive")
+    forecasts = model.forecast(df=_nixtla(history).to_pandas(), h=horizon)
+    assert isinstance(forecasts, pd.DataFrame)
+    return _from_nixtla(forecasts, "SeasonalNaive")
 
 
 def mlforecast_lgbm(history: pl.DataFrame, horizon: int) -> pl.DataFrame:
@@ -111,11 +116,12 @@ def ours(history: pl.DataFrame, origin: date, horizon: int) -> pl.DataFrame:
 def run_fold(panel: pl.DataFrame, name: str, origin: date, horizon: int) -> list[dict[str, object]]:
     history = panel.filter(pl.col("week") <= origin)
     rows: list[dict[str, object]] = []
-    for label, fn in (
+    peers: list[tuple[str, Callable[[pl.DataFrame, int], pl.DataFrame]]] = [
         ("statsforecast SeasonalNaive(52)", seasonal_naive),
         ("mlforecast LightGBM", mlforecast_lgbm),
-    ):
-        frame, seconds = timed(lambda fn=fn: fn(history, horizon))
+    ]
+    for label, fn in peers:
+        frame, seconds = timed(partial(fn, history, horizon))
         wmae, wape = score(frame, panel, "forecast")
         rows.append({"fold": name, "model": label, "WMAE": wmae, "WAPE %": wape, "seconds": seconds})
     best = min(float(r["WMAE"]) for r in rows)  # type: ignore[arg-type]

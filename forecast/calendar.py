@@ -1,9 +1,9 @@
 """Retail calendar: week labels, holidays by rule, and calendar features of a week.
 
-A week is named by one date, its *label*: the weekday the week starts on (``"MON"``, the default) or, for
-sources that label weeks by their last day (Walmart: the Friday a Saturday-to-Friday week ends on), the weekday
-it ends on (``is_end=True``). Holidays are computed by rule for any year, so the week holding Thanksgiving or
-Christmas lines up across years although their dates move:
+A week is named by one date, its *label*: the weekday the week starts on (``"MON"``, the default) or,
+for sources that label weeks by their last day (Walmart: the Friday a Saturday-to-Friday week ends on), the
+weekday it ends on (``is_end=True``). Holidays are computed by rule for any year, so the week holding
+Thanksgiving or Christmas lines up across years although their dates move:
 
 - Super Bowl: first Sunday of February (second Sunday from 2022, when the season grew to 18 weeks),
 - Easter Sunday (Gregorian computus), Labor Day (first Monday of September), Thanksgiving (fourth Thursday of
@@ -178,7 +178,8 @@ def holiday_flags(week: pl.Expr | str, is_end: bool | pl.Expr = False) -> dict[s
 
 
 def is_holiday_week(week: pl.Expr | str, is_end: bool | pl.Expr = False) -> pl.Expr:
-    """Expression: the week holds one of `FLAGGED_HOLIDAYS` (Super Bowl, Labor Day, Thanksgiving, Christmas)."""
+    """Expression: the week holds one of `FLAGGED_HOLIDAYS` (Super Bowl, Labor Day, Thanksgiving,
+    Christmas)."""
     flags = holiday_flags(week, is_end)
     return pl.any_horizontal([flags[name] for name in FLAGGED_HOLIDAYS])
 
@@ -201,7 +202,7 @@ def _holiday_week_start(name: str, year: pl.Expr, start: pl.Expr) -> pl.Expr:
 
 
 def weeks_to_holiday(week: pl.Expr | str, name: str, is_end: bool | pl.Expr = False) -> pl.Expr:
-    """Expression (Int32): whole weeks from the labelled week to the next week holding `name` (0 = this week)."""
+    """Expression (Int32): weeks from the labelled week to the next week holding `name` (0 = this week)."""
     start = week_start(week, is_end)
     year = start.dt.year().cast(pl.Int32)
     this_year = _holiday_week_start(name, year, start)

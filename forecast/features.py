@@ -1,13 +1,15 @@
 """Leakage-free features, anchored at a forecast origin.
 
-`origin_features` reads each panel row (article × store × week ``t``) as a forecast origin: every feature on the
-row is computed from panel rows with ``week <= t`` only. `horizon_frame` expands origins to the target weeks
-``t + h`` and adds what is known in advance about a target week (its calendar) plus the seasonal value a year
-before it when that week is already history, and the target columns.
+`origin_features` reads each panel row (article × store × week ``t``) as a forecast origin: every feature on
+the row is computed from panel rows with ``week <= t`` only. `horizon_frame` expands origins to the target
+weeks ``t + h`` and adds what is known in advance about a target week (its calendar) plus the seasonal value
+a year before it when that week is already history, and the target columns.
 
-Everything is a Polars expression over series sorted by week (``shift``, ``rolling_*``, ``cum_*`` inside
-``over``); weeks are contiguous inside a series because the panel is zero-filled, so a shift of ``k`` rows is a
-shift of ``k`` weeks. A feature is null where its window reaches before the series' first week.
+Everything is a Polars expression. Rows are sorted by series and week and placed on one integer time axis
+(series after series, far apart), so lags are ``shift``s checked against that axis and windows are single
+``rolling_*_by`` passes over the whole frame that can never reach into another series or into the future.
+A window ending at ``t`` holds the ``w`` weeks up to ``t``, or fewer from the series' first week; a lag
+that reaches before the first week is null.
 
 Feature columns (``f_`` prefix; ``k`` in `FeaturesConfig.lags`, ``w`` in `FeaturesConfig.rolling_windows`):
 
@@ -100,7 +102,7 @@ def _series_exprs(spec: FeaturesConfig) -> list[pl.Expr]:
 def _age(keys: pl.LazyFrame, articles: pl.LazyFrame | None) -> pl.LazyFrame:
     """Weeks since the article's launch (or first week in any store, when earlier or unknown), row-aligned."""
     first = pl.col("week").min().over("article_id")
-    if articles is not None:
+    if articles is not None and "launch_date" in articles.collect_schema().names():
         launch = articles.select(pl.col("article_id").cast(pl.Utf8), pl.col("launch_date").cast(pl.Date))
         keys = keys.join(launch.unique("article_id"), on="article_id", how="left", maintain_order="left")
         first = pl.min_horizontal(first, pl.col("launch_date"))
@@ -158,7 +160,8 @@ def _hierarchy(keys: pl.LazyFrame, windows: Sequence[int]) -> pl.LazyFrame:
 
 
 def _with_exog(panel: pl.LazyFrame, exog: pl.LazyFrame) -> pl.LazyFrame:
-    """Exogenous columns at the origin week, row-aligned: store rows for their store, store-less rows for all."""
+    """Exogenous columns at the origin week, row-aligned: store rows for their store, store-less rows
+    for all."""
     schema = exog.collect_schema()
     values = [
         c for c, t in schema.items() if c not in ("week", "store_id") and (t.is_numeric() or t == pl.Boolean)

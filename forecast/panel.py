@@ -7,8 +7,9 @@ row for it. Columns (the contract, in this order): see `PANEL_SCHEMA`.
 - ``units`` is net sales (returns already subtracted); ``returns_units`` records the returned units (>= 0).
 - ``price`` is the unit-weighted average selling price of the week; a week without priced sales carries the
   last known price forward, and before any known price falls back to the list price.
-- ``list_price`` comes from the catalogue; where it has none, the highest price the article × store has sold
-  at so far (never a later price, so it cannot leak the future). ``discount`` = 1 - price / list_price in [0, 1].
+- ``list_price`` comes from the catalogue; where it has none, the highest price the article × store has
+  sold at so far (never a later price, so it cannot leak the future).
+  ``discount`` = 1 - price / list_price, clipped to [0, 1].
 - ``on_hand`` is the stock at the end of the week from ``Dataset.stock``; ``censored`` marks weeks whose
   demand was cut by a stockout: the week ended with no stock (sold out, or nothing to sell all week), or the
   week's sales used up all the stock the previous week ended with when the week's own count is missing.
@@ -79,7 +80,7 @@ def _weekly(sales: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def _join_in_order(left: pl.LazyFrame, right: pl.LazyFrame, on: str | list[str]) -> pl.LazyFrame:
-    """Left join that keeps the left row order (an unordered join plus one integer sort is the cheaper way)."""
+    """Left join keeping the left row order (an unordered join and one integer sort are the cheap way)."""
     joined = left.with_row_index("_row").join(right, on=on, how="left")
     return joined.sort("_row").drop("_row")
 

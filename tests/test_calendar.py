@@ -84,7 +84,8 @@ def test_walmart_week_examples() -> None:
     # a Saturday starts the Walmart week ending the next Friday; Christmas 2010 (a Saturday) -> 2010-12-31
     assert week_label_of(date(2010, 12, 25), "FRI", is_end=True) == date(2010, 12, 31)
     assert week_label_of(date(2010, 12, 24), "FRI", is_end=True) == date(2010, 12, 24)
-    frame = pl.DataFrame({"week": [date(2010, 2, 12), date(2010, 9, 10), date(2010, 11, 26), date(2010, 12, 31),
+    frame = pl.DataFrame({"week": [date(2010, 2, 12), date(2010, 9, 10), date(2010, 11, 26),
+                                   date(2010, 12, 31),
                                    date(2010, 12, 24), date(2011, 1, 7)]})  # fmt: skip
     flags = frame.select(is_holiday_week("week", is_end=True).alias("h"))["h"].to_list()
     assert flags == [True, True, True, True, False, False]
@@ -132,7 +133,8 @@ def test_weeks_to_and_since_count_down_and_up() -> None:
         for i in range(1, len(weeks)):
             assert to[i] == to[i - 1] - 1 or (to[i - 1] == 0 and to[i] in (51, 52))
             assert since[i] == since[i - 1] + 1 or (since[i] == 0 and to[i] == 0)
-        assert max(to) <= 52 and max(since) <= 52
+        assert max(to) <= 52
+        assert max(since) <= 52
 
 
 def test_week_of_year_and_month_of_the_middle_day() -> None:

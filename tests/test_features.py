@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 
 import polars as pl
@@ -21,7 +21,7 @@ KEYS = ["article_id", "store_id", "week"]
 FeatureFn = Callable[[pl.DataFrame, pl.DataFrame | None], pl.DataFrame]
 
 
-def _panel(rows: list[tuple[int, str, str, float, float | None]], week0: date = MON) -> pl.DataFrame:
+def _panel(rows: Sequence[tuple[int, str, str, float, float | None]], week0: date = MON) -> pl.DataFrame:
     """(week index, store, article, units, price) rows -> collected panel."""
     sales = pl.DataFrame(
         [(week0 + timedelta(weeks=w), s, a, u, p) for w, s, a, u, p in rows],
@@ -116,6 +116,7 @@ sales_rows = st.lists(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rows=sales_rows, cut=st.integers(0, 60), seed=st.integers(0, 10))
 @example(rows=[], cut=0, seed=0)
@@ -150,7 +151,8 @@ def test_feature_columns_follow_the_config() -> None:
     feats = origin_features(
         panel.lazy(), FeaturesConfig(lags=[1, 3], rolling_windows=[5], hierarchy=False)
     ).collect()
-    expected = {"f_lag_1", "f_lag_3", "f_mean_5", "f_std_5", "f_max_5", "f_min_5", "f_mean_all", "f_zero_share",
+    expected = {"f_lag_1", "f_lag_3", "f_mean_5", "f_std_5", "f_max_5", "f_min_5", "f_mean_all",
+                "f_zero_share",
                 "f_zero_share_5", "f_censored_share_5", "f_weeks_since_sale", "f_series_weeks", "f_age_weeks",
                 "f_price", "f_discount", "f_price_ratio", "f_on_hand"}  # fmt: skip
     assert set(feats.columns) == {*KEYS, *expected}
@@ -180,7 +182,8 @@ def test_horizon_frame_targets_seasonal_value_and_calendar() -> None:
     assert a["f_seasonal_52"].to_list() == [float(4 % 5), float(7 % 5), None]  # a year before, if known
     # b's life ended at week 0: later weeks sold nothing
     b = frame.filter(pl.col("article_id") == "b").sort("horizon")
-    assert b["units"].to_list() == [0.0, 0.0, 0.0] and not b["censored"].any()
+    assert b["units"].to_list() == [0.0, 0.0, 0.0]
+    assert not b["censored"].any()
     assert b["f_seasonal_52"].to_list() == [None, None, None]
     # every origin feature is repeated on each horizon row
     origin_row = feats.filter(pl.col("article_id") == "a", pl.col("week") == origin).collect()
@@ -190,7 +193,8 @@ def test_horizon_frame_targets_seasonal_value_and_calendar() -> None:
     xmas = (
         horizon_frame(feats, panel.lazy(), [51], origins=[MON]).collect().filter(pl.col("article_id") == "a")
     )
-    assert xmas["week"].to_list() == [christmas] and xmas["f_cal_is_christmas"].to_list() == [True]
+    assert xmas["week"].to_list() == [christmas]
+    assert xmas["f_cal_is_christmas"].to_list() == [True]
     assert xmas["f_cal_weeks_to_christmas"].to_list() == [0]
 
 

@@ -85,9 +85,11 @@ def test_transactions_net_returns_and_average_the_selling_price() -> None:
         grain="transactions",
     )
     first, second = _rows(ds)
-    assert first["units"] == 2.0 and first["returns_units"] == 1.0
+    assert first["units"] == 2.0
+    assert first["returns_units"] == 1.0
     assert first["price"] == pytest.approx(9.0)  # (10 + 10 + 7) / 3 over units sold
-    assert second["units"] == -2.0 and second["returns_units"] == 2.0
+    assert second["units"] == -2.0
+    assert second["returns_units"] == 2.0
     assert second["price"] == pytest.approx(9.0)  # carried forward: nothing sold
 
 

@@ -9,8 +9,8 @@ weighted by that level, so the loss is the error in units while series of every 
 By default (``target="residual"``) the trees learn the correction to a baseline, last year's holiday-aligned
 week times the year-on-year growth, on rows where that week is known; a season's peak then comes from the
 baseline even when no earlier peak is in the training targets. ``target="level"`` learns the scaled units
-themselves (Tweedie mean when no unit is negative). Censored (stockout) weeks are never targets and are ignored
-by the value features, so a stockout is not learned as low demand.
+themselves (Tweedie mean when no unit is negative). Censored (stockout) weeks are never targets and are
+ignored by the value features, so a stockout is not learned as low demand.
 
 The mean comes from a squared-error model, each quantile from its own quantile-loss model (q50 is the point
 forecast for absolute-error metrics such as WMAE). Quantiles are sorted per row; outputs are clipped at zero.
