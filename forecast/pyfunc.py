@@ -5,6 +5,10 @@ speaks pandas). Output: forecasts ``article_id, store_id, week, horizon, mean, q
 further quantile columns) for the weeks after the last week in the input, for every article × store in it. The
 ``horizon`` param (default: the pipeline's) sets how many weeks.
 
+Cross-series features (the global model's store and category codes, hierarchy aggregates) are read from the
+input, so the input should be the whole panel, or every store of the articles asked about, to reproduce the
+job's forecasts exactly; a slice of a few series gives an approximation.
+
 The fitted `Forecaster` is pickled with the model (cloudpickle); every class it references lives in the
 installed `forecast` package, so a fresh process only needs ``pip install forecast``.
 """

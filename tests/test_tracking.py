@@ -286,3 +286,23 @@ def test_beats_respects_direction() -> None:
     assert not tracking.beats(1.0, 1.0, "profit")
     assert tracking.beats(0.1, 0.2, "wape")
     assert not tracking.beats(0.3, 0.2, "lost_sales_cost")
+
+
+def test_lightgbm_pyfunc_on_the_whole_panel_matches_the_model() -> None:
+    lgbm = pytest.importorskip("forecast.models.lgbm")
+    panel = make_panel(articles=4, stores=3, weeks=30)
+    model = lgbm.LightGBMForecaster(seed=1, params={"num_iterations": 5, "min_data_in_leaf": 5})
+    model.fit(panel, last_week(panel))
+
+    def no_refit(*_args: object) -> None:
+        msg = "the pyfunc model must keep the fitted trees, not refit"
+        raise AssertionError(msg)
+
+    model.fit = no_refit
+    out = pl.from_pandas(DemandModel(model, horizon=3).predict(None, panel_to_pandas(panel)))
+    out = out.with_columns(pl.col("week").cast(pl.Date))
+    expected = model.predict(3, panel.select(SERIES).unique()).drop("model")
+    joined = out.join(expected, on=[*SERIES, "week"], suffix="_model")
+    assert joined.height == out.height == expected.height == 4 * 3 * 3
+    assert (joined["mean"] - joined["mean_model"]).abs().max() == 0.0
+    assert (joined["q90"] - joined["q90_model"]).abs().max() == 0.0
