@@ -72,6 +72,7 @@ def poisson_quantile(mean: np.ndarray, tau: np.ndarray) -> np.ndarray:
     mean = np.asarray(mean, dtype=float)
     tau = np.asarray(tau, dtype=float)
     from scipy import stats  # imported here: scipy.stats costs ~2 s at start-up
+
     out = stats.poisson.ppf(np.clip(tau, 0.0, 1.0 - 1e-12), np.maximum(mean, 0.0))
     out = np.where((mean <= 0) | (tau <= 0) | ~np.isfinite(out), 0.0, out)
     return np.asarray(out, dtype=float)

@@ -1,6 +1,7 @@
 """Pipeline files: one TOML per job, parsed into checked dataclasses.
 
-A pipeline names its data, adapter, horizon, features, models, backtest, business costs, allocation constraints
+A pipeline names its data, adapter, horizon, features, models, backtest, business costs, allocation
+constraints
 and tracking. Relative data paths are resolved against the pipeline file's folder. Unknown keys are an error
 (a typo must not silently fall back to a default).
 """
@@ -23,7 +24,8 @@ ADAPTERS = ("canonical", "hm", "walmart", "visuelle", "simulate")
 class DataConfig:
     adapter: str = "simulate"
     path: Path | None = None
-    # canonical adapter: file names inside `path` (CSV or Parquet, by extension; missing optional files = absent)
+    # canonical adapter: file names inside `path` (CSV or Parquet, by extension; missing optional files
+    # = absent)
     sales: str = "sales.csv"
     articles: str = "articles.csv"
     stores: str = "stores.csv"
@@ -38,7 +40,9 @@ class DataConfig:
             msg = f"`data.adapter` must be one of {ADAPTERS}, got {self.adapter!r}"
             raise ConfigError(msg)
         if self.adapter != "simulate" and self.path is None:
-            msg = f"`data.path` is required for adapter {self.adapter!r}; set it in the pipeline or pass --data"
+            msg = (
+                f"`data.path` is required for adapter {self.adapter!r}; set it in the pipeline or pass --data"
+            )
             raise ConfigError(msg)
 
 
@@ -125,7 +129,9 @@ class BacktestConfig:
 
     def __post_init__(self) -> None:
         if self.folds < 1 or self.step < 1:
-            msg = f"`backtest.folds` and `backtest.step` must be at least 1, got {self.folds!r}, {self.step!r}"
+            msg = (
+                f"`backtest.folds` and `backtest.step` must be at least 1, got {self.folds!r}, {self.step!r}"
+            )
             raise ConfigError(msg)
         allowed = ("profit", "revenue", "wape", "mae", "lost_sales_cost")
         if self.objective not in allowed:

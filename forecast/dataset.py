@@ -6,14 +6,15 @@ Canonical tables (Polars frames; column names are the contract):
   ``date`` (Date: transaction day, or the week label for weekly sources), ``store_id`` (Utf8),
   ``article_id`` (Utf8), ``units`` (Float64: the target; negative = returns), ``price`` (Float64, nullable:
   unit selling price). Optional: ``is_holiday`` (Boolean, when the source flags holiday weeks).
-- ``articles``: ``article_id`` (Utf8, unique), ``category`` (Utf8, nullable: product type / department used for
-  hierarchy aggregates), ``launch_date`` (Date, nullable), ``list_price`` (Float64, nullable),
-  ``unit_cost`` (Float64, nullable), ``is_future`` (Boolean: catalogue article to be launched, whose sales, if any
-  in the source, are never history), plus attribute columns named in ``Dataset.article_attributes``.
-- ``stores``: ``store_id`` (Utf8, unique), ``capacity_units`` (Float64, nullable), plus attribute columns named
-  in ``Dataset.store_attributes``.
+- ``articles``: ``article_id`` (Utf8, unique), ``category`` (Utf8, nullable: product type / department,
+  used for hierarchy aggregates), ``launch_date`` (Date, nullable), ``list_price`` (Float64, nullable),
+  ``unit_cost`` (Float64, nullable), ``is_future`` (Boolean: catalogue article to be launched, whose sales,
+  if any in the source, are never history), plus attribute columns named in ``Dataset.article_attributes``.
+- ``stores``: ``store_id`` (Utf8, unique), ``capacity_units`` (Float64, nullable), plus attribute columns
+  named in ``Dataset.store_attributes``.
 - ``stock`` (optional): ``week`` (Date), ``store_id``, ``article_id``, ``on_hand`` (Float64).
-- ``exog`` (optional): ``week`` (Date), ``store_id`` (Utf8, nullable = applies to every store), numeric columns.
+- ``exog`` (optional): ``week`` (Date), ``store_id`` (Utf8, nullable = applies to every store), numeric
+  columns.
 - ``trends`` (optional): ``week`` (Date), ``term`` (Utf8, lower case), ``value`` (Float64).
 - ``rejects``: ``file``, ``row`` (1-based data row, header excluded), ``column``, ``reason``, ``value``.
 - ``dc_stock`` (optional): the allocation contract's DC stock columns.
@@ -48,7 +49,8 @@ class Dataset:
     """Canonical tables plus what a stage needs to know about them.
 
     ``week_label`` is the weekday that labels a week: ``"MON"`` (weeks start on Monday, the default) or the
-    weekday a source uses (Walmart labels weeks by the Friday they end on: ``"FRI"`` with ``week_label_is_end``).
+    weekday a source uses (Walmart labels weeks by the Friday they end on: ``"FRI"`` with
+    ``week_label_is_end``).
     ``target_unit`` is what ``sales.units`` counts (``"units"``, or ``"USD"`` for Walmart's dollar sales).
     ``rows_read`` maps each source file name to the data rows read from it; for each file
     rows read = rows kept + rows rejected.
@@ -79,7 +81,9 @@ class Dataset:
 
     def rows_kept(self) -> dict[str, int]:
         """Rows kept per source file: rows read minus rows rejected from that file."""
-        rejected = dict(
-            self.rejects.group_by("file").agg(pl.col("row").n_unique()).iter_rows()
-        ) if self.rejects.height else {}
+        rejected = (
+            dict(self.rejects.group_by("file").agg(pl.col("row").n_unique()).iter_rows())
+            if self.rejects.height
+            else {}
+        )
         return {name: n - int(rejected.get(name, 0)) for name, n in self.rows_read.items()}

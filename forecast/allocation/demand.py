@@ -67,6 +67,7 @@ class DemandModel:
         poisson = ~quant
         if poisson.any():
             from scipy import stats  # imported here: scipy.stats costs ~2 s at start-up
+
             out[poisson] = stats.poisson.ppf(level[poisson], self.mean[pair[poisson]]).astype(np.int64) + 1
         if quant.any():
             rows = self.knot_row[pair[quant]]
@@ -77,6 +78,7 @@ class DemandModel:
 def _poisson_sales(mean: np.ndarray, stock: np.ndarray) -> np.ndarray:
     stock = np.maximum(stock, 0.0)
     from scipy import stats  # imported here: scipy.stats costs ~2 s at start-up
+
     at_least = stats.poisson.sf(stock - 1, mean)
     below = stats.poisson.cdf(stock - 2, mean)
     return np.asarray(stock * at_least + mean * below, dtype=float)

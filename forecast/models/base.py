@@ -1,6 +1,7 @@
 """The contract every forecasting model follows.
 
-A model is fitted on a panel (see `forecast.panel`) holding only weeks up to the forecast origin, then asked for
+A model is fitted on a panel (see `forecast.panel`) holding only weeks up to the forecast origin, then asked
+for
 the weeks after the origin. Output frames use the forecasts file contract:
 ``article_id, store_id, week, horizon, model, mean, q10, q50, q90`` (more ``qNN`` columns allowed), with
 ``horizon`` = 1 for the first week after the origin and quantiles non-decreasing.
@@ -39,5 +40,5 @@ class Forecaster(Protocol):
         ...
 
     def predict(self, horizon: int, series: pl.DataFrame | None = None) -> pl.DataFrame:
-        """Forecast weeks origin+1..origin+horizon for `series` (article_id, store_id; default: all active)."""
+        """Forecast weeks origin+1..origin+horizon for `series` (article_id, store_id; default: active)."""
         ...
