@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +16,8 @@ class _State:
 
 
 state = _State()
-console = Console(stderr=True)
+# piped or captured output gets wide tables instead of columns cut to 80 characters
+console = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 
 PIPELINE = typer.Argument(..., help="Pipeline TOML file, e.g. pipelines/walmart.toml.")
 DATA = typer.Option(None, "--data", help="Override the pipeline's data location.")
