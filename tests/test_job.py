@@ -282,7 +282,7 @@ def test_cli_run_end_to_end_with_real_stages_and_fresh_process_model(tmp_path: P
         [sys.executable, "-c", code],
         capture_output=True,
         text=True,
-        env={**os.environ, "MLFLOW_TRACKING_URI": uri},
+        env={**os.environ, "MLFLOW_TRACKING_URI": uri, "MLFLOW_REGISTRY_URI": uri},
         cwd=tmp_path,
         timeout=300,
     )

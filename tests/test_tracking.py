@@ -248,7 +248,7 @@ def test_registry_aliases_and_fresh_process_load(store_uri: str, store_root: Pat
         "out = m.predict(df, params={'horizon': 2})\n"
         "print(out.to_csv(index=False))\n"
     )
-    env = {**os.environ, "MLFLOW_TRACKING_URI": store_uri}
+    env = {**os.environ, "MLFLOW_TRACKING_URI": store_uri, "MLFLOW_REGISTRY_URI": store_uri}
     done = subprocess.run(
         [sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=180
     )
