@@ -332,7 +332,14 @@ def _base():
         (lambda f: (f[0], f[1].drop("pack_size"), f[2], f[3]), InputError, "pack_size"),
         (lambda f: (f[0], f[1], f[2].drop("capacity_units"), f[3]), InputError, "capacity_units"),
         (lambda f: (f[0].with_columns(mean=pl.lit(-1.0)), *f[1:]), InputError, "mean"),
-        (lambda f: (f[0].with_columns(model=pl.Series(["a", "b"])), *f[1:]), InputError, "several models"),
+        (
+            lambda f: (
+                pl.concat([f[0].with_columns(model=pl.lit("a")), f[0].with_columns(model=pl.lit("b"))]),
+                *f[1:],
+            ),
+            InputError,
+            "several models",
+        ),
         (lambda f: (pl.concat([f[0], f[0]]), *f[1:]), InputError, "duplicate"),
         (lambda f: (f[0], f[1].with_columns(price=pl.lit(0.0)), f[2], f[3]), InputError, "price"),
     ],
@@ -367,3 +374,17 @@ def test_no_store_stock_and_empty_dc():
     assert result.plan.is_empty()
     assert result.gap == 0.0
     assert result.objective == pytest.approx(result.baseline)
+
+
+def test_champion_and_cold_start_rows_allocate_together():
+    # a forecasts file from `forecast predict` holds the champion's rows and the cold-start model's rows
+    forecasts, dc, stores, stock = _base()
+    mixed = forecasts.with_columns(
+        model=pl.when(pl.col("article_id") == forecasts["article_id"][0])
+        .then(pl.lit("lightgbm"))
+        .otherwise(pl.lit("cold_start"))
+    )
+    assert mixed["model"].n_unique() == 2
+    mixed_plan = allocate(mixed, dc, stores, stock, AllocationConfig()).plan
+    single_plan = allocate(forecasts, dc, stores, stock, AllocationConfig()).plan
+    assert mixed_plan.equals(single_plan)

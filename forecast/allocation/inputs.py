@@ -218,9 +218,12 @@ def _forecast_frame(forecasts: pl.DataFrame, file: str) -> pl.DataFrame:
         frame = frame.with_columns(pl.col("week").cast(pl.Date))
     qcols = tuple(col for _, col in quantile_columns(frame.columns))
     frame = _numeric(frame, ("mean", *qcols), file)
-    if "model" in frame.columns and frame["model"].n_unique() > 1:
+    # rows of different models may sit side by side (the champion's plus the cold-start model's for new
+    # articles); two models' forecasts for the same article × store × week cannot both be the demand
+    keys = frame.select("article_id", "store_id", "week")
+    if "model" in frame.columns and frame["model"].n_unique() > 1 and keys.is_duplicated().any():
         models = sorted(frame["model"].cast(pl.Utf8).unique().drop_nulls().to_list())
-        msg = f"forecasts hold several models {models[:5]}"
+        msg = f"forecasts hold several models {models[:5]} for the same article, store and week"
         raise InputError(msg, file=file, column="model", fix="keep one model's rows (the champion)")
     _unique(frame, ["article_id", "store_id", "week"], file)
     _check(frame, pl.col("mean") < 0, file, "mean", "forecast mean must be >= 0", "fix the forecast")
