@@ -57,6 +57,15 @@ CATEGORICAL = ["f_store", "f_category"]
 REQUIRED = ["article_id", "store_id", "week", "units"]
 
 
+def category_codes(keys: pl.DataFrame) -> dict[str, dict[str, int]]:
+    """1-based codes of the stores and categories in `keys`; values unseen later map to missing."""
+    out: dict[str, dict[str, int]] = {}
+    for col in ("store_id", "category"):
+        values = keys.select(pl.col(col).cast(pl.Utf8).fill_null("").unique().sort()).to_series().to_list()
+        out[col] = {value: code for code, value in enumerate(values, start=1)}
+    return out
+
+
 class LightGBMForecaster:
     """Global gradient-boosted model forecasting the mean and quantiles of weekly units.
 
@@ -138,9 +147,15 @@ class LightGBMForecaster:
         feats, rows = design(m, origins, max_h, lags, windows, last=last, keep=keep, seed=self.seed)
         if feats.height == 0:
             return feats
+        codes = getattr(self, "codes_", None) or category_codes(m.keys)
         keys = m.keys.with_columns(
-            pl.col("store_id").rank("dense").cast(pl.Int32).alias("f_store"),
-            pl.col("category").fill_null("").rank("dense").cast(pl.Int32).alias("f_category"),
+            pl.col("store_id")
+            .replace_strict(codes["store_id"], default=None, return_dtype=pl.Int32)
+            .alias("f_store"),
+            pl.col("category")
+            .fill_null("")
+            .replace_strict(codes["category"], default=None, return_dtype=pl.Int32)
+            .alias("f_category"),
         )
         target = pl.col("origin") + pl.col("horizon")
         frame = pl.concat([keys[rows], feats], how="horizontal").with_columns(
@@ -189,6 +204,8 @@ class LightGBMForecaster:
     def fit(self, panel: pl.DataFrame | pl.LazyFrame, origin: date) -> LightGBMForecaster:
         """Learn from the panel's weeks up to `origin`; returns self."""
         data = panel.collect() if isinstance(panel, pl.LazyFrame) else panel
+        # codes fixed at fit time, so a slice of the panel (a pyfunc input) gets the same store/category codes
+        self.codes_ = category_codes(data.filter(pl.col("week") <= origin))
         train = self.feature_frame(data, origin)
         if self.target == "residual" and train.height:
             # rows without last year's week would teach corrections of a different baseline
