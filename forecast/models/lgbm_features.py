@@ -13,6 +13,7 @@ Labor Day, Thanksgiving) it is the week at the same distance from that holiday o
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -191,7 +192,9 @@ def target_block(
     back = seasonal_offset(m.week(target), m.is_end)
     s52 = _seasonal(m, o, target, back)
     near = np.stack([_seasonal(m, o, target, back + d) for d in (-1, 0, 1)])
-    with np.errstate(invalid="ignore"):
+    # series with no aligned week at all get NaN (missing for the trees), not a warning
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
         smooth = np.nanmean(near, axis=0) if np.isfinite(near).any() else near[1]
     out = {
         "f_seasonal_52": s52 / scale,
