@@ -1,4 +1,4 @@
-"""Pinned accuracy on fixed real data: the global model must beat seasonal naive on Walmart's last 26 weeks."""
+"""Pinned accuracy on fixed real data: the global model beats seasonal naive on Walmart's last 26 weeks."""
 
 from __future__ import annotations
 
