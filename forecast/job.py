@@ -8,7 +8,8 @@ half-written plan or report. The MLflow run of a failed job ends FAILED with the
 Allocation inputs when the data has none (documented in the README):
 
 - DC stock: per article, 1.1 × the forecast mean summed over stores and the allocation's cover weeks, rounded
-  up, in packs of 1; price from the catalogue's ``list_price``, else the article's last panel price, else
+  up, in packs of 1 (for a target counted in money, such as Walmart's dollars, in round blocks of money sized
+  by `value_block`); price from the catalogue's ``list_price``, else the article's last panel price, else
   ``business.default_price``; unit cost from the catalogue, else ``business.unit_cost_ratio`` × price.
 - holding cost per leftover unit (when neither the DC stock nor ``allocation.holding_cost`` gives one):
   ``business.holding_cost_ratio`` × price, as in the backtest's business evaluation.
@@ -240,9 +241,11 @@ def dc_stock_for(
     if week is not None:
         rows = forecasts.filter(pl.col("week").is_between(week, week + timedelta(weeks=cover - 1)))
     need = rows.group_by("article_id").agg(pl.col("mean").sum().alias("demand_units"))
+    pack = 1 if ds.target_unit == "units" else value_block(rows)
+    available = (pl.col("demand_units") * DC_STOCK_MARGIN / pack).ceil().cast(pl.Int64) * pack
     dc = need.join(prices, on="article_id", how="left").with_columns(
-        (pl.col("demand_units") * DC_STOCK_MARGIN).ceil().cast(pl.Int64).alias("available_units"),
-        pl.lit(1, pl.Int64).alias("pack_size"),
+        available.alias("available_units"),
+        pl.lit(pack, pl.Int64).alias("pack_size"),
         pl.col("price").fill_null(config.business.default_price),
     )
     dc = dc.with_columns(
@@ -253,6 +256,21 @@ def dc_stock_for(
         dc = dc.drop("holding_cost")
     keep = ["article_id", "available_units", "pack_size", "unit_cost", "price"]
     return dc.select(*keep, *[c for c in dc.columns if c == "holding_cost"]).sort("article_id")
+
+
+def value_block(forecasts: pl.DataFrame, packs_per_store: int = 25) -> int:
+    """Shipping block for a target counted in money (Walmart's dollars): a 1-2-5 round amount such that a
+    typical store × article needs about `packs_per_store` blocks, which keeps the allocation model small.
+
+    Examples
+    --------
+    >>> value_block(pl.DataFrame({"mean": [20_000.0, 30_000.0]}))
+    2000
+    """
+    typical = float(forecasts["mean"].quantile(0.9) or 0.0) if forecasts.height else 0.0
+    target = max(typical / packs_per_store, 1.0)
+    magnitude = 10 ** math.floor(math.log10(target))
+    return int(next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= target))
 
 
 def store_stock_for(ds: Dataset, panel: pl.DataFrame) -> pl.DataFrame | None:

@@ -197,6 +197,18 @@ def test_dc_stock_derived_from_forecast_and_prices() -> None:
     ].to_list() == [2.0]
 
 
+def test_dc_stock_for_a_money_target_ships_in_round_blocks() -> None:
+    # Walmart counts dollars: shipping them one at a time would make a model with millions of increments
+    ds = make_dataset()
+    ds.target_unit = "USD"
+    forecasts = forecasts_for_allocation().with_columns(pl.col("mean") * 10_000)
+    dc = dc_stock_for(ds, make_panel(), forecasts, PipelineConfig(name="t"), date(2024, 5, 6))
+    pack = dc["pack_size"].unique().to_list()
+    assert pack == [2000]  # 90th percentile of the week's means (30,000) / 25 = 1,200, rounded up 1-2-5
+    # 1.1 × the week's demand, rounded up to whole blocks: A0 55,000 -> 56,000; A1 5,500 -> 6,000
+    assert dict(dc.select("article_id", "available_units").iter_rows()) == {"A0": 56_000, "A1": 6_000}
+
+
 def test_stores_unlimited_when_capacity_unknown_and_latest_stock() -> None:
     ds = make_dataset()
     forecasts = forecasts_for_allocation().vstack(

@@ -5,6 +5,7 @@ Every command prints a one-line human error on stderr and exits 1 on bad input; 
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import typer
@@ -38,9 +39,16 @@ app.command("simulate")(simulate.command)
 app.command("validate")(validate.command)
 
 
+def _terminate(_signum: int, _frame: object) -> None:
+    # a scheduler stopping the job (SIGTERM) takes the same path as Ctrl-C: the MLflow run is closed as
+    # KILLED and no partial output is published
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     """Console-script entry point."""
     debug = "--debug" in sys.argv[1:]
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         app(standalone_mode=False)
     except ForecastError as exc:
