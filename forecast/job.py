@@ -98,6 +98,7 @@ class JobResult:
     registration: tracking.Registration | None = None
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    target_unit: str = "units"
 
 
 @dataclass
@@ -150,6 +151,7 @@ def run_job(
         registration=registration,
         seconds=time.perf_counter() - started,
         warnings=list(getattr(done.allocation, "warnings", [])),
+        target_unit=done.ds.target_unit,
     )
 
 

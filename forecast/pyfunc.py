@@ -16,6 +16,7 @@ installed `forecast` package, so a fresh process only needs ``pip install foreca
 from __future__ import annotations
 
 import copy
+import warnings
 from datetime import date
 from importlib import metadata
 from typing import Any
@@ -173,11 +174,15 @@ def log_pyfunc(forecaster: Forecaster, example: pl.DataFrame, horizon: int, *, n
     wrapper = DemandModel(forecaster, horizon)
     model_input = panel_to_pandas(example)
     output = wrapper.predict(None, model_input)
-    signature = _optional_extras(infer_signature(model_input, output, params={"horizon": int(horizon)}))
-    return mlflow.pyfunc.log_model(
-        name=name,
-        python_model=wrapper,
-        signature=signature,
-        input_example=model_input,
-        pip_requirements=requirements(),
-    )
+    with warnings.catch_warnings():
+        # the panel's integer columns never hold missing values; the wrapper is meant to be pickled
+        warnings.filterwarnings("ignore", message=".*integer column.*")
+        warnings.filterwarnings("ignore", message=".*python_model.*CloudPickle.*")
+        signature = _optional_extras(infer_signature(model_input, output, params={"horizon": int(horizon)}))
+        return mlflow.pyfunc.log_model(
+            name=name,
+            python_model=wrapper,
+            signature=signature,
+            input_example=model_input,
+            pip_requirements=requirements(),
+        )

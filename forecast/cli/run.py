@@ -53,7 +53,8 @@ def execute(config: PipelineConfig, out: Path, tracking_uri: str | None) -> None
     plan_units = float(result.plan["units"].sum()) if result.plan.height else 0.0
     profit = result.allocation.get("objective")
     plan = (
-        f"{plan_units:,.0f} units to {result.plan['store_id'].n_unique() if result.plan.height else 0} stores"
+        f"{plan_units:,.0f} {result.target_unit} to "
+        f"{result.plan['store_id'].n_unique() if result.plan.height else 0} stores"
     )
     if isinstance(profit, float):
         plan += f", expected profit {profit:,.2f} (gap {result.allocation.get('gap', float('nan')):.3%})"
