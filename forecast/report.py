@@ -23,7 +23,6 @@ from matplotlib.figure import Figure
 from forecast.io import write_text
 
 MONEY = ("revenue", "lost_sales_cost", "holding_cost", "profit", "expected_profit")
-LOWER_IS_BETTER = ("wape", "mae", "rmse", "mase", "pinball", "lost_sales_cost", "lost_sales_units")
 TOP_ARTICLES = 3
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2rem auto;

@@ -22,21 +22,12 @@ from typing import Any
 
 import polars as pl
 
+from forecast.backtest import MAXIMISE
 from forecast.config import PipelineConfig
 from forecast.dataset import Dataset
 
 DEFAULT_STORE = Path("mlruns") / "mlflow.db"
 # objectives where a smaller value is better; the others (profit, revenue) are maximised
-LOWER_IS_BETTER = frozenset({"wape", "mae", "rmse", "lost_sales_cost", "lost_sales_units", "holding_cost"})
-ACCURACY_METRICS = ("wape", "mae", "rmse", "bias", "mase", "pinball", "coverage_80")
-BUSINESS_METRICS = (
-    "revenue",
-    "lost_sales_units",
-    "lost_sales_cost",
-    "overstock_units",
-    "holding_cost",
-    "profit",
-)
 _MAX_TAG = 5000
 
 
@@ -299,7 +290,7 @@ def beats(new: float, old: float | None, objective: str) -> bool:
     """
     if old is None:
         return True
-    return new < old if objective in LOWER_IS_BETTER else new > old
+    return new > old if objective in MAXIMISE else new < old
 
 
 def champion_value(name: str, objective: str) -> float | None:
