@@ -114,3 +114,60 @@ def test_errors() -> None:
         StatsForecastModel("arima")
     with pytest.raises(NotFittedError, match="not fitted"):
         StatsForecastModel("naive").predict(1)
+
+
+def test_conformal_quantiles_come_from_the_methods_own_rolling_errors() -> None:
+    # window_average over 1 week is naive: the last 9 one-week-ahead errors are 3, 7, 1, 8, 2, 9, 4, 6, 5
+    values = [30.0] * 5 + [33.0, 26.0, 27.0, 19.0, 21.0, 12.0, 16.0, 10.0, 15.0]
+    panel = panel_of({("a", "s"): values})
+    model = StatsForecastModel("window_average", window_size=1, conformal_weeks=9)
+    out = model.fit(panel, START + timedelta(weeks=len(values) - 1)).predict(1)
+    # 9 scores, level 0.8: the ceil(10 * 0.8) = 8th smallest error, 8
+    assert out["q50"].item() == pytest.approx(15.0)
+    assert out["q90"].item() == pytest.approx(15.0 + 8.0)
+    assert out["q10"].item() == pytest.approx(15.0 - 8.0)
+
+
+def test_conformal_errors_pool_the_horizon_steps_of_non_overlapping_windows() -> None:
+    # two windows of 2 weeks before the origin, each forecast by the mean of the 2 weeks before it
+    values = [10.0, 10.0, 10.0, 12.0, 8.0, 11.0, 14.0]
+    panel = panel_of({("a", "s"): values})
+    model = StatsForecastModel("window_average", window_size=2, conformal_weeks=4)
+    out = model.fit(panel, START + timedelta(weeks=6)).predict(2)
+    # window 1: trained on 10, 10, 10 -> 10 vs 12, 8; window 2: trained up to 8 -> 10 vs 11, 14
+    # errors 2, 2, 1, 4: level 0.8 of 4 scores -> the 4th smallest, 4; forecast = (11 + 14) / 2
+    assert out["q50"].to_list() == pytest.approx([12.5, 12.5])
+    assert out["q90"].to_list() == pytest.approx([16.5, 16.5])
+    assert out["q10"].to_list() == pytest.approx([8.5, 8.5])
+
+
+def test_series_too_short_for_two_windows_fall_back_to_residual_quantiles() -> None:
+    values = [4.0, 1.0, 6.0, 2.0, 5.0, 3.0, 4.0]  # fewer than 2 * 4 + 1 weeks
+    panel = panel_of({("a", "s"): values})
+    out = (
+        StatsForecastModel("window_average", window_size=2).fit(panel, START + timedelta(weeks=6)).predict(4)
+    )
+    recent = np.array(values)
+    offsets = np.quantile(recent - recent.mean(), [0.1, 0.9])
+    assert out["q10"].to_list() == pytest.approx([3.5 + offsets[0]] * 4)
+    assert out["q90"].to_list() == pytest.approx([3.5 + offsets[1]] * 4)
+
+
+@pytest.mark.parametrize("method", ["window_average", "tsb"])
+def test_conformal_band_covers_about_80_percent_of_noisy_demand(method: str) -> None:
+    rng = np.random.default_rng(7)
+    weeks, horizon = 200, 8
+    series = {
+        (f"a{i}", "s"): np.maximum(0.0, 20.0 + 5.0 * rng.standard_normal(weeks)).round().tolist()
+        for i in range(40)
+    }
+    panel = panel_of(series)
+    model = StatsForecastModel(method, window_size=8, alpha_d=0.2, alpha_p=0.2)
+    hits = []
+    for origin_week in range(100, weeks - horizon, 20):
+        origin = START + timedelta(weeks=origin_week)
+        out = model.fit(panel.filter(pl.col("week") <= origin), origin).predict(horizon)
+        scored = out.join(panel, on=["article_id", "store_id", "week"])
+        hits.append(((scored["units"] >= scored["q10"]) & (scored["units"] <= scored["q90"])).to_numpy())
+    coverage = np.concatenate(hits).mean()
+    assert 0.75 <= coverage <= 0.87, coverage

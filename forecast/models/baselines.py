@@ -8,9 +8,17 @@ series stopped selling earlier (no sale recorded = nothing sold). Quantiles:
 
 - methods with prediction intervals (seasonal naive, naive, historic average, AutoETS) give q_tau from the
   interval of level 100·|1 − 2·tau| (level 80 gives q10 and q90); q50 = the point forecast;
-- the others (window average and the intermittent-demand methods) give q_tau = point forecast + the
-  tau-quantile of the series' recent deviations from its own mean (the last `residual_weeks` weeks): an
-  empirical residual distribution that needs no refit;
+- the others (window average and the intermittent-demand methods) get split-conformal intervals from the
+  method's own out-of-sample errors: the series' last ``max(2, conformal_weeks // horizon)`` non-overlapping
+  windows of `horizon` weeks are each forecast by the method refitted on the weeks before the window (as
+  statsforecast's ``ConformalIntervals(h=horizon, n_windows=...)`` does), and q_tau = point forecast ∓ the
+  conformal quantile of the absolute errors at level 100·|1 − 2·tau| (− below the median, + above).
+  The errors are pooled over the windows and the horizon steps (these methods forecast a flat line, so the
+  steps share one error scale, and pooling gives a stable quantile from a year of weeks where one score per
+  window and step would not), and the quantile is the finite-sample one: the ⌈(n + 1)·level⌉-th smallest of
+  the n errors;
+- a series too short for two windows (fewer than 2·horizon + 1 weeks) instead gets q_tau = point forecast +
+  the tau-quantile of its recent deviations from its own mean (the last `residual_weeks` weeks);
 - every forecast is then clipped at 0 (``nonnegative=True``: demand) and the quantiles made non-decreasing.
 
 Fallbacks: a series shorter than `season_length` weeks gets the naive forecast from ``seasonal_naive``; a
@@ -74,7 +82,10 @@ class StatsForecastModel:
     season_length : weeks per season for seasonal methods.
     window_size : weeks averaged by ``window_average``.
     alpha_d, alpha_p : TSB smoothing of demand size and probability.
-    residual_weeks : recent weeks whose deviations give the empirical quantiles of methods without intervals.
+    conformal_weeks : weeks of rolling-origin errors calibrating methods without intervals (at least two
+        windows of the forecast horizon are always used).
+    residual_weeks : recent weeks whose deviations give the quantiles of methods without intervals on series
+        too short for conformal windows.
     nonnegative : clip forecasts at 0 (demand cannot be negative).
 
     Examples
@@ -94,6 +105,7 @@ class StatsForecastModel:
         window_size: int = 4,
         alpha_d: float = 0.1,
         alpha_p: float = 0.1,
+        conformal_weeks: int = 52,
         residual_weeks: int = 52,
         nonnegative: bool = True,
     ) -> None:
@@ -107,6 +119,7 @@ class StatsForecastModel:
         self.window_size = window_size
         self.alpha_d = alpha_d
         self.alpha_p = alpha_p
+        self.conformal_weeks = conformal_weeks
         self.residual_weeks = residual_weeks
         self.nonnegative = nonnegative
 
@@ -175,7 +188,10 @@ class StatsForecastModel:
             return self._from_intervals(result, horizon)
         if self.method in WITH_INTERVALS:
             return self._from_intervals(result, horizon)
-        return self._from_residuals(result["mean"], y)
+        scores = self._conformity_scores(model, y, horizon)
+        if scores is None:
+            return self._from_residuals(result["mean"], y)
+        return self._from_conformal(result["mean"], scores)
 
     @staticmethod
     def _call(model: Any, y: np.ndarray, horizon: int, levels: list[int] | None) -> dict[str, Any] | None:
@@ -197,6 +213,31 @@ class StatsForecastModel:
             key = f"lo-{level}" if q < 0.5 else f"hi-{level}"
             cols.append(mean if q == 0.5 or key not in result else np.asarray(result[key], dtype=float))
         return np.nan_to_num(np.stack(cols, axis=1)[:horizon])
+
+    def _conformity_scores(self, model: Any, y: np.ndarray, horizon: int) -> np.ndarray | None:
+        """Absolute errors of `model` refitted before each of the last windows of `y`; None if too short."""
+        n_windows = min(max(2, self.conformal_weeks // horizon), (len(y) - 1) // horizon)
+        if n_windows < 2:
+            return None
+        scores = np.empty((n_windows, horizon))
+        for i in range(n_windows):
+            train_end = len(y) - (n_windows - i) * horizon
+            result = self._call(model, y[:train_end], horizon, None)
+            if result is None:
+                return None
+            scores[i] = np.abs(y[train_end : train_end + horizon] - result["mean"][:horizon])
+        return scores.reshape(-1)
+
+    def _from_conformal(self, mean: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        mean = np.asarray(mean, dtype=float)
+        cols = [mean]
+        for q in self.quantiles:
+            level = abs(1 - 2 * q)
+            # finite-sample split-conformal quantile: the ceil((n + 1) * level)-th smallest score
+            rank = min(len(scores), int(np.ceil((len(scores) + 1) * level - 1e-9)))
+            margin = 0.0 if rank == 0 else float(np.sort(scores)[rank - 1])
+            cols.append(mean - margin if q < 0.5 else mean + margin)
+        return np.nan_to_num(np.stack(cols, axis=1))
 
     def _from_residuals(self, mean: np.ndarray, y: np.ndarray) -> np.ndarray:
         recent = y[-self.residual_weeks :]
