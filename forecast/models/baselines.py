@@ -17,7 +17,8 @@ series stopped selling earlier (no sale recorded = nothing sold). Quantiles:
   steps share one error scale, and pooling gives a stable quantile from a year of weeks where one score per
   window and step would not), and the quantile is the finite-sample one: the ⌈(n + 1)·level⌉-th smallest of
   the n errors;
-- a series too short for two windows (fewer than 2·horizon + 1 weeks) instead gets q_tau = point forecast +
+- a series too short for two windows (fewer than 2·horizon + 1 weeks), or on which the method fails in a
+  window, instead gets q_tau = point forecast +
   the tau-quantile of its recent deviations from its own mean (the last `residual_weeks` weeks);
 - every forecast is then clipped at 0 (``nonnegative=True``: demand) and the quantiles made non-decreasing.
 
