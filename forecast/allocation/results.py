@@ -106,6 +106,22 @@ def check_plan(problem: AllocationProblem, packs: np.ndarray) -> None:
         raise InfeasibleError(msg)
 
 
+def planner_order(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """Sort by `keys` the way a planner reads ids: numerically when every id is a whole number
+    (Walmart's stores 1, 2, ..., 10 rather than 1, 10, 11), as text otherwise.
+
+    Examples
+    --------
+    >>> planner_order(pl.DataFrame({"store_id": ["10", "2", "1"]}), ["store_id"])["store_id"].to_list()
+    ['1', '2', '10']
+    """
+    numeric = [
+        pl.col(k).cast(pl.Int64, strict=False) if frame[k].str.contains(r"^\d{1,18}$").all() else pl.col(k)
+        for k in keys
+    ]
+    return frame.sort(numeric)
+
+
 def build_result(
     problem: AllocationProblem,
     demand: DemandModel,
@@ -126,7 +142,7 @@ def build_result(
         added = bound - baseline
         gap = 0.0 if added <= 1e-9 else max(bound - objective, 0.0) / added
     pairs = _pair_frame(problem, packs, outcome)
-    plan = pairs.filter(pl.col("units") > 0).select(PLAN_COLUMNS).sort("store_id", "article_id")
+    plan = planner_order(pairs.filter(pl.col("units") > 0).select(PLAN_COLUMNS), ["store_id", "article_id"])
     return AllocationResult(
         plan=plan,
         store_summary=_store_summary(problem, pairs),
@@ -189,7 +205,7 @@ def _store_summary(problem: AllocationProblem, pairs: pl.DataFrame) -> pl.DataFr
             "utilisation",
             "expected_profit",
         )
-        .sort("store_id")
+        .pipe(planner_order, ["store_id"])
     )
 
 
@@ -219,7 +235,7 @@ def _article_summary(problem: AllocationProblem, pairs: pl.DataFrame) -> pl.Data
             "stores",
             "expected_profit",
         )
-        .sort("article_id")
+        .pipe(planner_order, ["article_id"])
     )
 
 
