@@ -225,8 +225,11 @@ def predict_all(
     config: PipelineConfig,
     model_name: str,
     progress: Progress | None = None,
+    model: Forecaster | None = None,
 ) -> pl.DataFrame:
     """Fit `model_name` on all history; forecast every active series and the cold-start articles.
+
+    Pass `model` (an unfitted instance named `model_name`) to keep the fitted model: it is fitted in place.
 
     Returns the forecasts contract columns (plus any extra ``qNN``), sorted by article_id, store_id, week.
     Cold-start rows (model ``cold_start``) cover catalogue articles marked ``is_future`` or absent from the
@@ -241,7 +244,7 @@ def predict_all(
         raise ForecastError(msg)
     origin, horizon = weeks[-1], config.forecast.horizon
     hist, active = history_at(frame, origin, config.forecast.active_weeks)
-    model = _named_model(config, ds, model_name)
+    model = model if model is not None else _named_model(config, ds, model_name)
     say(f"fitting {model_name} on {hist.height} rows up to {origin}; forecasting {active.height} series")
     parts = [model.fit(hist, origin).predict(horizon, active)]
     cold = cold_start_series(ds, frame, origin)

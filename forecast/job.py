@@ -110,6 +110,7 @@ class _Computed:
     allocation: Any
     models: list[Any]
     fingerprint: dict[str, Any]
+    champion_model: Any = None  # fitted on all history by predict_all, when the stage returned it
 
 
 def run_job(
@@ -175,7 +176,8 @@ def _compute(config: PipelineConfig, steps: Stages, say: Progress) -> _Computed:
     say(f"backtesting {len(models)} models on {panel.height:,} panel rows")
     backtest = steps.run_backtest(panel, models, config, ds, progress=say)
     say(f"champion: {backtest.champion}; forecasting {config.forecast.horizon} weeks")
-    forecasts = steps.predict_all(ds, panel, config, backtest.champion, progress=say)
+    champion_model = _fresh_champion(models, backtest.champion)
+    forecasts = steps.predict_all(ds, panel, config, backtest.champion, progress=say, model=champion_model)
     say("allocating DC stock to stores")
     week = _allocation_week(forecasts)
     dc_stock = dc_stock_for(ds, panel, forecasts, config, week)
@@ -184,7 +186,8 @@ def _compute(config: PipelineConfig, steps: Stages, say: Progress) -> _Computed:
     # one demand row per article × store × week: the champion's, and the cold-start model's for new articles
     demand = forecasts.drop("model") if "model" in forecasts.columns else forecasts
     allocation = steps.allocate(demand, dc_stock, stores, stock, config.allocation, week=week)
-    return _Computed(ds, panel, backtest, forecasts, allocation, models, fingerprint)
+    fitted = champion_model if hasattr(champion_model, "predict") and _is_fitted(champion_model) else None
+    return _Computed(ds, panel, backtest, forecasts, allocation, models, fingerprint, fitted)
 
 
 def _allocation_week(forecasts: pl.DataFrame) -> date | None:
@@ -376,11 +379,27 @@ def _log_run(
     return metrics
 
 
+def _fresh_champion(models: list[Any], champion: str) -> Any:
+    """An unfitted copy of the champion, for `predict_all` to fit once on all history."""
+    import copy
+
+    model = next((m for m in models if m.name == champion), None)
+    return copy.deepcopy(model) if model is not None else None
+
+
+def _is_fitted(model: Any) -> bool:
+    return any(name.endswith("_") and not name.startswith("_") for name in vars(model))
+
+
 def fit_champion(config: PipelineConfig, done: _Computed) -> Any:
-    """The champion fitted on all history (what the registered model forecasts with)."""
+    """The champion fitted on all history (what the registered model forecasts with); reuses the fit of
+    the forecasting step when there was one."""
     import copy
 
     from forecast.backtest import history_at
+
+    if done.champion_model is not None:
+        return done.champion_model
 
     origin: date = done.panel["week"].max()  # type: ignore[assignment]
     model = next((m for m in done.models if m.name == done.backtest.champion), None)
@@ -400,7 +419,8 @@ def _log_model(
     if objective not in metrics:
         say(f"not registering: the champion has no {objective!r} figure")
         return None
-    say(f"fitting {done.backtest.champion} on all history for the model registry")
+    if done.champion_model is None:
+        say(f"fitting {done.backtest.champion} on all history for the model registry")
     fitted = fit_champion(config, done)
     info = log_pyfunc(fitted, example_slice(done.panel), config.forecast.horizon)
     name = f"{config.name}-demand"
