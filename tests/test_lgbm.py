@@ -131,3 +131,82 @@ def test_seasonal_lag_follows_thanksgiving() -> None:
     assert seasonal_offset(date(2013, 11, 29), is_end=True) == 53
     assert seasonal_offset(date(2012, 11, 23), is_end=True) == 52
     assert seasonal_offset(date(2012, 6, 1), is_end=True) == 52
+
+
+def noisy_panel(n_series: int = 60, weeks: int = 112, seed: int = 5) -> pl.DataFrame:
+    """Negative-binomial weekly units (overdispersed) with a yearly cycle and levels from 3 to 40."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(weeks)
+    frames = []
+    for i in range(n_series):
+        mean = rng.uniform(3, 40) * (1 + 0.4 * np.sin(2 * np.pi * t / 52))
+        frames.append(
+            pl.DataFrame(
+                {
+                    "article_id": f"a{i % 10}",
+                    "store_id": f"s{i // 10}",
+                    "week": [START + timedelta(weeks=int(k)) for k in t],
+                    "units": rng.negative_binomial(3, 3 / (3 + mean)).astype(float),
+                }
+            )
+        )
+    flags = {"censored": pl.lit(False), "is_holiday": pl.lit(False), "category": pl.lit("c")}
+    return pl.concat(frames).with_columns(**flags)
+
+
+NOISY_ORIGIN = START + timedelta(weeks=103)
+FLEXIBLE = {"num_iterations": 100, "min_data_in_leaf": 10, "num_leaves": 31}
+
+
+def _coverage(calibrate: bool, panel: pl.DataFrame) -> float:
+    model = LightGBMForecaster(seed=3, params=FLEXIBLE, max_horizon=8, calibrate=calibrate)
+    out = model.fit(panel, NOISY_ORIGIN).predict(8)
+    joined = out.join(
+        panel.select("article_id", "store_id", "week", "units"), on=["article_id", "store_id", "week"]
+    )
+    assert joined.height == out.height == 60 * 8
+    inside = (pl.col("units") >= pl.col("q10")) & (pl.col("units") <= pl.col("q90"))
+    return float(joined.select(inside.mean()).item())
+
+
+@pytest.fixture(scope="module")
+def noisy() -> pl.DataFrame:
+    return noisy_panel()
+
+
+@pytest.mark.slow
+def test_calibrated_band_covers_80_percent_out_of_sample(noisy: pl.DataFrame) -> None:
+    raw, calibrated = _coverage(False, noisy), _coverage(True, noisy)
+    assert raw < 0.75  # the quantile boosters alone are under-dispersed
+    assert abs(calibrated - 0.8) < 0.05
+    assert abs(calibrated - 0.8) < abs(raw - 0.8)
+
+
+def test_calibration_keeps_mean_and_median(noisy: pl.DataFrame) -> None:
+    def fit(calibrate: bool) -> pl.DataFrame:
+        model = LightGBMForecaster(seed=3, params=SMALL, max_horizon=8, calibrate=calibrate)
+        return model.fit(noisy, NOISY_ORIGIN).predict(8)
+
+    raw, calibrated = fit(False), fit(True)
+    assert raw.select("mean", "q50").equals(calibrated.select("mean", "q50"))
+    assert not raw["q90"].equals(calibrated["q90"])
+    ordered = (pl.col("q10") <= pl.col("q50")) & (pl.col("q50") <= pl.col("q90")) & (pl.col("q10") >= 0)
+    assert calibrated.select(ordered.all()).item()
+
+
+def test_calibration_uses_only_weeks_up_to_the_origin(noisy: pl.DataFrame) -> None:
+    def offsets(panel: pl.DataFrame) -> dict[str, np.ndarray]:
+        model = LightGBMForecaster(seed=3, params=SMALL, max_horizon=8, calibrate=True, calibration_weeks=13)
+        return model.fit(panel, NOISY_ORIGIN).offsets_
+
+    base = offsets(noisy)
+    assert set(base) == {"q10", "q90"}
+    future = noisy.with_columns(
+        pl.when(pl.col("week") > NOISY_ORIGIN).then(pl.col("units") * 50 + 7).otherwise(pl.col("units"))
+    )
+    after = offsets(future)
+    assert all(np.array_equal(base[c], after[c]) for c in base)
+    # the held-out weeks just before the origin do drive the offsets
+    held = pl.col("week").is_between(NOISY_ORIGIN - timedelta(weeks=12), NOISY_ORIGIN)
+    noisier = noisy.with_columns(pl.when(held).then(pl.col("units") * 3).otherwise(pl.col("units")))
+    assert not np.array_equal(offsets(noisier)["q90"], base["q90"])

@@ -33,6 +33,7 @@ def build_models(config: PipelineConfig, ds: Dataset) -> list[Forecaster]:
                 params=config.models.lightgbm_params,
                 articles=ds.articles,
                 exog=ds.exog,
+                calibrate=config.models.calibrate_quantiles,
             )
         )
     return models

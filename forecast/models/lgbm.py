@@ -14,12 +14,40 @@ ignored by the value features, so a stockout is not learned as low demand.
 
 The mean comes from a squared-error model, each quantile from its own quantile-loss model (q50 is the point
 forecast for absolute-error metrics such as WMAE). Quantiles are sorted per row; outputs are clipped at zero.
+
+Quantile-loss boosters fitted on all rows are under-dispersed out of sample (their q10-q90 band covered 68-73%
+of Walmart actuals), so `fit` can calibrate the quantiles other than q50 (``calibrate=True``), in the spirit
+of conformalized quantile regression and using only weeks ``<= origin``: the training rows are split at
+``cut = origin - calibration_weeks``; the outer-quantile boosters are fitted on rows whose target week is
+``<= cut`` and predict the rows whose origin is ``>= cut`` (their targets are still ``<= origin``). For each
+level ``q`` and horizon, the offset is the weighted ``q``-quantile of the residual ``y - q_hat`` in scaled
+units (weights = training weights): a share ``q`` of held-out actuals falls at or below the shifted quantile.
+The boosters are then refitted on all rows as usual and the offsets, times each series' scale, are added at
+prediction time; horizons with too few calibration rows reuse the previous horizon's offsets (pooled offsets
+when even horizon 1 is thin), longer ones the last horizon's. The mean and q50 are left exactly as they were;
+the other quantiles are kept on their side of q50 and in order. The calibration costs one extra fit of the
+outer-quantile boosters on the older rows.
+
+Calibration is off by default: measured on 3-fold backtests (``forecast backtest ... --models lightgbm``) it
+fixes coverage and lowers the pinball loss but lowers the newsvendor profit the pipelines rank by, because the
+stock level interpolated between q50 and q90 rises with the wider band and the extra overstock costs more than
+the lost sales it saves:
+
+=============  ==============================  =====================
+metric         Walmart (raw -> calibrated)     demo (raw -> calibrated)
+=============  ==============================  =====================
+coverage_80    0.729 -> 0.800                  0.783 -> 0.891
+pinball        410.30 -> 408.76                0.4283 -> 0.4263
+profit         146,090,246 -> 146,023,325      7,102 -> 6,326
+=============  ==============================  =====================
+
+(Unweighted residual quantiles were worse on both: Walmart profit 145,976,171, demo 6,226.)
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import lightgbm as lgb
@@ -54,6 +82,8 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "verbose": -1,
 }
 CATEGORICAL = ["f_store", "f_category"]
+MIN_CALIBRATION_ROWS = 50  # pooled calibration rows needed to calibrate at all
+MIN_HORIZON_ROWS = 300  # calibration rows needed for a horizon's own offsets
 REQUIRED = ["article_id", "store_id", "week", "units"]
 
 
@@ -83,6 +113,8 @@ class LightGBMForecaster:
     holiday_weight : weight of rows whose target is a holiday week (5 reproduces Walmart's WMAE).
     active_weeks : by default, forecast the series that sold within this many weeks before the origin.
     target : ``"residual"`` (correct the seasonal baseline) or ``"level"`` (scaled units).
+    calibrate : shift the quantiles other than q50 so their held-out levels match the nominal ones.
+    calibration_weeks : the last weeks before the origin whose targets calibrate the quantiles.
 
     Examples
     --------
@@ -109,6 +141,8 @@ class LightGBMForecaster:
         holiday_weight: float = 1.0,
         active_weeks: int = 8,
         target: str = "residual",
+        calibrate: bool = False,
+        calibration_weeks: int = 13,
     ) -> None:
         self.features = features
         self.quantiles = quantiles
@@ -123,6 +157,8 @@ class LightGBMForecaster:
         self.holiday_weight = holiday_weight
         self.active_weeks = active_weeks
         self.target = target
+        self.calibrate = calibrate
+        self.calibration_weeks = calibration_weeks
 
     # ------------------------------------------------------------------ helpers
 
@@ -226,12 +262,41 @@ class LightGBMForecaster:
         jobs = [("mean", mean_objective, None)] + [
             (quantile_column(q), "quantile", q) for q in self._levels()
         ]
+        self.offsets_ = self._calibration(train, x, target, weight) if self.calibrate else {}
         for column, objective, alpha in jobs:
-            dataset = lgb.Dataset(
-                x, target, weight=weight, feature_name=names, categorical_feature=CATEGORICAL
-            )
-            self.models_[column] = lgb.train(self._lgb_params(objective, alpha), dataset)
+            self.models_[column] = self._train(x, target, weight, objective, alpha)
         return self
+
+    def _train(
+        self, x: np.ndarray, target: np.ndarray, weight: np.ndarray, objective: str, alpha: float | None
+    ) -> lgb.Booster:
+        names = self.feature_names_
+        dataset = lgb.Dataset(x, target, weight=weight, feature_name=names, categorical_feature=CATEGORICAL)
+        return lgb.train(self._lgb_params(objective, alpha), dataset)
+
+    def _calibration(
+        self, train: pl.DataFrame, x: np.ndarray, target: np.ndarray, weight: np.ndarray
+    ) -> dict[str, np.ndarray]:
+        """Per-level offsets (scaled units, indexed by horizon) from rows held out at the last weeks."""
+        outer = [q for q in self._levels() if q != 0.5]
+        cut = self.origin_ - timedelta(weeks=self.calibration_weeks)
+        early = (train["week"] <= cut).to_numpy()
+        late = (train["origin"] >= cut).to_numpy()
+        if not outer or early.sum() < MIN_CALIBRATION_ROWS or late.sum() < MIN_CALIBRATION_ROWS:
+            return {}
+        held = train.filter(pl.Series(late))
+        scale, base = held["scale"].to_numpy(), self._base(held)
+        raw = []
+        for q in outer:
+            booster = self._train(x[early], target[early], weight[early], "quantile", q)
+            raw.append(np.maximum((booster.predict(x[late]) + base) * scale, 0.0))
+        values = np.sort(np.column_stack(raw), axis=1)
+        residual = (held["units"].to_numpy()[:, None] - values) / scale[:, None]
+        horizon = held["horizon"].to_numpy()
+        return {
+            quantile_column(q): _horizon_offsets(residual[:, i], weight[late], horizon, q, self.max_horizon)
+            for i, q in enumerate(outer)
+        }
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "models_"):
@@ -259,6 +324,23 @@ class LightGBMForecaster:
         frame = frame.join(wanted, on=SERIES, how="semi") if frame.height else frame
         return self._outputs(frame)
 
+    def _shift(
+        self, quant: np.ndarray, columns: list[str], horizon: np.ndarray, scale: np.ndarray
+    ) -> np.ndarray:
+        """Add the calibration offsets to the quantiles other than q50, keeping them ordered around q50."""
+        offsets = getattr(self, "offsets_", {})
+        if not offsets:
+            return quant
+        steps = np.clip(horizon, 1, self.max_horizon)
+        out = quant.copy()
+        for i, column in enumerate(columns):
+            if column in offsets:
+                out[:, i] = np.maximum(quant[:, i] + offsets[column][steps] * scale, 0.0)
+        middle = columns.index("q50")
+        below = np.minimum.accumulate(out[:, middle::-1], axis=1)[:, ::-1]
+        above = np.maximum.accumulate(out[:, middle:], axis=1)
+        return np.column_stack([below[:, :middle], above])
+
     def _outputs(self, frame: pl.DataFrame) -> pl.DataFrame:
         columns = ["mean", *[quantile_column(q) for q in self._levels()]]
         if frame.height == 0 or not self.models_:
@@ -268,6 +350,7 @@ class LightGBMForecaster:
         scale, base = frame["scale"].to_numpy(), self._base(frame)
         values = {c: np.maximum((self.models_[c].predict(x) + base) * scale, 0.0) for c in columns}  # type: ignore[union-attr]
         quant = np.sort(np.column_stack([values[c] for c in columns[1:]]), axis=1)
+        quant = self._shift(quant, columns[1:], frame["horizon"].to_numpy(), scale)
         out = frame.select(*SERIES, "week", pl.col("horizon").cast(pl.Int32)).with_columns(
             pl.lit(self.name).alias("model"),
             pl.Series("mean", values["mean"]),
@@ -275,3 +358,31 @@ class LightGBMForecaster:
         )
         head = [c for c in FORECAST_COLUMNS if c in out.columns]
         return out.select(head + [c for c in out.columns if c not in head]).sort(*SERIES, "horizon")
+
+
+def weighted_quantile(values: np.ndarray, weights: np.ndarray, level: float) -> float:
+    """The smallest value whose weighted share of values at or below it reaches `level`.
+
+    Examples
+    --------
+    >>> weighted_quantile(np.array([3.0, 1.0, 2.0]), np.array([1.0, 1.0, 2.0]), 0.5)
+    2.0
+    """
+    order = np.argsort(values, kind="stable")
+    cumulative = np.cumsum(weights[order])
+    index = int(np.searchsorted(cumulative, level * cumulative[-1]))
+    return float(values[order][min(index, len(values) - 1)])
+
+
+def _horizon_offsets(
+    residual: np.ndarray, weight: np.ndarray, horizon: np.ndarray, level: float, max_horizon: int
+) -> np.ndarray:
+    """Offsets indexed by horizon 0..`max_horizon`: a horizon's own when it has enough rows, else carried."""
+    offsets = np.zeros(max_horizon + 1)
+    current = weighted_quantile(residual, weight, level)
+    for h in range(1, max_horizon + 1):
+        rows = horizon == h
+        if rows.sum() >= MIN_HORIZON_ROWS:
+            current = weighted_quantile(residual[rows], weight[rows], level)
+        offsets[h] = current
+    return offsets
