@@ -252,3 +252,35 @@ def test_visuelle_latest_season_beats_mean_curve(visuelle_dir: Path) -> None:
     baseline = out.join(mean_curve, on="horizon", how="left")["baseline"].to_numpy()
     wape = np.abs(truth - out["q50"].to_numpy()).sum() / truth.sum()
     assert wape < 0.9 * np.abs(truth - baseline).sum() / truth.sum()
+
+
+def test_analogues_read_only_windows_that_ended_before_launch() -> None:
+    articles, panel = _retailer()
+    model = ColdStartForecaster([0.1, 0.5, 0.9], 3, articles, params={**PARAMS, "analogues": 5})
+    model.fit(panel.filter(pl.col("week") <= ORIGIN), ORIGIN)
+    bank = model.bank_
+    # a window of 12 weekly labels from launch ends the day after its 12th week
+    assert bank.select((pl.col("_end") == pl.col("_launch") + pl.duration(days=84)).all()).item()
+    assert "f_analogue_mean" in model.feature_names_
+    columns = ["category", "colour", "store_id"]
+    query = bank.select(*columns, pl.col("_launch").alias("_day"))  # every pair, itself in the bank
+    base = cf.analogue_features(query, bank, columns, 5, "category")
+    for i in range(query.height):
+        day = query["_day"][i]
+        later = bank.with_columns(
+            pl.when(pl.col("_end") > day)
+            .then(pl.col("_target") * 5 + 99)
+            .otherwise("_target")
+            .alias("_target")
+        )
+        again = cf.analogue_features(query[i], later, columns, 5, "category")
+        assert again.equals(base[i]), f"row {i} read a window that ended after its launch"
+    # the first launches have no analogue yet
+    first = query["_day"].min() + timedelta(days=84)  # type: ignore[operator]
+    assert base.filter(query["_day"] < first)["f_analogue_mean"].is_nan().all()
+    assert base["f_analogue_mean"].is_finite().sum() > 0
+    # and earlier windows are really read
+    earlier = bank.with_columns(pl.col("_target") + 1.0)
+    shifted = cf.analogue_features(query, earlier, columns, 5, "category")
+    finite = base["f_analogue_mean"].is_finite()
+    assert np.allclose(shifted["f_analogue_mean"].filter(finite), base["f_analogue_mean"].filter(finite) + 1)

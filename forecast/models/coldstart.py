@@ -12,7 +12,9 @@ shape (the share of that total sold in each week from launch, the mean launch cu
   day of week, days to Christmas); how many catalogue articles launch the same day and week (the size of the
   drop); trends of the attribute words (mean popularity over the 4, 13 and 52 weeks that ended before launch);
   and the chain's recent sales level (units sold in the 4 and 13 weeks that ended before launch by articles in
-  their first weeks, over what the mean launch curve expects of them);
+  their first weeks, over what the mean launch curve expects of them); with ``analogues`` = k > 0, the mean
+  and median log total of the k most similar analogues (most equal attributes and store, ties: most recent)
+  and of the k most recent of the same category, among pairs whose window ended before launch;
 - a few seeds are averaged (``seeds``).
 
 Examples
@@ -60,6 +62,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "bagging_freq": 1,
     "lambda_l2": 0.0,
     "drop_features": (),  # feature name prefixes left out
+    "analogues": 0,  # k analogue articles read per launch (0: no analogue features)
 }
 KEY = cf.KEY
 BOOSTER_KEYS = (
@@ -123,7 +126,11 @@ class ColdStartForecaster:
         self.trend_attributes_ = cf.trend_attributes(self.articles, self.trends, self.attributes_)
         pairs = cf.launches(frame, self.articles)
         grid = cf.launch_grid(frame, pairs, weeks, origin)
-        complete = grid.group_by(KEY).agg(pl.len().alias("_n"), pl.col("units").sum().alias("total"))
+        complete = grid.group_by(KEY).agg(
+            pl.len().alias("_n"),
+            pl.col("units").sum().alias("total"),
+            (pl.col("_week").max() + pl.duration(days=7)).alias("_end"),  # the day the window ended
+        )
         complete = complete.filter(pl.col("_n") == weeks).drop("_n")
         if complete.height == 0:
             msg = f"no article launched {weeks} weeks or more before {origin.isoformat()!r}"
@@ -136,7 +143,9 @@ class ColdStartForecaster:
             col: {v: float(i) for i, v in enumerate(cf.attribute_values(self.articles, col, frame))}
             for col in [*self.attributes_, "store_id"]
         }
-        rows = self._design(pairs.join(complete, on=KEY).sort(KEY))
+        done = pairs.join(complete, on=KEY).sort(KEY)
+        self.bank_ = self._bank(done)
+        rows = self._design(done)
         drop = tuple(self.params["drop_features"]) or ("\0",)
         self.feature_names_ = [c for c in rows.columns if c.startswith("f_") and not c.startswith(drop)]
         target = np.log1p(np.clip(rows["total"].to_numpy().astype(np.float64), 0.0, None))
@@ -247,6 +256,26 @@ class ColdStartForecaster:
         ).unique(KEY, keep="first", maintain_order=True)
 
     # ------------------------------------------------------------- features
+    def _bank(self, done: pl.DataFrame) -> pl.DataFrame:
+        """Analogue candidates: complete pairs with attributes, launch, window end and log total."""
+        attrs = self.articles.select("article_id", *self.attributes_)
+        return done.join(attrs, on="article_id", how="left", maintain_order="left").select(
+            *self.attributes_,
+            "store_id",
+            pl.col("launch_week").alias("_launch"),
+            "_end",
+            pl.col("total").clip(0.0).log1p().alias("_target"),
+        )
+
+    def _analogues(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """Analogue features of each row (nothing when ``analogues`` is 0)."""
+        k = int(self.params["analogues"])
+        if k <= 0:
+            return frame
+        category = "category" if "category" in self.attributes_ else None
+        stats = cf.analogue_features(frame, self.bank_, [*self.attributes_, "store_id"], k, category)
+        return frame.with_columns(stats)
+
     def _design(self, pairs: pl.DataFrame) -> pl.DataFrame:
         """One row of launch-day features per pair (in the order of `pairs`)."""
         dates = ["launch_date"] if "launch_date" in self.articles.columns else []
@@ -274,4 +303,4 @@ class ColdStartForecaster:
             pl.Series(f"f_level_{w}", cf.level_at(self.level_, launch_day, int(w)))
             for w in self.params["level_windows"]
         )
-        return cf.join_trends(frame, self.trends, self.trend_attributes_)
+        return cf.join_trends(self._analogues(frame), self.trends, self.trend_attributes_)

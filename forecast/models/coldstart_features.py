@@ -1,11 +1,13 @@
 """Launch-day features of the cold-start model: launch grid, sales-level index, calendar and trends.
 
 Every function reads only what is known on an article's launch day: catalogue attributes, the release
-calendar, trend weeks that ended before launch and units sold in weeks that ended before launch.
+calendar, trend weeks that ended before launch, units sold in weeks that ended before launch and the launch
+totals of analogue articles whose launch window ended before launch.
 """
 
 from __future__ import annotations
 
+import warnings
 from datetime import date
 
 import numpy as np
@@ -16,6 +18,14 @@ from forecast.errors import InputError
 KEY = ["article_id", "store_id"]
 TREND_WINDOWS = {"4": (0, 3), "13": (0, 12), "52": (0, 51)}
 MAX_ATTRIBUTE_SHARE = 0.5  # an attribute with more distinct values than this share of articles is an id
+ANALOGUE_FEATURES = (
+    "f_analogue_mean",
+    "f_analogue_median",
+    "f_analogue_matches",
+    "f_analogue_category_mean",
+    "f_analogue_category_median",
+)
+CHUNK_CELLS = 4_000_000  # query × bank cells compared at once
 
 
 def days(dates: pl.Series) -> np.ndarray:
@@ -85,6 +95,7 @@ def launch_grid(panel: pl.DataFrame, pairs: pl.DataFrame, weeks: int, origin: da
         full.filter(pl.col("_week") <= origin)
         .join(sold, on=[*KEY, "horizon"], how="left")
         .select(*KEY, "horizon", pl.col("units").fill_null(0.0).cast(pl.Float64), "_week")
+        .sort(*KEY, "horizon")  # a fixed row order keeps every float sum below deterministic
     )
 
 
@@ -99,18 +110,11 @@ def shape_curve(grid: pl.DataFrame, weeks: int) -> np.ndarray:
 
 def level_index(grid: pl.DataFrame, curve: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cumulative units and expected units (mean curve) by calendar week, for windowed look-ups."""
-    weekly = (
-        grid.with_columns(pl.Series("_expected", curve[grid["horizon"].to_numpy() - 1]))
-        .group_by("_week")
-        .agg(pl.col("units").sum(), pl.col("_expected").sum())
-        .sort("_week")
-    )
+    week_days, week = np.unique(days(grid["_week"]), return_inverse=True)
+    units = np.bincount(week, weights=grid["units"].to_numpy(), minlength=len(week_days))
+    expected = np.bincount(week, weights=curve[grid["horizon"].to_numpy() - 1], minlength=len(week_days))
     zero = np.zeros(1)
-    return (
-        days(weekly["_week"]),
-        np.concatenate([zero, np.cumsum(weekly["units"].to_numpy())]),
-        np.concatenate([zero, np.cumsum(weekly["_expected"].to_numpy())]),
-    )
+    return week_days, np.concatenate([zero, np.cumsum(units)]), np.concatenate([zero, np.cumsum(expected)])
 
 
 def level_at(
@@ -190,3 +194,64 @@ def join_trends(frame: pl.DataFrame, trends: pl.DataFrame | None, used: list[str
             (pl.col(f"f_trend_{attr}_4") / pl.col(f"f_trend_{attr}_52")).alias(f"f_trend_{attr}_momentum")
         )
     return frame
+
+
+def _codes(query: pl.Series, bank: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes of both columns over their joint values; a missing value is -1 and matches nothing."""
+    both = pl.concat([query.cast(pl.Utf8), bank.cast(pl.Utf8)]).rank("dense").fill_null(0).cast(pl.Int64) - 1
+    codes = both.to_numpy()
+    return codes[: query.len()], codes[query.len() :]
+
+
+def _top_k(score: np.ndarray, target: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean, median of `target` and the score of the `k` best columns per row (-inf scores are ignored)."""
+    kk = min(k, score.shape[1])
+    top = np.argpartition(-score, kk - 1, axis=1)[:, :kk]
+    best = np.take_along_axis(score, top, axis=1)
+    values = np.where(np.isfinite(best), target[top], np.nan)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return (
+            np.nanmean(values, axis=1),
+            np.nanmedian(values, axis=1),
+            np.nanmean(np.where(np.isfinite(best), np.floor(best), np.nan), axis=1),
+        )
+
+
+def analogue_features(
+    query: pl.DataFrame, bank: pl.DataFrame, columns: list[str], k: int, category: str | None
+) -> pl.DataFrame:
+    """Log launch totals of each query's `k` most similar analogues, all launched and sold out before it.
+
+    An analogue of a query is a bank pair whose launch window ended on or before the query's launch day
+    (``_end <= _day``), so neither the query itself nor anything later is read. Similarity is the count of
+    equal `columns` (attributes and store), ties broken by the most recent launch. Also the `k` most recent
+    analogues of the same `category` value. `query` has ``_day`` and `columns`; `bank` has ``_end``,
+    ``_launch``, ``_target`` (log 1 + total units) and `columns`. Rows follow `query`; no analogue gives null.
+    """
+    out = {name: np.full(query.height, np.nan) for name in ANALOGUE_FEATURES}
+    if bank.height == 0 or query.height == 0:
+        return pl.DataFrame(out)
+    pairs = [_codes(query[c], bank[c]) for c in columns]
+    end, target = days(bank["_end"]), bank["_target"].to_numpy().astype(np.float64)
+    launch = days(bank["_launch"]).astype(np.float64)
+    recency = 0.5 * (launch - launch.min()) / max(1.0, float(launch.max() - launch.min()))
+    query_day = days(query["_day"])
+    same = columns.index(category) if category in columns else None
+    step = max(1, CHUNK_CELLS // bank.height)
+    for lo in range(0, query.height, step):
+        rows = slice(lo, lo + step)
+        eligible = end[None, :] <= query_day[rows, None]
+        matches = np.zeros((len(query_day[rows]), bank.height))
+        for q_code, b_code in pairs:
+            matches += (q_code[rows, None] == b_code[None, :]) & (q_code[rows, None] >= 0)
+        score = np.where(eligible, matches + recency[None, :], -np.inf)
+        stats = _top_k(score, target, k)
+        for name, values in zip(ANALOGUE_FEATURES[:3], stats, strict=True):
+            out[name][rows] = values
+        if same is not None:
+            q_code, b_code = pairs[same]
+            alike = eligible & (q_code[rows, None] == b_code[None, :]) & (q_code[rows, None] >= 0)
+            mean, median, _ = _top_k(np.where(alike, recency[None, :], -np.inf), target, k)
+            out[ANALOGUE_FEATURES[3]][rows], out[ANALOGUE_FEATURES[4]][rows] = mean, median
+    return pl.DataFrame(out)
