@@ -83,6 +83,15 @@ def test_walmart_unknown_store_is_fatal(tmp_path: Path) -> None:
         load_walmart(make_walmart(tmp_path, stores="Store,Type,Size\r1,A,151315\r"))
 
 
+def test_walmart_exog_for_unknown_store_is_fatal(tmp_path: Path) -> None:
+    features = FEATURES + "3,2010-02-05,39.0,2.61,NA,NA,NA,NA,NA,209.0,7.7,FALSE\n"
+    with pytest.raises(
+        InputError,
+        match=r"features\.csv: column 'Store', row 3: 1 id\(s\) absent from stores\.csv \(1 rows\)",
+    ):
+        load_walmart(make_walmart(tmp_path, features=features))
+
+
 def test_walmart_duplicate_store_is_fatal(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"stores\.csv: column 'Store', row 1: duplicate store \(Store=1\)"):
         load_walmart(make_walmart(tmp_path, stores="Store,Type,Size\r1,A,1\r1,B,2\r"))

@@ -122,9 +122,8 @@ def load_walmart(config: DataConfig) -> Dataset:
     stores, store_rejects, n_stores = _stores(config)
     sales, sales_rejects, n_sales = _sales(config)
     exog, exog_rejects, n_exog = _exog(config)
-    check_references(
-        sales, "store_id", stores["store_id"], file="train.csv", master="stores.csv", label="Store"
-    )
+    for frame, file in ((sales, "train.csv"), (exog, "features.csv")):
+        check_references(frame, "store_id", stores["store_id"], file=file, master="stores.csv", label="Store")
     articles = sales.select(pl.col("article_id").unique()).with_columns(
         pl.col("article_id").alias("category"),
         pl.lit(None, pl.Date).alias("launch_date"),
