@@ -10,7 +10,6 @@ Decisions (documented in the README):
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -19,12 +18,12 @@ import polars as pl
 
 from forecast.config import AllocationConfig
 from forecast.errors import InfeasibleError, InputError
+from forecast.metrics import quantile_columns as metric_quantile_columns
 
 FORECAST_REQUIRED = ("article_id", "store_id", "week", "mean")
 DC_REQUIRED = ("article_id", "available_units", "pack_size", "unit_cost", "price")
 STORES_REQUIRED = ("store_id", "capacity_units")
 STOCK_REQUIRED = ("store_id", "article_id", "on_hand")
-QUANTILE_RE = re.compile(r"^q(\d+(?:\.\d+)?)$")
 _TAIL_MIN_UNITS = 1.0  # the upper tail of a quantile distribution spans at least one unit
 
 
@@ -197,12 +196,7 @@ def check_store_stock(store_stock: pl.DataFrame | None, stores: pl.DataFrame, fi
 
 def quantile_columns(columns: list[str]) -> list[tuple[float, str]]:
     """(level, column) of every `qNN` column, by level. ``q97.5`` is level 0.975."""
-    found = []
-    for col in columns:
-        match = QUANTILE_RE.match(col)
-        if match and 0 < float(match.group(1)) < 100:
-            found.append((float(match.group(1)) / 100, col))
-    return sorted(found)
+    return [(level, col) for col, level in metric_quantile_columns(columns).items()]
 
 
 def _forecast_frame(forecasts: pl.DataFrame, file: str) -> pl.DataFrame:
