@@ -26,7 +26,14 @@ from forecast.errors import InputError
 ROW = "_row"
 
 
-class SalesSchema(pa.DataFrameModel):
+class OpenTable(pa.DataFrameModel):
+    """Base of the canonical tables: the named columns are checked, extra columns (attributes) pass."""
+
+    class Config:
+        strict = False
+
+
+class SalesSchema(OpenTable):
     """One row per transaction line or weekly observation; negative units are returns."""
 
     date: pl.Date = pa.Field(nullable=False)
@@ -36,11 +43,8 @@ class SalesSchema(pa.DataFrameModel):
     price: pl.Float64 = pa.Field(nullable=True, ge=0)
     is_holiday: Optional[pl.Boolean] = pa.Field(nullable=True)  # noqa: UP045
 
-    class Config:
-        strict = False
 
-
-class ArticleSchema(pa.DataFrameModel):
+class ArticleSchema(OpenTable):
     """The catalogue: one row per article; extra columns are attributes."""
 
     article_id: pl.Utf8 = pa.Field(nullable=False, str_length={"min_value": 1})
@@ -50,21 +54,15 @@ class ArticleSchema(pa.DataFrameModel):
     unit_cost: pl.Float64 = pa.Field(nullable=True, ge=0)
     is_future: pl.Boolean = pa.Field(nullable=False)
 
-    class Config:
-        strict = False
 
-
-class StoreSchema(pa.DataFrameModel):
+class StoreSchema(OpenTable):
     """One row per store (or sales channel); extra columns are attributes."""
 
     store_id: pl.Utf8 = pa.Field(nullable=False, str_length={"min_value": 1})
     capacity_units: pl.Float64 = pa.Field(nullable=True, ge=0)
 
-    class Config:
-        strict = False
 
-
-class StockSchema(pa.DataFrameModel):
+class StockSchema(OpenTable):
     """Units on hand at the end of a week."""
 
     week: pl.Date = pa.Field(nullable=False)
@@ -72,32 +70,23 @@ class StockSchema(pa.DataFrameModel):
     article_id: pl.Utf8 = pa.Field(nullable=False)
     on_hand: pl.Float64 = pa.Field(nullable=False, ge=0)
 
-    class Config:
-        strict = False
 
-
-class ExogSchema(pa.DataFrameModel):
+class ExogSchema(OpenTable):
     """Exogenous weekly series; a null store applies to every store. Other columns are numeric series."""
 
     week: pl.Date = pa.Field(nullable=False)
     store_id: pl.Utf8 = pa.Field(nullable=True)
 
-    class Config:
-        strict = False
 
-
-class TrendSchema(pa.DataFrameModel):
+class TrendSchema(OpenTable):
     """Weekly popularity of a search term (null when the source has no value)."""
 
     week: pl.Date = pa.Field(nullable=False)
     term: pl.Utf8 = pa.Field(nullable=False)
     value: pl.Float64 = pa.Field(nullable=True, ge=0)
 
-    class Config:
-        strict = False
 
-
-class DcStockSchema(pa.DataFrameModel):
+class DcStockSchema(OpenTable):
     """Stock at the distribution centre available to allocate."""
 
     article_id: pl.Utf8 = pa.Field(nullable=False)
@@ -106,20 +95,14 @@ class DcStockSchema(pa.DataFrameModel):
     unit_cost: pl.Float64 = pa.Field(nullable=True, ge=0)
     price: pl.Float64 = pa.Field(nullable=True, ge=0)
 
-    class Config:
-        strict = False
 
-
-class TrueDemandSchema(pa.DataFrameModel):
+class TrueDemandSchema(OpenTable):
     """Known true demand of synthetic data."""
 
     week: pl.Date = pa.Field(nullable=False)
     store_id: pl.Utf8 = pa.Field(nullable=False)
     article_id: pl.Utf8 = pa.Field(nullable=False)
     demand: pl.Float64 = pa.Field(nullable=False, ge=0)
-
-    class Config:
-        strict = False
 
 
 class RejectSchema(pa.DataFrameModel):
