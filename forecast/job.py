@@ -186,7 +186,7 @@ def _compute(config: PipelineConfig, steps: Stages, say: Progress) -> _Computed:
     # one demand row per article × store × week: the champion's, and the cold-start model's for new articles
     demand = forecasts.drop("model") if "model" in forecasts.columns else forecasts
     allocation = steps.allocate(demand, dc_stock, stores, stock, config.allocation, week=week)
-    fitted = champion_model if hasattr(champion_model, "predict") and _is_fitted(champion_model) else None
+    fitted = champion_model if champion_model is not None and _is_fitted(champion_model) else None
     return _Computed(ds, panel, backtest, forecasts, allocation, models, fingerprint, fitted)
 
 
@@ -394,20 +394,17 @@ def _is_fitted(model: Any) -> bool:
 def fit_champion(config: PipelineConfig, done: _Computed) -> Any:
     """The champion fitted on all history (what the registered model forecasts with); reuses the fit of
     the forecasting step when there was one."""
-    import copy
-
     from forecast.backtest import history_at
 
     if done.champion_model is not None:
         return done.champion_model
-
-    origin: date = done.panel["week"].max()  # type: ignore[assignment]
-    model = next((m for m in done.models if m.name == done.backtest.champion), None)
+    model = _fresh_champion(done.models, done.backtest.champion)
     if model is None:
         msg = f"champion {done.backtest.champion!r} is not among the backtested models"
         raise ValueError(msg)
+    origin: date = done.panel["week"].max()  # type: ignore[assignment]
     hist, _ = history_at(done.panel, origin, config.forecast.active_weeks)
-    return copy.deepcopy(model).fit(hist, origin)
+    return model.fit(hist, origin)
 
 
 def _log_model(
