@@ -178,16 +178,69 @@ def test_sales_level_reads_only_weeks_ended_before_launch() -> None:
     assert not np.array_equal(base, level(early))
 
 
-def test_median_is_the_point_and_mean_keeps_expected_units() -> None:
+def test_each_category_gets_its_own_launch_curve() -> None:
+    """Tops sell out in their first weeks, coats build up late: the forecast peaks follow."""
+    articles, panel = _retailer()
+    rng = np.random.default_rng(5)
+    curves = {
+        "tops": np.array([12, 10, 8, 6, 4, 3, 2, 2, 1, 1, 1, 1], dtype=float),
+        "dresses": np.array([6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6], dtype=float),
+        "coats": np.array([1, 1, 2, 3, 5, 7, 9, 11, 12, 10, 8, 6], dtype=float),
+    }
+    launch = articles.select("article_id", "category", "launch_date")
+    panel = panel.join(launch, on="article_id").with_columns(
+        ((pl.col("week") - pl.col("launch_date")).dt.total_days() // 7).alias("h")
+    )
+    units = [
+        float(rng.poisson(2 * curves[c][h]))
+        for c, h in zip(panel["category"].to_list(), panel["h"].to_list(), strict=True)
+    ]
+    panel = panel.with_columns(pl.Series("units", units)).select("article_id", "store_id", "week", "units")
+    out = _fit(articles, panel).predict(12, _new_series(articles)).join(articles, on="article_id")
+    peak = (
+        out.group_by("category", "horizon").agg(pl.col("q50").mean()).sort("q50").group_by("category").last()
+    )
+    weeks = dict(peak.select("category", "horizon").iter_rows())
+    assert weeks["tops"] <= 2
+    assert weeks["coats"] >= 7
+
+
+def test_mean_keeps_expected_units_and_median_is_below_it_for_skewed_demand() -> None:
     articles, panel = _retailer()
     model = _fit(articles, panel)
-    out = model.predict(12, _new_series(articles))
-    # the shape is shared: every article's weekly median is the same share of its 12-week median
-    shares = out.with_columns((pl.col("q50") / pl.col("q50").sum().over("article_id")).alias("share"))
-    spread = shares.group_by("horizon").agg(pl.col("share").max() - pl.col("share").min())
-    assert float(spread["share"].max()) < 1e-9  # type: ignore[arg-type]
-    assert model.mean_ratio_ > 0.5
+    series = _new_series(articles)
+    out = model.predict(12, series)
+    # every new article launches in store s1: scale (1 + i % 3) * 1.5 times the known curve
+    curve = np.array([4, 8, 10, 9, 7, 6, 5, 4, 3, 2, 2, 1], dtype=float)
+    index = {a: i for i, a in enumerate(articles["article_id"].to_list())}
+    expected = sum((1 + index[a] % 3) * 1.5 * curve.sum() for a in series["article_id"].to_list())
+    assert out["mean"].sum() == pytest.approx(expected, rel=0.15)
     assert (out["mean"] >= 0).all()
+
+
+def test_recent_launches_teach_the_first_weeks() -> None:
+    """A category launched only in the last weeks (no complete window yet) still lifts its first weeks."""
+    articles, panel = _retailer()
+    recent = articles.filter(pl.col("launch_date") > ORIGIN - timedelta(weeks=4)).filter(
+        pl.col("launch_date") <= ORIGIN
+    )
+    hot = recent["article_id"].to_list() + _new_series(articles)["article_id"].to_list()[::2]
+    articles = articles.with_columns(
+        pl.when(pl.col("article_id").is_in(hot)).then(pl.lit("jeans")).otherwise("category").alias("category")
+    )
+    panel = panel.with_columns(
+        pl.when(pl.col("article_id").is_in(hot)).then(pl.col("units") * 6).otherwise("units").alias("units")
+    )
+    # attributes only: the chain level and the calendar would rise for every launch after the hot weeks
+    small = {**PARAMS, "drop_features": ("f_level", "f_month", "f_week", "f_days", "f_launch")}
+    model = ColdStartForecaster([0.1, 0.5, 0.9], 3, articles, params=small)
+    model.fit(panel.filter(pl.col("week") <= ORIGIN), ORIGIN)
+    out = model.predict(1, _new_series(articles)).join(articles, on="article_id")
+    jeans = out.filter(pl.col("category") == "jeans")["q50"].mean()
+    others = out.filter(pl.col("category") != "jeans")["q50"].mean()
+    assert recent.height >= 4
+    assert others is not None
+    assert jeans > 2 * others  # type: ignore[operator]
 
 
 def test_unseen_attribute_values_and_store_are_forecast() -> None:

@@ -1,12 +1,14 @@
 """Cold-start model: weekly demand of articles that have not sold yet, from what is known before launch.
 
-The forecast of an article × store is its level (total units over the first `weeks` weeks from launch) times a
-shape (the share of that total sold in each week from launch, the mean launch curve of the history):
+The model is direct: one LightGBM per week from launch (1..`weeks`) and per output, each learning the units of
+that week from launch-day features, so every article gets its own launch curve (a coat launched in October
+peaks later than a top launched in May; a big launch fades differently from a small one):
 
-- the level is learnt by LightGBM on log(1 + total units) of every pair with a complete launch window, with
-  the absolute (L1) loss for the median and the pinball loss for the other quantiles; quantiles survive the
-  log, so ``q50`` is the median total, the point forecast that minimises absolute error (WAPE);
-- ``mean`` (expected units) is the median times the training ratio of actual to median totals;
+- ``q50`` (the median, the point forecast that minimises absolute error and so WAPE) is learnt with the
+  absolute (L1) loss, the other quantiles with the pinball loss; quantiles are sorted per week, so they never
+  cross; ``mean`` (expected units) is learnt with the Tweedie loss, which suits skewed, intermittent counts;
+- the model of week h learns from every pair whose week h from launch ended by the origin: the first weeks
+  learn from launches up to the last week, not only from pairs whose whole window is known;
 - features are known on the launch day only: attributes (category, colour, fabric, ... and the store) as
   LightGBM categories (a value never seen in training is missing); the release calendar (month, week of year,
   day of week, days to Christmas); how many catalogue articles launch the same day and week (the size of the
@@ -15,7 +17,7 @@ shape (the share of that total sold in each week from launch, the mean launch cu
   their first weeks, over what the mean launch curve expects of them); with ``analogues`` = k > 0, the mean
   and median log total of the k most similar analogues (most equal attributes and store, ties: most recent)
   and of the k most recent of the same category, among pairs whose window ended before launch;
-- a few seeds are averaged (``seeds``).
+- ``seeds`` boosters are averaged per week and output; weeks after `weeks` repeat the last week's forecast.
 
 Examples
 --------
@@ -49,7 +51,7 @@ from forecast.models.base import FORECAST_COLUMNS, quantile_column
 DEFAULT_PARAMS: dict[str, Any] = {
     "weeks": 12,  # weeks from launch the model learns
     "level_windows": (4, 13),  # weeks before launch read by the sales-level index
-    "seeds": 3,  # LightGBM models averaged per quantile
+    "seeds": 1,  # LightGBM models averaged per week and output
     "num_boost_round": 300,
     "learning_rate": 0.03,
     "num_leaves": 15,
@@ -137,44 +139,44 @@ class ColdStartForecaster:
             raise InputError(msg, column="week", fix="fit the cold-start model on a panel with launches")
         self.origin_ = origin
         self.curve_ = cf.shape_curve(grid, weeks)
-        self.share_ = self.curve_ / self.curve_.sum()
         self.level_ = cf.level_index(grid, self.curve_)
         self.codes_ = {
             col: {v: float(i) for i, v in enumerate(cf.attribute_values(self.articles, col, frame))}
             for col in [*self.attributes_, "store_id"]
         }
-        done = pairs.join(complete, on=KEY).sort(KEY)
-        self.bank_ = self._bank(done)
-        rows = self._design(done)
+        self.bank_ = self._bank(pairs.join(complete, on=KEY).sort(KEY))
+        # every launched pair, with its units in each week from launch that ended by the origin (else NaN)
+        wide = grid.pivot(on="horizon", index=KEY, values="units", sort_columns=True).sort(KEY)
+        launched = pairs.join(wide.select(KEY), on=KEY).sort(KEY)
+        rows = self._design(launched)
         drop = tuple(self.params["drop_features"]) or ("\0",)
         self.feature_names_ = [c for c in rows.columns if c.startswith("f_") and not c.startswith(drop)]
-        target = np.log1p(np.clip(rows["total"].to_numpy().astype(np.float64), 0.0, None))
         features = rows.select(self.feature_names_).to_numpy().astype(np.float64)
-        self.models_ = self._train(features, target)
-        median = np.expm1(self._level(features)[quantile_column(0.5)])
-        actual = float(np.clip(rows["total"].to_numpy(), 0.0, None).sum())
-        self.mean_ratio_ = actual / max(float(median.sum()), 1e-9)
+        units = wide.select([str(h) for h in range(1, weeks + 1)]).to_numpy().astype(np.float64)
+        self.models_ = [self._train(features[np.isfinite(y)], y[np.isfinite(y)]) for y in units.T]
         return self
 
-    def _train(self, features: np.ndarray, target: np.ndarray) -> dict[str, list[lgb.Booster]]:
+    def _train(self, features: np.ndarray, units: np.ndarray) -> dict[str, list[lgb.Booster]]:
+        """The boosters of one week from launch: each quantile column and ``mean``, `seeds` apiece."""
         base = {key: self.params[key] for key in BOOSTER_KEYS}
         base |= {"deterministic": True, "num_threads": 1, "verbose": -1}
-        if len(target) < 4 * int(base["min_data_in_leaf"]):
+        if len(units) < 4 * int(base["min_data_in_leaf"]):
             # few launches: smaller leaves and no row sampling, so the booster still sees every launch
-            small = max(1, len(target) // 4)
+            small = max(1, len(units) // 4)
             base |= {"min_data_in_leaf": small, "min_data_per_group": small, "bagging_fraction": 1.0}
         categorical = [n for n in self.feature_names_ if n.startswith("f_cat_")]
-        data = lgb.Dataset(
-            features,
-            target,
-            feature_name=self.feature_names_,
-            categorical_feature=categorical,
-            free_raw_data=False,
-        )
+        objectives = {
+            quantile_column(q): {"objective": "l1"} if q == 0.5 else {"objective": "quantile", "alpha": q}
+            for q in self.quantiles
+        }
+        objectives["mean"] = {"objective": "tweedie", "tweedie_variance_power": 1.5}
         models: dict[str, list[lgb.Booster]] = {}
-        for q in self.quantiles:
-            objective = {"objective": "l1"} if q == 0.5 else {"objective": "quantile", "alpha": q}
-            models[quantile_column(q)] = [
+        for name, objective in objectives.items():
+            target = np.clip(units, 0.0, None) if name == "mean" else units  # returns: Tweedie needs >= 0
+            data = lgb.Dataset(
+                features, target, feature_name=self.feature_names_, categorical_feature=categorical
+            )
+            models[name] = [
                 lgb.train(
                     base | objective | {"seed": self.seed + s},
                     data,
@@ -184,11 +186,11 @@ class ColdStartForecaster:
             ]
         return models
 
-    def _level(self, features: np.ndarray) -> dict[str, np.ndarray]:
-        """Log(1 + total units) per quantile column, averaged over seeds."""
+    def _week(self, week: int, features: np.ndarray) -> dict[str, np.ndarray]:
+        """Units in week `week` from launch (1 = launch week) per output column, averaged over seeds."""
+        boosters = self.models_[min(week, len(self.models_)) - 1]
         return {
-            name: np.mean([m.predict(features) for m in boosters], axis=0)
-            for name, boosters in self.models_.items()
+            name: np.mean([m.predict(features) for m in models], axis=0) for name, models in boosters.items()
         }
 
     # -------------------------------------------------------------- predict
@@ -204,29 +206,26 @@ class ColdStartForecaster:
         rows = self._design(pairs)
         features = rows.select(self.feature_names_).to_numpy().astype(np.float64)
         names = [quantile_column(q) for q in self.quantiles]
-        level = self._level(features)
-        totals = np.sort(np.column_stack([np.expm1(level[n]) for n in names]), axis=1)
-        totals = np.clip(totals, 0.0, None)
-        weeks = int(self.params["weeks"])
-        share = np.append(self.share_, np.full(max(0, horizon - weeks), self.share_[-1]))[:horizon]
-        mean = totals[:, names.index("q50")] * self.mean_ratio_
-        result = (
+        weekly = [self._week(h, features) for h in range(1, horizon + 1)]
+        # rows: pair-major, then week from launch
+        quantiles = np.clip(
+            np.sort(np.stack([np.column_stack([w[n] for n in names]) for w in weekly], axis=1), axis=2),
+            0.0,
+            None,
+        ).reshape(-1, len(names))
+        mean = np.clip(np.column_stack([w["mean"] for w in weekly]), 0.0, None).reshape(-1)
+        out = (
             rows.select(*KEY, "launch_week")
-            .with_columns(
-                pl.Series("_mean", mean),
-                *[pl.Series(f"_{n}", totals[:, i]) for i, n in enumerate(names)],
-                pl.lit(list(range(1, horizon + 1)), dtype=pl.List(pl.Int32)).alias("horizon"),
-            )
+            .with_columns(pl.lit(list(range(1, horizon + 1)), dtype=pl.List(pl.Int32)).alias("horizon"))
             .explode("horizon")
-            .with_columns(pl.Series("_share", np.tile(share, rows.height)))
-        )
-        out = result.select(
-            *KEY,
-            (pl.col("launch_week") + pl.duration(days=7 * (pl.col("horizon") - 1))).alias("week"),
-            pl.col("horizon").cast(pl.Int32),
-            pl.lit(self.name).alias("model"),
-            (pl.col("_mean") * pl.col("_share")).alias("mean"),
-            *[(pl.col(f"_{n}") * pl.col("_share")).alias(n) for n in names],
+            .select(
+                *KEY,
+                (pl.col("launch_week") + pl.duration(days=7 * (pl.col("horizon") - 1))).alias("week"),
+                pl.col("horizon").cast(pl.Int32),
+                pl.lit(self.name).alias("model"),
+                pl.Series("mean", mean),
+                *[pl.Series(n, quantiles[:, i]) for i, n in enumerate(names)],
+            )
         )
         extra = [n for n in names if n not in FORECAST_COLUMNS]
         return out.select(*FORECAST_COLUMNS, *extra)
