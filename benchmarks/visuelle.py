@@ -13,7 +13,7 @@ With ``--train PATH --test PATH`` the model learns from the whole train file and
 published ``test.csv`` has the columns of ``train.csv``). Prints WAPE = 100·Σ|y − ŷ|/Σy and MAE in units for
 the mean curve, the median curve, a per-category mean curve, an attribute kNN and the cold-start model; the
 cold-start point forecast scored is ``q50`` (the median, which minimises absolute error); ``mean`` (expected
-units) is shown too.
+units) is shown too, and the share of weekly sales inside its q10-q90 band.
 
 Usage::
 
@@ -146,7 +146,7 @@ def cold_start(
     )
     out = model.predict(12, series)
     result = {}
-    for column in ("q50", "mean"):
+    for column in ("q50", "mean", "q10", "q90"):
         wide = out.pivot(on="horizon", index="article_id", values=column, sort_columns=True)
         ordered = test_a.select("article_id").join(wide, on="article_id", how="left", maintain_order="left")
         result[column] = ordered.select([str(h) for h in range(1, 13)]).to_numpy()
@@ -163,8 +163,8 @@ def evaluate(
     trends: pl.DataFrame,
     split_ab: tuple[pl.DataFrame, pl.DataFrame],
     truth: np.ndarray,
-) -> dict[str, tuple[float, float, float]]:
-    """WAPE, MAE in units and seconds of every method on one split."""
+) -> dict[str, tuple[float, float, float, float]]:
+    """WAPE, MAE in units, q10-q90 coverage (NaN: no quantiles) and seconds of each method on one split."""
     train_a, test_a = split_ab
     panel = panel.filter(pl.col("article_id").is_in(train_a["article_id"].implode()))
     train_y = curves(panel, catalogue, train_a["article_id"].to_list())
@@ -180,16 +180,20 @@ def evaluate(
         start = time.perf_counter()
         preds = run()
         seconds = time.perf_counter() - start
+        inside = float("nan")
+        if "q10" in preds and "q90" in preds:
+            inside = float(((truth >= preds.pop("q10")) & (truth <= preds.pop("q90"))).mean())
         for column, pred in preds.items():
-            scores[f"{name} ({column})" if column else name] = (*score(truth, pred), seconds)
+            scores[f"{name} ({column})" if column else name] = (*score(truth, pred), inside, seconds)
     return scores
 
 
-def show(title: str, scores: dict[str, tuple[float, float, float]]) -> None:
+def show(title: str, scores: dict[str, tuple[float, float, float, float]]) -> None:
     print(title)
-    print(f"{'model':<20}{'WAPE':>8}{'MAE units':>11}{'seconds':>9}")
-    for label, (wape, mae, seconds) in scores.items():
-        print(f"{label:<20}{wape:>8.2f}{mae:>11.2f}{seconds:>9.1f}")
+    print(f"{'model':<20}{'WAPE':>8}{'MAE units':>11}{'q10-q90 cover':>15}{'seconds':>9}")
+    for label, (wape, mae, inside, seconds) in scores.items():
+        cover = "" if np.isnan(inside) else f"{inside:.3f}"
+        print(f"{label:<20}{wape:>8.2f}{mae:>11.2f}{cover:>15}{seconds:>9.1f}")
     print()
 
 
@@ -213,7 +217,7 @@ def main() -> None:
         )
         show(title, evaluate(panel, articles, trends, (train_a, test_a), truth))
         return
-    calibrated: list[dict[str, tuple[float, float, float]]] = []
+    calibrated: list[dict[str, tuple[float, float, float, float]]] = []
     for holdout in [h.strip() for h in args.holdout.split(",")]:
         train_a, test_a = split(articles, holdout)
         truth = curves(panel, articles, test_a["article_id"].to_list())
@@ -226,7 +230,7 @@ def main() -> None:
             calibrated.append(scores)
     if len(calibrated) > 1:
         mean = {
-            k: tuple(float(np.mean([s[k][i] for s in calibrated])) for i in range(3)) for k in calibrated[0]
+            k: tuple(float(np.mean([s[k][i] for s in calibrated])) for i in range(4)) for k in calibrated[0]
         }
         show(f"mean over the {len(calibrated)} calibrated blocks", mean)  # type: ignore[arg-type]
 

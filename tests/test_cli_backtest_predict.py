@@ -88,6 +88,7 @@ def test_predict_writes_sorted_forecasts(pipeline: Path, tmp_path: Path) -> None
     assert frame.columns == FORECAST_COLUMNS
     assert frame.height > 0
     assert frame["model"].unique().to_list() == ["tsb"]
+    assert f"{frame.height:,} rows (tsb {frame.height:,})" in result.stdout
     assert sorted(frame["horizon"].unique()) == [1, 2, 3]
     assert frame.rows() == frame.sort("article_id", "store_id", "week").rows()
     assert ((frame["q10"] <= frame["q50"]) & (frame["q50"] <= frame["q90"])).all()

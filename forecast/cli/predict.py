@@ -44,4 +44,6 @@ def command(
         panel = build_panel(ds).collect()
         forecasts = predict_all(ds, panel, config, name, progress=status.update)
     path = write_csv(forecasts, out)
-    typer.echo(f"wrote {path}: {forecasts.height:,} rows ({name})")
+    counts = forecasts.group_by("model", maintain_order=True).len()
+    by_model = ", ".join(f"{m} {n:,}" for m, n in counts.iter_rows())
+    typer.echo(f"wrote {path}: {forecasts.height:,} rows ({by_model or name})")
