@@ -100,6 +100,14 @@ def test_forecast_contract_weeks_from_launch_and_monotone_quantiles() -> None:
     assert (out.select("mean", "q10").min_horizontal() >= 0).all()
 
 
+def test_weeks_after_the_learnt_window_repeat_its_last_week() -> None:
+    articles, panel = _retailer()
+    out = _fit(articles, panel).predict(14, _new_series(articles))
+    last = out.filter(pl.col("horizon") == 12).drop("week", "horizon")
+    for later in (13, 14):
+        assert out.filter(pl.col("horizon") == later).drop("week", "horizon").equals(last)
+
+
 def test_learns_category_and_store_levels() -> None:
     articles, panel = _retailer()
     model = _fit(articles, panel)

@@ -170,16 +170,22 @@ class ColdStartForecaster:
             for q in self.quantiles
         }
         objectives["mean"] = {"objective": "tweedie", "tweedie_variance_power": 1.5}
+        data, counts = (
+            lgb.Dataset(
+                features,
+                target,
+                feature_name=self.feature_names_,
+                categorical_feature=categorical,
+                free_raw_data=False,  # binned once, reused by every objective
+            )
+            for target in (units, np.clip(units, 0.0, None))  # returns: Tweedie needs counts >= 0
+        )
         models: dict[str, list[lgb.Booster]] = {}
         for name, objective in objectives.items():
-            target = np.clip(units, 0.0, None) if name == "mean" else units  # returns: Tweedie needs >= 0
-            data = lgb.Dataset(
-                features, target, feature_name=self.feature_names_, categorical_feature=categorical
-            )
             models[name] = [
                 lgb.train(
                     base | objective | {"seed": self.seed + s},
-                    data,
+                    counts if name == "mean" else data,
                     num_boost_round=int(self.params["num_boost_round"]),
                 )
                 for s in range(max(1, int(self.params["seeds"])))
@@ -188,7 +194,7 @@ class ColdStartForecaster:
 
     def _week(self, week: int, features: np.ndarray) -> dict[str, np.ndarray]:
         """Units in week `week` from launch (1 = launch week) per output column, averaged over seeds."""
-        boosters = self.models_[min(week, len(self.models_)) - 1]
+        boosters = self.models_[week - 1]
         return {
             name: np.mean([m.predict(features) for m in models], axis=0) for name, models in boosters.items()
         }
@@ -206,7 +212,8 @@ class ColdStartForecaster:
         rows = self._design(pairs)
         features = rows.select(self.feature_names_).to_numpy().astype(np.float64)
         names = [quantile_column(q) for q in self.quantiles]
-        weekly = [self._week(h, features) for h in range(1, horizon + 1)]
+        learnt = [self._week(h, features) for h in range(1, min(horizon, len(self.models_)) + 1)]
+        weekly = learnt + [learnt[-1]] * (horizon - len(learnt))
         # rows: pair-major, then week from launch
         quantiles = np.clip(
             np.sort(np.stack([np.column_stack([w[n] for n in names]) for w in weekly], axis=1), axis=2),
