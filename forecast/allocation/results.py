@@ -177,6 +177,20 @@ def _pair_frame(problem: AllocationProblem, packs: np.ndarray, outcome: PairOutc
     )
 
 
+def _shipped_totals(
+    frame: pl.DataFrame, pairs: pl.DataFrame, key: str, *, units: str, partners: str
+) -> pl.DataFrame:
+    """`frame` plus, per `key`: units shipped, partners that get some, expected profit (0 when none)."""
+    agg = pairs.group_by(key).agg(
+        pl.col("units").sum().alias(units),
+        (pl.col("units") > 0).sum().alias(partners),
+        pl.col("expected_profit").sum(),
+    )
+    return frame.join(agg, on=key, how="left").with_columns(
+        pl.col(units, partners).fill_null(0), pl.col("expected_profit").fill_null(0.0)
+    )
+
+
 def _store_summary(problem: AllocationProblem, pairs: pl.DataFrame) -> pl.DataFrame:
     stores = pl.DataFrame(
         {
@@ -185,14 +199,8 @@ def _store_summary(problem: AllocationProblem, pairs: pl.DataFrame) -> pl.DataFr
             "on_hand_units": problem.store_on_hand_units,
         }
     )
-    agg = pairs.group_by("store_id").agg(
-        units=pl.col("units").sum(),
-        articles=(pl.col("units") > 0).sum(),
-        expected_profit=pl.col("expected_profit").sum(),
-    )
     return (
-        stores.join(agg, on="store_id", how="left")
-        .with_columns(pl.col("units", "articles").fill_null(0), pl.col("expected_profit").fill_null(0.0))
+        _shipped_totals(stores, pairs, "store_id", units="units", partners="articles")
         .with_columns(capacity_used=pl.col("on_hand_units") + pl.col("units"))
         .with_columns(utilisation=pl.col("capacity_used") / pl.col("capacity_units").clip(lower_bound=1))
         .select(
@@ -217,14 +225,8 @@ def _article_summary(problem: AllocationProblem, pairs: pl.DataFrame) -> pl.Data
             "dc_available_units": problem.available_units,
         }
     )
-    agg = pairs.group_by("article_id").agg(
-        units_sent=pl.col("units").sum(),
-        stores=(pl.col("units") > 0).sum(),
-        expected_profit=pl.col("expected_profit").sum(),
-    )
     return (
-        arts.join(agg, on="article_id", how="left")
-        .with_columns(pl.col("units_sent", "stores").fill_null(0), pl.col("expected_profit").fill_null(0.0))
+        _shipped_totals(arts, pairs, "article_id", units="units_sent", partners="stores")
         .with_columns(left_at_dc=pl.col("dc_available_units") - pl.col("units_sent"))
         .select(
             "article_id",
