@@ -1,14 +1,59 @@
-"""Exception hierarchy. Every error a user can cause says what is wrong, where, and how to fix it."""
+"""Exception hierarchy. Every error a user can cause says what is wrong, where, and how to fix it.
+
+Each error class carries the exit code the command line ends with (documented in the README):
+1 unusable input data, settings or paths; 2 wrong command-line usage; 3 the tracking store is unreachable or
+failed; 4 an internal error (a bug); 130 / 143 interrupted by SIGINT / SIGTERM.
+"""
 
 from __future__ import annotations
+
+import signal
+
+EXIT_INPUT = 1
+EXIT_USAGE = 2
+EXIT_TRACKING = 3
+EXIT_INTERNAL = 4
 
 
 class ForecastError(Exception):
     """Base class for errors the command line reports as one human line (no traceback)."""
 
+    exit_code = EXIT_INPUT
+
 
 class ConfigError(ForecastError):
     """A pipeline file or a command-line option is wrong."""
+
+
+class TrackingError(ForecastError):
+    """The MLflow tracking store cannot be reached or refused an operation (a retry may succeed)."""
+
+    exit_code = EXIT_TRACKING
+
+
+class Interrupted(KeyboardInterrupt):
+    """The process received SIGINT or SIGTERM; the exit code is 128 + the signal number.
+
+    Examples
+    --------
+    >>> Interrupted(signal.SIGTERM).exit_code, Interrupted(signal.SIGTERM).name
+    (143, 'SIGTERM')
+    """
+
+    def __init__(self, signum: int = signal.SIGINT) -> None:
+        self.signum = int(signum)
+        super().__init__(self.name)
+
+    @property
+    def name(self) -> str:
+        try:
+            return signal.Signals(self.signum).name
+        except ValueError:
+            return f"signal {self.signum}"
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
 
 
 class InputError(ForecastError):

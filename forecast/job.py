@@ -22,10 +22,8 @@ from __future__ import annotations
 
 import math
 import shutil
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -33,10 +31,10 @@ from typing import Any
 
 import polars as pl
 
-from forecast import tracking
+from forecast import interrupts, tracking, tracking_store
 from forecast.config import PipelineConfig
 from forecast.dataset import Dataset
-from forecast.io import write_csv, write_text
+from forecast.io import publish_set, staging_dir, write_csv, write_text
 from forecast.report import ReportData, figures, render_report
 
 Progress = Callable[[str], None]
@@ -128,7 +126,8 @@ def run_job(
     out = Path(out_dir)
     uri = tracking.resolve_tracking_uri(tracking_uri, config.tracking.tracking_uri)
     say(f"tracking to {uri}")
-    with tracking.job_run(config, uri) as run_id, _staging(out) as staging:
+    tracking_store.check_uri(uri)  # before any work: a bad store fails in seconds
+    with tracking.job_run(config, uri) as run_id, staging_dir(out) as staging:
         done = _compute(config, steps, say)
         say("writing outputs and the report")
         data = _report_data(config, done, run_id)
@@ -136,8 +135,8 @@ def run_job(
         files = _write_outputs(staging, done, render_report(data, plots))
         say("logging to MLflow")
         metrics = _log_run(config, done, files, plots, staging)
-        registration = _log_model(config, done, metrics, say) if config.tracking.register else None
-        outputs = _publish(out, files)
+        model_uri = _log_model(config, done, metrics, say) if config.tracking.register else None
+        outputs, registration = _commit(config, out, files, model_uri, metrics, run_id, say)
     return JobResult(
         out_dir=out,
         outputs=outputs,
@@ -409,7 +408,8 @@ def fit_champion(config: PipelineConfig, done: _Computed) -> Any:
 
 def _log_model(
     config: PipelineConfig, done: _Computed, metrics: dict[str, float], say: Progress
-) -> tracking.Registration | None:
+) -> str | None:
+    """Log the champion fitted on all history as a pyfunc model of the run; its URI (registered later)."""
     from forecast.pyfunc import example_slice, log_pyfunc
 
     objective = config.backtest.objective
@@ -420,31 +420,38 @@ def _log_model(
         say(f"fitting {done.backtest.champion} on all history for the model registry")
     fitted = fit_champion(config, done)
     info = log_pyfunc(fitted, example_slice(done.panel), config.forecast.horizon)
-    name = f"{config.name}-demand"
-    registration = tracking.register_champion(info.model_uri, name, objective, metrics[objective])
-    say(f"registered {name} version {registration.version} as {registration.alias}")
-    return registration
+    return str(info.model_uri)
 
 
-@contextmanager
-def _staging(out: Path) -> Iterator[Path]:
-    """A fresh folder beside `out` (same filesystem, so moving files in is a rename); always removed."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging.", dir=out.parent))
-    try:
-        yield staging
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+def _commit(
+    config: PipelineConfig,
+    out: Path,
+    files: dict[str, Path],
+    model_uri: str | None,
+    metrics: dict[str, float],
+    run_id: str,
+    say: Progress,
+) -> tuple[dict[str, Path], tracking.Registration | None]:
+    """Publish the outputs as one set, then register the model, then end the run FINISHED: the last steps.
 
-
-def _publish(out: Path, files: dict[str, Path]) -> dict[str, Path]:
-    """Move the staged outputs into `out`; a rejects.csv left by an earlier run goes (this run has none)."""
-    out.mkdir(parents=True, exist_ok=True)
-    if "rejects" not in files:
-        (out / "rejects.csv").unlink(missing_ok=True)
-    published = {}
-    for key, path in files.items():
-        target = out / path.name
-        path.replace(target)
-        published[key] = target
-    return published
+    Signals are held meanwhile and checked before the run is marked finished; a failure or an interrupt
+    at any point takes the registration back out and puts the previous outputs back (a rejects.csv of an
+    earlier run goes when this run has none).
+    """
+    remove = [] if "rejects" in files else ["rejects.csv"]
+    with interrupts.held(), publish_set(out, files, remove=remove) as outputs:
+        registration = None
+        if model_uri is not None:
+            objective = config.backtest.objective
+            name = f"{config.name}-demand"
+            registration = tracking.register_champion(model_uri, name, objective, metrics[objective])
+        try:
+            interrupts.check()
+            tracking.finish_run(run_id)
+        except BaseException:
+            if registration is not None:
+                tracking.unregister(registration)
+            raise
+    if registration is not None:
+        say(f"registered {registration.name} version {registration.version} as {registration.alias}")
+    return outputs, registration

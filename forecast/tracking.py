@@ -22,9 +22,12 @@ from typing import Any
 
 import polars as pl
 
+from forecast import interrupts, tracking_store
 from forecast.backtest import MAXIMISE
 from forecast.config import PipelineConfig
 from forecast.dataset import Dataset
+from forecast.errors import ForecastError, TrackingError
+from forecast.tracking_store import is_store_error, retry_locked, store_lock
 
 DEFAULT_STORE = Path("mlruns") / "mlflow.db"
 # objectives where a smaller value is better; the others (profit, revenue) are maximised
@@ -50,9 +53,7 @@ def resolve_tracking_uri(
 
 def sqlite_store_path(uri: str) -> Path | None:
     """The database file of a ``sqlite:///`` URI (relative paths against the cwd), else None."""
-    if not uri.startswith("sqlite:///"):
-        return None
-    return Path(uri.removeprefix("sqlite:///")).resolve()
+    return tracking_store.sqlite_path(uri)
 
 
 def artifact_root(uri: str, experiment: str) -> str | None:
@@ -67,14 +68,33 @@ def artifact_root(uri: str, experiment: str) -> str | None:
 
 
 def connect(uri: str) -> None:
-    """Point MLflow's tracking and registry at `uri` (creating the SQLite store's folder)."""
+    """Point MLflow's tracking and registry at `uri`: check it, create a SQLite store's folder and tables
+    (under the store's lock), and fail in seconds with one line when the store cannot be used."""
     import mlflow
 
+    tracking_store.check_uri(uri)
     store = sqlite_store_path(uri)
     if store is not None:
         store.parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    with store_errors(uri):
+        tracking_store.initialise(uri)
+
+
+@contextlib.contextmanager
+def store_errors(uri: str) -> Iterator[None]:
+    """Turn an error of the tracking store (MLflow, SQLAlchemy, HTTP) into one `TrackingError` line."""
+    try:
+        yield
+    except (ForecastError, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        if not is_store_error(exc):
+            raise
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        msg = f"tracking store {uri} failed: {first}; fix: check the store is reachable and writable"
+        raise TrackingError(msg) from exc
 
 
 def ensure_experiment(name: str, uri: str) -> str:
@@ -82,12 +102,21 @@ def ensure_experiment(name: str, uri: str) -> str:
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    found = client.get_experiment_by_name(name)
-    if found is not None:
-        if found.lifecycle_stage == "deleted":
-            client.restore_experiment(found.experiment_id)
-        return str(found.experiment_id)
-    return str(client.create_experiment(name, artifact_location=artifact_root(uri, name)))
+    with store_lock(uri):
+        found = retry_locked(client.get_experiment_by_name, name)
+        if found is not None:
+            if found.lifecycle_stage == "deleted":
+                retry_locked(client.restore_experiment, found.experiment_id)
+            return str(found.experiment_id)
+        try:
+            created = client.create_experiment(name, artifact_location=artifact_root(uri, name))
+        except Exception:
+            # another job (on a server, without the lock) created it meanwhile
+            found = retry_locked(client.get_experiment_by_name, name)
+            if found is None:
+                raise
+            return str(found.experiment_id)
+        return str(created)
 
 
 def flatten_params(config: PipelineConfig) -> dict[str, str]:
@@ -154,38 +183,67 @@ def data_fingerprint(ds: Dataset) -> dict[str, Any]:
 def job_run(config: PipelineConfig, uri: str, *, run_name: str | None = None) -> Iterator[str]:
     """Open the job's parent run in the pipeline's experiment and yield its id.
 
-    The run logs the flattened pipeline settings and the pipeline file. An exception inside the block ends
-    the run FAILED with the error in tag ``error`` (a Ctrl-C ends it KILLED) and is re-raised.
+    The run logs the flattened pipeline settings and the pipeline file; it carries the job's process id, so
+    a later job can close it KILLED if this process dies without closing it (and does so for earlier dead
+    jobs of the experiment, see `forecast.tracking_store.close_stale_runs`). An exception inside the block
+    ends the run FAILED with the error in tag ``error`` (an interrupt ends it KILLED) and is re-raised. The
+    run ends FINISHED when the block calls `finish_run` (the job does, as part of publishing) or leaves.
     """
     import mlflow
 
     connect(uri)
-    experiment_id = ensure_experiment(config.tracking.experiment or config.name, uri)
-    mlflow.set_experiment(experiment_id=experiment_id)  # nested runs and logged models land here too
-    run = mlflow.start_run(experiment_id=experiment_id, run_name=run_name or f"{config.name}-job")
+    with store_errors(uri):
+        experiment_id = ensure_experiment(config.tracking.experiment or config.name, uri)
+        with store_lock(uri):
+            tracking_store.close_stale_runs(experiment_id, uri)
+        mlflow.set_experiment(experiment_id=experiment_id)  # nested runs and logged models land here too
+        tags = {"pipeline": config.name, "stage": "job", **tracking_store.process_tags()}
+        run = retry_locked(
+            mlflow.start_run,
+            experiment_id=experiment_id,
+            run_name=run_name or f"{config.name}-job",
+            tags=tags,
+        )
     try:
-        mlflow.set_tags({"pipeline": config.name, "stage": "job"})
-        mlflow.log_params(flatten_params(config))
-        if config.source is not None and Path(config.source).exists():
+        retry_locked(mlflow.log_params, flatten_params(config))
+        if config.source is not None and Path(config.source).is_file():
             mlflow.log_artifact(str(config.source), artifact_path="pipeline")
         yield run.info.run_id
     except BaseException as exc:
         _end_failed(run.info.run_id, exc)
         raise
-    mlflow.end_run("FINISHED")
+    finish_run(run.info.run_id)
+
+
+def finish_run(run_id: str) -> None:
+    """End the job's run FINISHED (a no-op when it already ended)."""
+    import mlflow
+
+    active = mlflow.active_run()
+    if active is not None and active.info.run_id == run_id:
+        retry_locked(mlflow.end_run, "FINISHED")
 
 
 def _end_failed(run_id: str, exc: BaseException) -> None:
+    """Close child runs and the job's run FAILED (KILLED on an interrupt), with the error as a tag."""
     import mlflow
+    from mlflow import MlflowClient
 
     status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
     error = f"{type(exc).__name__}: {exc}"[:_MAX_TAG]
-    # close any child run the error escaped from, then the parent
-    while (active := mlflow.active_run()) is not None and active.info.run_id != run_id:
-        mlflow.end_run(status)
     with contextlib.suppress(Exception):
-        mlflow.set_tags({"error": error, "error_type": type(exc).__name__})
-    mlflow.end_run(status)
+        # close any child run the error escaped from, then the parent
+        while (active := mlflow.active_run()) is not None and active.info.run_id != run_id:
+            mlflow.end_run(status)
+    client = MlflowClient()
+    with contextlib.suppress(Exception):
+        retry_locked(client.set_tag, run_id, "error", error)
+        retry_locked(client.set_tag, run_id, "error_type", type(exc).__name__)
+    active = mlflow.active_run()
+    if active is not None and active.info.run_id == run_id:
+        retry_locked(mlflow.end_run, status)
+    else:  # the run had already been finished when a later step failed
+        retry_locked(client.set_terminated, run_id, status)
 
 
 def log_fingerprint(fingerprint: Mapping[str, Any]) -> None:
@@ -278,6 +336,8 @@ class Registration:
     objective: str
     value: float
     previous_value: float | None  # the objective of the champion it was compared with
+    replaced: str | None = None  # the version that held `alias` before, put back by `unregister`
+    created_model: bool = False  # this registration created the registered model itself
 
 
 def beats(new: float, old: float | None, objective: str) -> bool:
@@ -297,42 +357,100 @@ def champion_value(name: str, objective: str) -> float | None:
     """The objective of the version holding alias `champion`: its version tag, else the metric
     ``champion_<objective>`` on the run that logged it; None when there is no champion yet."""
     from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
 
     client = MlflowClient()
-    try:
-        version = client.get_model_version_by_alias(name, "champion")
-    except MlflowException:
+    version = _alias_holder(client, name, "champion")
+    if version is None:
         return None
     tags = version.tags or {}
     if tags.get("objective") == objective and "objective_value" in tags:
         return float(tags["objective_value"])
     if version.run_id:
-        metric = client.get_run(version.run_id).data.metrics.get(f"champion_{objective}")
+        metric = retry_locked(client.get_run, version.run_id).data.metrics.get(f"champion_{objective}")
         if metric is not None:
             return float(metric)
     return None
 
 
+def _alias_holder(client: Any, name: str, alias: str) -> Any | None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return retry_locked(client.get_model_version_by_alias, name, alias)
+    except MlflowException:
+        return None
+
+
+def _model_exists(client: Any, name: str) -> bool:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        retry_locked(client.get_registered_model, name)
+    except MlflowException:
+        return False
+    return True
+
+
 def register_champion(model_uri: str, name: str, objective: str, value: float) -> Registration:
     """Register the logged model as a new version of `name`; alias it `champion` only when it beats the
-    current champion on `objective`, else `challenger`."""
+    current champion on `objective`, else `challenger`.
+
+    The comparison and the alias move happen under the store's lock (two jobs cannot both become champion
+    against the same predecessor). A failure or an interrupt part-way takes the version back out and puts
+    back the alias's previous holder, so the registry is as it was.
+    """
     import mlflow
     from mlflow import MlflowClient
 
-    previous = champion_value(name, objective)
-    version = mlflow.register_model(model_uri, name)
     client = MlflowClient()
-    client.set_model_version_tag(name, version.version, "objective", objective)
-    client.set_model_version_tag(name, version.version, "objective_value", repr(float(value)))
-    alias = "champion" if beats(value, previous, objective) else "challenger"
-    client.set_registered_model_alias(name, alias, version.version)
-    return Registration(
-        name=name,
-        version=str(version.version),
-        alias=alias,
-        model_uri=f"models:/{name}/{version.version}",
-        objective=objective,
-        value=float(value),
-        previous_value=previous,
-    )
+    with store_lock(mlflow_registry_uri()), interrupts.held():
+        created = not _model_exists(client, name)
+        previous = champion_value(name, objective)
+        alias = "champion" if beats(value, previous, objective) else "challenger"
+        holder = _alias_holder(client, name, alias)
+        replaced = str(holder.version) if holder is not None else None
+        tags = {
+            "objective": objective,
+            "objective_value": repr(float(value)),
+            tracking_store.TAG_PREVIOUS: replaced or "",
+        }
+        version = retry_locked(mlflow.register_model, model_uri, name, tags=tags)
+        registration = Registration(
+            name=name,
+            version=str(version.version),
+            alias=alias,
+            model_uri=f"models:/{name}/{version.version}",
+            objective=objective,
+            value=float(value),
+            previous_value=previous,
+            replaced=replaced,
+            created_model=created,
+        )
+        try:
+            retry_locked(client.set_registered_model_alias, name, alias, version.version)
+            interrupts.check()
+        except BaseException:
+            unregister(registration)
+            raise
+    return registration
+
+
+def unregister(registration: Registration) -> None:
+    """Undo `register_champion`: delete the version, put back the alias's previous holder, and delete the
+    registered model when the registration had created it."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    name = registration.name
+    with store_lock(mlflow_registry_uri()), interrupts.held():
+        retry_locked(client.delete_model_version, name, registration.version)
+        if registration.created_model:
+            retry_locked(client.delete_registered_model, name)
+        elif registration.replaced is not None:
+            retry_locked(client.set_registered_model_alias, name, registration.alias, registration.replaced)
+
+
+def mlflow_registry_uri() -> str:
+    import mlflow
+
+    return str(mlflow.get_registry_uri())

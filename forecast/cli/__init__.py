@@ -1,18 +1,23 @@
 """Command-line interface: a thin layer, one module per subcommand.
 
-Every command prints a one-line human error on stderr and exits 1 on bad input; `--debug` shows the traceback.
+Every command prints a one-line human error on stderr and exits with the README's code (1 bad input, 2 usage,
+3 tracking store, 4 internal error, 130/143 interrupted); `--debug` shows the traceback.
 """
 
 from __future__ import annotations
 
 import signal
 import sys
+from typing import NoReturn
 
+import click
 import typer
 
+from forecast import interrupts
 from forecast.cli import allocate, backtest, demo, predict, run, simulate, validate
 from forecast.cli.common import state
-from forecast.errors import ForecastError
+from forecast.errors import EXIT_INPUT, EXIT_INTERNAL, EXIT_TRACKING, ForecastError, Interrupted
+from forecast.tracking_store import is_store_error
 
 app = typer.Typer(
     name="forecast",
@@ -39,38 +44,54 @@ app.command("simulate")(simulate.command)
 app.command("validate")(validate.command)
 
 
-def _terminate(_signum: int, _frame: object) -> None:
-    # a scheduler stopping the job (SIGTERM) takes the same path as Ctrl-C: the MLflow run is closed as
-    # KILLED and no partial output is published
-    raise KeyboardInterrupt
+def _one_line(text: str, limit: int = 400) -> str:
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    typer.echo(f"error: {_one_line(message)}", err=True)
+    sys.exit(code)
+
+
+def _os_error(exc: OSError) -> str:
+    where = exc.filename if exc.filename is not None else ""
+    reason = exc.strerror or str(exc)
+    fix = "check the path exists, is the right kind (file or folder) and is readable/writable"
+    return f"{where}: {reason}; fix: {fix}" if where else f"{reason}; fix: {fix}"
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: one line on stderr and the README's exit code for every failure."""
     debug = "--debug" in sys.argv[1:]
-    signal.signal(signal.SIGTERM, _terminate)
+    interrupts.install()
     try:
         app(standalone_mode=False)
+    except Interrupted as exc:
+        _fail(f"interrupted by {exc.name}; nothing was published or registered", exc.exit_code)
+    except KeyboardInterrupt:
+        _fail("interrupted; nothing was published or registered", 128 + signal.SIGINT)
     except ForecastError as exc:
         if debug:
             raise
-        typer.echo(f"error: {exc}", err=True)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        typer.echo("error: interrupted; no partial output was written", err=True)
-        sys.exit(130)
+        _fail(str(exc), exc.exit_code)
     except (typer.Exit, SystemExit) as exc:
         code = getattr(exc, "exit_code", getattr(exc, "code", 0))
         sys.exit(code)
-    except Exception as exc:
+    except click.exceptions.Abort:
+        _fail("aborted", EXIT_INPUT)
+    except click.ClickException as exc:
         # usage errors (bad option values, missing arguments) carry a message and an exit code
-        if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
-            typer.echo(f"error: {exc.format_message()}", err=True)
-            sys.exit(exc.exit_code)
-        if type(exc).__name__ == "Abort":
-            typer.echo("error: aborted", err=True)
-            sys.exit(1)
+        _fail(exc.format_message(), exc.exit_code)
+    except OSError as exc:
         if debug:
             raise
-        typer.echo(f"error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)", err=True)
-        sys.exit(1)
+        _fail(_os_error(exc), EXIT_INPUT)
+    except MemoryError:
+        _fail("out of memory; fix: use less data (fewer articles, stores or weeks) or a bigger machine", 1)
+    except Exception as exc:
+        if debug:
+            raise
+        if is_store_error(exc):
+            _fail(f"tracking store failed: {exc}; fix: check the tracking store is reachable", EXIT_TRACKING)
+        _fail(f"internal error ({exc}); rerun with --debug for the traceback and report it", EXIT_INTERNAL)

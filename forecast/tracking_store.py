@@ -1,0 +1,263 @@
+"""The tracking store itself: checking its URI, reaching it quickly, and keeping a SQLite store whole.
+
+- `check_uri`: a malformed URI, a SQLite path that cannot be a database, or a server that does not answer
+  within a few seconds is one line (`ConfigError` / `TrackingError`) before MLflow's own long retries.
+- `store_lock`: for a SQLite store, an exclusive `fcntl.flock` on ``<db>.lock`` beside the database. The
+  store is created and migrated under it (MLflow's table creation is not safe against a concurrent first
+  run), and the registry's compare-and-move of the ``champion`` alias happens under it.
+- `retry_locked`: SQLite answers "database is locked" when writers collide; the call is retried briefly.
+- `close_stale_runs`: runs left RUNNING by a job whose process is gone (``kill -9``, a lost machine on this
+  host) are ended KILLED with the reason, and any model version they registered is taken back out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import socket
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlparse
+
+from forecast.errors import ConfigError, TrackingError
+
+SCHEMES = ("sqlite", "http", "https", "postgresql", "mysql", "mssql", "databricks")
+PROBE_SECONDS = 5.0
+LOCK_RETRIES = 8
+FIX = "pass --tracking-uri sqlite:///path/to/mlflow.db or http://host:port (or set MLFLOW_TRACKING_URI)"
+TAG_PID, TAG_HOST, TAG_START = "forecast.pid", "forecast.host", "forecast.process_start"
+TAG_PREVIOUS = "forecast.previous_alias_version"
+T = TypeVar("T")
+_held: dict[Path, int] = {}
+
+
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URI (relative paths against the cwd), else None."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    return Path(uri.removeprefix("sqlite:///").split("?", 1)[0]).resolve()
+
+
+def check_uri(uri: str) -> None:
+    """Raise `ConfigError` for a malformed tracking URI, `TrackingError` for a store that cannot be used."""
+    parsed = urlparse(uri)
+    scheme = parsed.scheme.split("+", 1)[0].lower()
+    if scheme not in SCHEMES:
+        msg = f"tracking URI {uri!r} is not supported (scheme {parsed.scheme or 'missing'!r})"
+        msg += f"; fix: {FIX}"
+        raise ConfigError(msg)
+    if scheme == "sqlite":
+        _check_sqlite(uri)
+    elif scheme in ("http", "https"):
+        _check_server(uri, parsed.hostname, parsed, scheme)
+
+
+def _check_sqlite(uri: str) -> None:
+    path = sqlite_path(uri)
+    if path is None or not uri.removeprefix("sqlite:///").strip():
+        msg = f"tracking URI {uri!r} is malformed: a SQLite store is sqlite:///<path to the database file>"
+        msg += f"; fix: {FIX}"
+        raise ConfigError(msg)
+    if path.is_dir():
+        msg = f"tracking URI {uri!r} names a folder, not a database file"
+        msg += f"; fix: {FIX}"
+        raise ConfigError(msg)
+    for parent in path.parents:
+        if parent.exists() and not parent.is_dir():
+            msg = f"tracking URI {uri!r}: {parent} is a file, so the database cannot be created under it"
+            msg += f"; fix: {FIX}"
+            raise ConfigError(msg)
+    if path.is_file() and path.stat().st_size:
+        try:
+            with path.open("rb") as handle:
+                header = handle.read(16)
+        except OSError as exc:
+            msg = f"tracking store {path} cannot be read ({exc.strerror})"
+            msg += "; fix: check its permissions"
+            raise TrackingError(msg) from exc
+        if header != b"SQLite format 3\x00":
+            msg = f"tracking store {path} is not a SQLite database"
+            msg += "; fix: point --tracking-uri at an MLflow database or a new file"
+            raise ConfigError(msg)
+
+
+def _check_server(uri: str, host: str | None, parsed: Any, scheme: str) -> None:
+    try:
+        port = parsed.port or (443 if scheme == "https" else 80)
+    except ValueError as exc:
+        msg = f"tracking URI {uri!r} has an invalid port"
+        msg += f"; fix: {FIX}"
+        raise ConfigError(msg) from exc
+    if not host:
+        msg = f"tracking URI {uri!r} has no host"
+        msg += f"; fix: {FIX}"
+        raise ConfigError(msg)
+    fix = "start the tracking server or correct --tracking-uri / MLFLOW_TRACKING_URI"
+    try:
+        with socket.create_connection((host, port), timeout=PROBE_SECONDS):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or "timed out"
+        msg = f"tracking server {uri} is unreachable ({reason})"
+        msg += f"; fix: {fix}"
+        raise TrackingError(msg) from exc
+    try:
+        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=PROBE_SECONDS):
+            pass
+    except urllib.error.HTTPError as exc:
+        if exc.code >= 500:
+            msg = f"tracking server {uri} answers with HTTP {exc.code}"
+            msg += f"; fix: {fix}"
+            raise TrackingError(msg) from exc
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        msg = f"tracking server {uri} does not answer ({getattr(exc, 'reason', exc)})"
+        msg += f"; fix: {fix}"
+        raise TrackingError(msg) from exc
+    # MLflow's defaults retry a dead server for minutes; a job that lost its server should say so soon
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")
+
+
+@contextlib.contextmanager
+def store_lock(uri: str) -> Iterator[None]:
+    """Hold the SQLite store's file lock (re-entrant within a process); a no-op for other stores."""
+    path = sqlite_path(uri)
+    if path is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if _held.get(path):
+        _held[path] += 1
+        try:
+            yield
+        finally:
+            _held[path] -= 1
+        return
+    with open(path.with_name(f"{path.name}.lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        _held[path] = 1
+        try:
+            yield
+        finally:
+            _held[path] = 0
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def is_locked_error(exc: BaseException) -> bool:
+    """True for SQLite's "database is locked" / "database table is locked", however MLflow wraps it."""
+    text = str(exc).lower()
+    return "database is locked" in text or "database table is locked" in text
+
+
+def is_store_error(exc: BaseException) -> bool:
+    """True for exceptions raised by MLflow, SQLAlchemy, SQLite or the HTTP client under them."""
+    import sqlite3
+
+    if isinstance(exc, sqlite3.Error):
+        return True
+    module = type(exc).__module__.split(".", 1)[0]
+    return module in ("mlflow", "sqlalchemy", "requests", "urllib3", "alembic")
+
+
+def retry_locked(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """`call(*args, **kwargs)`, retried with a growing pause while SQLite says the database is locked."""
+    for attempt in range(LOCK_RETRIES):
+        try:
+            return call(*args, **kwargs)
+        except Exception as exc:
+            if not is_locked_error(exc) or attempt == LOCK_RETRIES - 1:
+                raise
+            time.sleep(0.05 * 2**attempt)
+    msg = "unreachable"
+    raise AssertionError(msg)  # pragma: no cover
+
+
+def initialise(uri: str) -> None:
+    """Create (or migrate) the tracking and registry tables once, under the store's lock."""
+    from mlflow import MlflowClient
+
+    with store_lock(uri):
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        retry_locked(client.search_experiments, max_results=1)
+        retry_locked(client.search_registered_models, max_results=1)
+
+
+def process_tags() -> dict[str, str]:
+    """Tags that let a later job tell whether the process that opened a run is still alive."""
+    pid = os.getpid()
+    return {TAG_PID: str(pid), TAG_HOST: socket.gethostname(), TAG_START: _process_start(pid) or ""}
+
+
+def _process_start(pid: int) -> str | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[-1].split()[19]  # field 22: start time in clock ticks since boot
+
+
+def _owner_gone(tags: dict[str, str]) -> bool:
+    from forecast.io import pid_alive
+
+    if tags.get(TAG_HOST) != socket.gethostname() or not tags.get(TAG_PID, "").isdigit():
+        return False  # another machine's run, or not one of ours: it may still be working
+    pid = int(tags[TAG_PID])
+    if pid == os.getpid():
+        return tags.get(TAG_START, "") != (_process_start(pid) or "")
+    if not pid_alive(pid):
+        return True
+    start = tags.get(TAG_START)
+    return bool(start) and start != (_process_start(pid) or start)
+
+
+def close_stale_runs(experiment_id: str, uri: str) -> list[str]:
+    """End KILLED the RUNNING runs of `experiment_id` whose job process is gone; return their ids."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    running = retry_locked(
+        client.search_runs, [experiment_id], filter_string="attributes.status = 'RUNNING'", max_results=1000
+    )
+    stale = {r.info.run_id: r for r in running if _owner_gone(dict(r.data.tags))}
+    children = [r for r in running if r.data.tags.get("mlflow.parentRunId") in stale]
+    closed = []
+    for run in [*stale.values(), *children]:
+        if run.info.run_id in closed:
+            continue
+        tags = run.data.tags
+        reason = (
+            f"killed: process {tags.get(TAG_PID, '?')} on {tags.get(TAG_HOST, '?')} ended without closing "
+            f"this run; closed by the next job (process {os.getpid()})"
+        )
+        retry_locked(client.set_tag, run.info.run_id, "error", reason)
+        retry_locked(client.set_terminated, run.info.run_id, "KILLED")
+        _withdraw_versions(client, run.info.run_id)
+        closed.append(run.info.run_id)
+    return closed
+
+
+def _withdraw_versions(client: Any, run_id: str) -> None:
+    """Delete the model versions a dead run registered, putting back the alias holders it replaced."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        versions = retry_locked(client.search_model_versions, f"run_id = '{run_id}'")
+    except MlflowException:
+        return
+    for version in versions:
+        previous = (version.tags or {}).get(TAG_PREVIOUS, "")
+        aliases = list(getattr(version, "aliases", []) or [])
+        retry_locked(client.delete_model_version, version.name, version.version)
+        for alias in aliases:
+            if previous.isdigit():
+                with contextlib.suppress(MlflowException):
+                    retry_locked(client.set_registered_model_alias, version.name, alias, previous)
+        left = retry_locked(client.search_model_versions, f"name = '{version.name}'")
+        if not left:
+            retry_locked(client.delete_registered_model, version.name)
