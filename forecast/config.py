@@ -9,15 +9,34 @@ and tracking. Relative data paths are resolved against the pipeline file's folde
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
+import typing
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from forecast.config_checks import check_lightgbm_params, check_seed, check_value
 from forecast.errors import ConfigError
 
+SIMULATE_MAX_ROWS = 50_000_000
+MAX_WEEKS = 520  # horizons, lags and windows: ten years of weeks
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+
 ADAPTERS = ("canonical", "hm", "walmart", "visuelle", "simulate")
+
+
+def _as_date(value: date | str, where: str) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        msg = f"{where} must be a date like 2024-01-01, got {value!r}"
+        raise ConfigError(msg) from exc
 
 
 @dataclass
@@ -34,8 +53,27 @@ class DataConfig:
     dc_stock: str = "dc_stock.csv"
     # H&M: which transactions file (CSV or Parquet)
     transactions: str = "transactions_last_week.csv"
+    # canonical sales: "auto" (weekly when every date is one weekday and rows are unique per article ×
+    # store × date), "weekly" or "transactions"
+    grain: str = "auto"
+    # rows dated outside [date_min, date_max] are rejected as implausible
+    date_min: date = date(1980, 1, 1)
+    date_max: date = date(2099, 12, 31)
 
     def __post_init__(self) -> None:
+        self.date_min = _as_date(self.date_min, "`data.date_min`")
+        self.date_max = _as_date(self.date_max, "`data.date_max`")
+        if self.date_min >= self.date_max:
+            msg = f"`data.date_min` must be before `data.date_max`, got {self.date_min} and {self.date_max}"
+            raise ConfigError(msg)
+        if self.grain not in ("auto", "weekly", "transactions"):
+            msg = f"`data.grain` must be 'auto', 'weekly' or 'transactions', got {self.grain!r}"
+            raise ConfigError(msg)
+        for key in ("sales", "articles", "stores", "stock", "exog", "dc_stock", "transactions"):
+            value = getattr(self, key)
+            if not value.strip() or "\x00" in value:
+                msg = f"`data.{key}` must be a file name, got {value!r}"
+                raise ConfigError(msg)
         if self.adapter not in ADAPTERS:
             msg = f"`data.adapter` must be one of {ADAPTERS}, got {self.adapter!r}"
             raise ConfigError(msg)
@@ -56,10 +94,18 @@ class SimulateConfig:
     cold_start_share: float = 0.07  # share of articles launched after the last week (no sales yet)
 
     def __post_init__(self) -> None:
-        for name in ("articles", "stores", "weeks"):
-            if getattr(self, name) < 1:
-                msg = f"`simulate.{name}` must be at least 1, got {getattr(self, name)!r}"
+        for name, most in (("articles", 100_000), ("stores", 5_000), ("weeks", 1_040)):
+            if not 1 <= getattr(self, name) <= most:
+                msg = f"`simulate.{name}` must be 1 to {most:,}, got {getattr(self, name)!r}"
                 raise ConfigError(msg)
+        if self.articles * self.stores * self.weeks > SIMULATE_MAX_ROWS:
+            msg = (
+                f"`simulate` articles × stores × weeks must be at most {SIMULATE_MAX_ROWS:,} "
+                f"(in memory), got {self.articles * self.stores * self.weeks:,}; fix: use fewer, or write "
+                "files with `forecast simulate --format hm`"
+            )
+            raise ConfigError(msg)
+        check_seed(self.seed, "`simulate.seed`")
         if isinstance(self.start, str):
             try:
                 self.start = date.fromisoformat(self.start)
@@ -85,9 +131,13 @@ class ForecastConfig:
     active_weeks: int = 8
 
     def __post_init__(self) -> None:
-        if self.horizon < 1:
-            msg = f"`forecast.horizon` must be at least 1 week, got {self.horizon!r}"
+        if not 1 <= self.horizon <= MAX_WEEKS:
+            msg = f"`forecast.horizon` must be 1 to {MAX_WEEKS} weeks, got {self.horizon!r}"
             raise ConfigError(msg)
+        if not 1 <= self.active_weeks <= MAX_WEEKS:
+            msg = f"`forecast.active_weeks` must be 1 to {MAX_WEEKS} weeks, got {self.active_weeks!r}"
+            raise ConfigError(msg)
+        check_seed(self.seed, "`forecast.seed`")
         if not all(0 < q < 1 for q in self.quantiles):
             msg = f"`forecast.quantiles` must lie strictly between 0 and 1, got {self.quantiles!r}"
             raise ConfigError(msg)
@@ -102,11 +152,11 @@ class FeaturesConfig:
     exogenous: bool = True
 
     def __post_init__(self) -> None:
-        if any(lag < 1 for lag in self.lags):
-            msg = f"`features.lags` must be positive week counts, got {self.lags!r}"
+        if any(not 1 <= lag <= MAX_WEEKS for lag in self.lags):
+            msg = f"`features.lags` must be week counts from 1 to {MAX_WEEKS}, got {self.lags!r}"
             raise ConfigError(msg)
-        if any(w < 2 for w in self.rolling_windows):
-            msg = f"`features.rolling_windows` must be at least 2 weeks, got {self.rolling_windows!r}"
+        if any(not 2 <= w <= MAX_WEEKS for w in self.rolling_windows):
+            msg = f"`features.rolling_windows` must be 2 to {MAX_WEEKS} weeks, got {self.rolling_windows!r}"
             raise ConfigError(msg)
 
 
@@ -122,6 +172,16 @@ class ModelsConfig:
     calibrate_quantiles: bool = False
     cold_start: bool = True
 
+    def __post_init__(self) -> None:
+        from forecast.models.baselines import METHODS
+
+        unknown = [m for m in self.baselines if m not in METHODS]
+        if unknown:
+            msg = f"`models.baselines`: unknown model(s) {unknown}; choose from {list(METHODS)}"
+            raise ConfigError(msg)
+        if self.lightgbm_params:
+            check_lightgbm_params(self.lightgbm_params)
+
 
 @dataclass
 class BacktestConfig:
@@ -131,6 +191,12 @@ class BacktestConfig:
     objective: str = "profit"  # business objective the champion maximises
 
     def __post_init__(self) -> None:
+        if self.horizon is not None and not 1 <= self.horizon <= MAX_WEEKS:
+            msg = f"`backtest.horizon` must be 1 to {MAX_WEEKS} weeks (or left out), got {self.horizon!r}"
+            raise ConfigError(msg)
+        if self.folds > 100 or self.step > MAX_WEEKS:
+            msg = f"`backtest.folds` must be <= 100 and `step` <= {MAX_WEEKS}, got {self.folds}, {self.step}"
+            raise ConfigError(msg)
         if self.folds < 1 or self.step < 1:
             msg = (
                 f"`backtest.folds` and `backtest.step` must be at least 1, got {self.folds!r}, {self.step!r}"
@@ -153,6 +219,9 @@ class BusinessConfig:
     def __post_init__(self) -> None:
         if not 0 <= self.unit_cost_ratio < 1:
             msg = f"`business.unit_cost_ratio` must be in [0, 1), got {self.unit_cost_ratio!r}"
+            raise ConfigError(msg)
+        if self.holding_cost_ratio > 100 or self.default_price > 1e9:
+            msg = "`business.holding_cost_ratio` must be <= 100 and `business.default_price` <= 1e9"
             raise ConfigError(msg)
         if self.holding_cost_ratio < 0 or self.default_price <= 0:
             msg = "`business.holding_cost_ratio` must be >= 0 and `business.default_price` > 0"
@@ -179,6 +248,12 @@ class AllocationConfig:
                 f"{self.cover_weeks!r}, {self.time_limit_s!r}, {self.max_gap!r}"
             )
             raise ConfigError(msg)
+        if self.presentation_min > 1e9 or (self.holding_cost or 0) > 1e9 or self.ship_cost > 1e9:
+            msg = "`allocation.presentation_min`, `holding_cost` and `ship_cost` must be <= 1e9"
+            raise ConfigError(msg)
+        if self.cover_weeks > MAX_WEEKS or self.time_limit_s > 86_400:
+            msg = f"`allocation.cover_weeks` must be <= {MAX_WEEKS} and `time_limit_s` <= 86400"
+            raise ConfigError(msg)
         if self.demand not in ("auto", "poisson", "quantiles"):
             msg = f"`allocation.demand` must be one of ('auto', 'poisson', 'quantiles'), got {self.demand!r}"
             raise ConfigError(msg)
@@ -189,6 +264,19 @@ class TrackingConfig:
     experiment: str | None = None  # default: the pipeline name
     tracking_uri: str | None = None  # default: MLFLOW_TRACKING_URI, else sqlite:///mlruns/mlflow.db
     register: bool = True
+
+    def __post_init__(self) -> None:
+        if self.experiment is not None and (
+            not self.experiment.strip() or any(ord(c) < 32 for c in self.experiment)
+        ):
+            msg = f"`tracking.experiment` must be a non-empty name, got {self.experiment!r}"
+            raise ConfigError(msg)
+        if self.tracking_uri is not None and "://" not in self.tracking_uri:
+            msg = (
+                f"`tracking.tracking_uri` must be a URI like sqlite:///mlruns/mlflow.db or http://host:5000, "
+                f"got {self.tracking_uri!r}"
+            )
+            raise ConfigError(msg)
 
 
 @dataclass
@@ -213,16 +301,27 @@ class PipelineConfig:
 T = TypeVar("T")
 
 
-def _section(cls: type[T], raw: dict[str, Any], where: str) -> T:
+def _section(cls: type[T], raw: Any, where: str) -> T:
+    if not isinstance(raw, dict):
+        msg = f"{where} must be a table of settings, got {raw!r}; fix: write [section] and key = value lines"
+        raise ConfigError(msg)
     names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(set(raw) - names)
     if unknown:
         msg = f"{where}: unknown key(s) {unknown}; allowed: {sorted(names)}"
         raise ConfigError(msg)
+    hints = typing.get_type_hints(cls)
+    for key, value in raw.items():
+        check_value(value, hints[key], f"{where} {key}")
     try:
         return cls(**raw)
-    except TypeError as exc:
-        msg = f"{where}: {exc}"
+    except ConfigError as exc:
+        text = str(exc)
+        fix = "" if "fix:" in text else "; fix: correct the value in the pipeline file"
+        msg = f"{where}: {text}{fix}"
+        raise ConfigError(msg) from exc
+    except (TypeError, ValueError, OverflowError) as exc:
+        msg = f"{where}: {exc}; fix: correct the value in the pipeline file"
         raise ConfigError(msg) from exc
 
 
@@ -250,8 +349,16 @@ def parse_pipeline(raw: dict[str, Any], source: Path | None = None) -> PipelineC
     if not name:
         msg = f"{where}: the pipeline needs a `name`"
         raise ConfigError(msg)
-    data_raw = dict(raw.get("data", {}))
-    if data_raw.get("path") is not None:
+    if not isinstance(name, str) or not NAME.match(name):
+        msg = (
+            f"{where}: `name` must be 1-100 letters, digits, '_', '.' or '-' (it names the MLflow "
+            f"experiment and model), got {name!r}; fix: rename the pipeline"
+        )
+        raise ConfigError(msg)
+    section = raw.get("data", {})
+    data_raw = dict(section) if isinstance(section, dict) else section
+    if isinstance(data_raw, dict) and data_raw.get("path") is not None:
+        check_value(data_raw["path"], Path, f"{where} [data] path")
         path = Path(data_raw["path"]).expanduser()
         if not path.is_absolute() and source is not None:
             path = (source.parent / path).resolve()
@@ -275,17 +382,32 @@ def load_pipeline(
     if not source.exists():
         msg = f"{source}: pipeline file not found; fix: pass a path like pipelines/demo.toml"
         raise ConfigError(msg)
+    if not source.is_file():
+        msg = f"{source}: is not a file; fix: pass a pipeline TOML file like pipelines/demo.toml"
+        raise ConfigError(msg)
     try:
         raw = tomllib.loads(source.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        msg = f"{source}: not a valid TOML file ({exc})"
+        msg = f"{source}: not a valid TOML file ({' '.join(str(exc).split())}); fix: correct the TOML syntax"
         raise ConfigError(msg) from exc
+    except OSError as exc:
+        msg = f"{source}: cannot be read ({exc.strerror}); fix: check the file's permissions"
+        raise ConfigError(msg) from exc
+    data_section = raw.get("data")
+    if data is None and not (isinstance(data_section, dict) and "adapter" in data_section):
+        msg = (
+            f"{source}: no [data] adapter: the pipeline does not say which data to read; fix: add "
+            '[data] with adapter = "canonical" (and path), "walmart", "visuelle", "hm" or "simulate", '
+            "or pass --data"
+        )
+        raise ConfigError(msg)
     config = parse_pipeline(raw, source.resolve())
     if data is not None:
         config.data.path = Path(data).expanduser().resolve()
         if config.data.adapter == "simulate":
             config.data.adapter = "canonical"
     if horizon is not None:
+        check_value(horizon, int, "--horizon")
         config.forecast = ForecastConfig(
             horizon=horizon,
             quantiles=config.forecast.quantiles,
@@ -293,6 +415,8 @@ def load_pipeline(
             active_weeks=config.forecast.active_weeks,
         )
     if seed is not None:
+        check_value(seed, int, "--seed")
+        check_seed(seed, "--seed")
         config.forecast.seed = seed
         config.simulate.seed = seed
     return config
