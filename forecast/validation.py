@@ -60,6 +60,7 @@ def check_dataset(ds: Dataset) -> None:
         frame = getattr(ds, table)
         if frame is not None:
             validate_table(frame, schema, name=f"{ds.name} {table}")
+    check_kept(ds)
     for name, kept in ds.rows_kept().items():
         if kept < 0:
             msg = f"more rows rejected than read ({ds.rows_read[name]:,} read)"
@@ -68,6 +69,31 @@ def check_dataset(ds: Dataset) -> None:
     if unknown:
         msg = f"rejects name file(s) {sorted(unknown)} that were not counted as read"
         raise InputError(msg, fix="report this as a bug in the adapter")
+
+
+def check_kept(ds: Dataset) -> None:
+    """Raise `InputError` for a file whose every row was rejected (nothing of it can be used).
+
+    The message names the most common reason, with its first row and value.
+    """
+    for name, kept in ds.rows_kept().items():
+        read = ds.rows_read.get(name, 0)
+        if read == 0 or kept > 0:
+            continue
+        mine = ds.rejects.filter(pl.col("file") == name)
+        top = (
+            mine.group_by("reason")
+            .agg(pl.len().alias("n"), pl.col("row").min())
+            .sort(["n", "row"], descending=[True, False])
+        )
+        reason, count, row = top.row(0) if top.height else ("rejected", read, None)
+        first = mine.filter((pl.col("reason") == reason) & (pl.col("row") == row)).row(0, named=True)
+        msg = (
+            f"all {read:,} rows were rejected, most for {reason!r} ({count:,} rows, first value "
+            f"{first['value']!r})"
+        )
+        fix = "correct the file (see `forecast validate --out DIR` for rejects.csv)"
+        raise InputError(msg, file=name, column=first["column"], row=row, fix=fix)
 
 
 def file_counts(ds: Dataset) -> pl.DataFrame:
@@ -111,4 +137,4 @@ def summarize(ds: Dataset) -> dict[str, Any]:
     }
 
 
-__all__ = ["TABLE_SCHEMAS", "check_dataset", "file_counts", "rejects_by_reason", "summarize"]
+__all__ = ["TABLE_SCHEMAS", "check_dataset", "check_kept", "file_counts", "rejects_by_reason", "summarize"]

@@ -90,7 +90,9 @@ def test_canonical_optional_tables_and_parquet(tmp_path: Path) -> None:
     assert ds.rows_read["sales.parquet"] == 4
     assert ds.stock is not None
     assert ds.stock.height == 1
-    assert ds.rejects.filter(file="stock.csv").select("row", "reason").rows() == [(2, "must be >= 0")]
+    assert ds.rejects.filter(file="stock.csv").select("row", "reason").rows() == [
+        (2, "negative on_hand (must be >= 0)")
+    ]
     assert ds.true_demand is not None
     assert ds.true_demand["demand"].to_list() == [3.5]
     assert ds.dc_stock is not None

@@ -55,7 +55,7 @@ def test_hm_tables(tmp_path: Path) -> None:
 def test_hm_rejects_reconcile(tmp_path: Path) -> None:
     ds = load_hm(make_hm(tmp_path))
     assert ds.rejects.select("row", "column", "reason").rows() == [
-        (3, "price", "must be >= 0"),
+        (3, "price", "negative price (must be >= 0)"),
         (4, "sales_channel_id", "unknown sales channel (expected ['1', '2'])"),
     ]
     assert ds.rows_read == {"transactions_last_week.csv": 5, "articles.csv": 2}

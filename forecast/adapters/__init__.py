@@ -7,7 +7,18 @@ from forecast.dataset import Dataset
 
 
 def load_dataset(config: PipelineConfig) -> Dataset:
-    """Read and validate the pipeline's data with its adapter; rejected rows are in `Dataset.rejects`."""
+    """Read and validate the pipeline's data with its adapter; rejected rows are in `Dataset.rejects`.
+
+    A file whose every row was rejected is fatal (`InputError`), whatever the command.
+    """
+    from forecast.validation import check_kept
+
+    ds = _load(config)
+    check_kept(ds)
+    return ds
+
+
+def _load(config: PipelineConfig) -> Dataset:
     adapter = config.data.adapter
     if adapter == "simulate":
         from forecast.simulate import simulate_dataset

@@ -19,6 +19,7 @@ import pandera.polars as pa
 import polars as pl
 
 from forecast.adapters.common import (
+    DEFAULT_DATES,
     ROW,
     Kind,
     check_references,
@@ -26,6 +27,7 @@ from forecast.adapters.common import (
     concat_rejects,
     data_folder,
     drop_rejected,
+    duplicate_rows,
     find_table,
     parse_columns,
     read_table,
@@ -33,6 +35,8 @@ from forecast.adapters.common import (
 )
 from forecast.config import DataConfig
 from forecast.dataset import WEEKDAYS, Dataset
+from forecast.errors import InputError
+from forecast.io import unneutralise_frame
 from forecast.schemas import (
     ArticleSchema,
     DcStockSchema,
@@ -54,17 +58,20 @@ class TableSpec:
     required: dict[str, Kind]
     optional: dict[str, Kind] = field(default_factory=dict)
     keys: tuple[str, ...] = ()
+    non_negative: tuple[str, ...] = ()
+    master: bool = False  # master data: a bad number is fatal, not a reject
 
 
 SPECS = {
     "sales": TableSpec(
         SalesSchema,
-        {"date": "date", "store_id": "str", "article_id": "str", "units": "float"},
+        {"date": "date", "store_id": "id", "article_id": "id", "units": "float"},
         {"price": "float", "is_holiday": "bool"},
+        non_negative=("price",),
     ),
     "articles": TableSpec(
         ArticleSchema,
-        {"article_id": "str"},
+        {"article_id": "id"},
         {
             "category": "str",
             "launch_date": "date",
@@ -73,31 +80,48 @@ SPECS = {
             "is_future": "bool",
         },
         keys=("article_id",),
+        non_negative=("list_price", "unit_cost"),
+        master=True,
     ),
-    "stores": TableSpec(StoreSchema, {"store_id": "str"}, {"capacity_units": "float"}, keys=("store_id",)),
+    "stores": TableSpec(
+        StoreSchema,
+        {"store_id": "id"},
+        {"capacity_units": "float"},
+        keys=("store_id",),
+        non_negative=("capacity_units",),
+        master=True,
+    ),
     "stock": TableSpec(
         StockSchema,
-        {"week": "date", "store_id": "str", "article_id": "str", "on_hand": "float"},
+        {"week": "date", "store_id": "id", "article_id": "id", "on_hand": "float"},
         keys=("week", "store_id", "article_id"),
+        non_negative=("on_hand",),
     ),
-    "exog": TableSpec(ExogSchema, {"week": "date"}, {"store_id": "str"}),
+    "exog": TableSpec(ExogSchema, {"week": "date"}, {"store_id": "id"}),
     "dc_stock": TableSpec(
         DcStockSchema,
-        {"article_id": "str", "available_units": "float", "pack_size": "float"},
+        {"article_id": "id", "available_units": "float", "pack_size": "float"},
         {"unit_cost": "float", "price": "float", "holding_cost": "float"},
         keys=("article_id",),
+        non_negative=("available_units", "pack_size", "unit_cost", "price", "holding_cost"),
+        master=True,
     ),
     "trends": TableSpec(
-        TrendSchema, {"week": "date", "term": "str", "value": "float"}, keys=("week", "term")
+        TrendSchema,
+        {"week": "date", "term": "str", "value": "float"},
+        keys=("week", "term"),
+        non_negative=("value",),
     ),
     "true_demand": TableSpec(
         TrueDemandSchema,
-        {"week": "date", "store_id": "str", "article_id": "str", "demand": "float"},
+        {"week": "date", "store_id": "id", "article_id": "id", "demand": "float"},
         keys=("week", "store_id", "article_id"),
+        non_negative=("demand",),
     ),
 }
 _DTYPES: dict[Kind, pl.DataType] = {
     "str": pl.Utf8(),
+    "id": pl.Utf8(),
     "float": pl.Float64(),
     "date": pl.Date(),
     "bool": pl.Boolean(),
@@ -115,13 +139,28 @@ def _infer_extra(typed: pl.DataFrame, extras: list[str]) -> pl.DataFrame:
     return typed.with_columns(casts) if casts else typed
 
 
-def read_canonical_table(path: Path, table: str) -> tuple[pl.DataFrame, pl.DataFrame, int]:
-    """Read one canonical table: typed rows kept (with ``_row``), rejects and rows read."""
+def read_canonical_table(
+    path: Path, table: str, config: DataConfig | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """Read one canonical table: typed rows kept (with ``_row``), rejects and rows read.
+
+    Rows identical to an earlier row are rejects ("duplicate row"), except in master data (where any
+    repeated key is fatal) and in sales, whose duplicates `load_canonical` judges with the grain.
+    """
     spec = SPECS[table]
     name = path.name
-    raw = read_table(path, required=list(spec.required))
+    raw = unneutralise_frame(read_table(path, required=list(spec.required)))
     kinds = {**spec.required, **spec.optional}
-    typed, rejects = parse_columns(raw, kinds, file=name, not_null=list(spec.required))
+    dates = (config.date_min, config.date_max) if config is not None else DEFAULT_DATES
+    typed, rejects = parse_columns(
+        raw,
+        kinds,
+        file=name,
+        not_null=list(spec.required),
+        non_negative=spec.non_negative,
+        dates=dates,
+        master=spec.master,
+    )
     defaults = [
         (pl.lit(False) if kind == "bool" and column == "is_future" else pl.lit(None, _DTYPES[kind])).alias(
             column
@@ -137,6 +176,10 @@ def read_canonical_table(path: Path, table: str) -> tuple[pl.DataFrame, pl.DataF
     extras = [c for c in raw.columns if c not in kinds and c != ROW]
     typed = _infer_extra(drop_rejected(typed, rejects, file=name), extras)
     kept, more = validate_rows(typed, spec.schema, file=name)
+    if table != "sales" and not spec.master:
+        same = duplicate_rows(kept, file=name)
+        kept = drop_rejected(kept, same, file=name)
+        more = concat_rejects([more, same])
     if spec.keys:
         check_unique(kept, list(spec.keys), file=name, what=" × ".join(spec.keys))
     return kept, concat_rejects([rejects, more]), raw.height
@@ -163,13 +206,46 @@ def infer_grain(sales: pl.DataFrame) -> tuple[str, str]:
     return "transactions", "MON"
 
 
+def sales_grain(sales: pl.DataFrame, grain: str, file: str) -> tuple[pl.DataFrame, pl.DataFrame, str, str]:
+    """The sales rows kept, the duplicate-row rejects, the grain and the week label.
+
+    Weekly data lists each article × store × week once, so a row identical to an earlier one is a
+    copy ("duplicate row"), rejected rather than summed; the grain is judged without such copies, so
+    copies never turn a weekly table into transactions. In transactions identical lines are separate
+    sales and all are kept. ``grain`` is the pipeline's ``[data] grain``: auto, weekly or transactions.
+    """
+    columns = [c for c in sales.columns if c != ROW]
+    copies = duplicate_rows(sales, file=file, columns=columns)
+    unique = drop_rejected(sales, copies, file=file)
+    if grain == "transactions":
+        return sales, concat_rejects([]), "transactions", "MON"
+    inferred, label = infer_grain(unique) if unique.height else ("weekly", "MON")
+    if inferred == "weekly":
+        return unique, copies, "weekly", label
+    if grain == "weekly":
+        weekdays = unique["date"].dt.weekday().unique()
+        if weekdays.len() > 1:
+            first = unique.filter(pl.col("date").dt.weekday() != weekdays.sort()[0]).row(0, named=True)
+            msg = f"weekly sales must all fall on one weekday; dates fall on {weekdays.len()} weekdays"
+            fix = "label every week with the same weekday, or set [data] grain = 'transactions'"
+            raise InputError(msg, file=file, column="date", row=first[ROW], fix=fix)
+        check_unique(
+            unique.with_columns((pl.col("units") < 0).alias("is_return")),
+            ["article_id", "store_id", "date", "is_return"],
+            file=file,
+            what="article × store × week",
+            label="date",
+        )
+    return sales, concat_rejects([]), "transactions", "MON"
+
+
 def _optional(
-    folder: Path, name: str, table: str
+    folder: Path, name: str, table: str, config: DataConfig
 ) -> tuple[pl.DataFrame | None, pl.DataFrame, dict[str, int]]:
     path = find_table(folder, name)
     if path is None:
         return None, concat_rejects([]), {}
-    frame, rejects, n = read_canonical_table(path, table)
+    frame, rejects, n = read_canonical_table(path, table, config)
     return frame, rejects, {path.name: n}
 
 
@@ -180,13 +256,13 @@ def load_canonical(config: DataConfig) -> Dataset:
     rejects, rows_read, names = [], {}, {}
     for table, name in (("articles", config.articles), ("stores", config.stores), ("sales", config.sales)):
         path = require_file(folder, name, FIX)
-        tables[table], table_rejects, rows_read[path.name] = read_canonical_table(path, table)
+        tables[table], table_rejects, rows_read[path.name] = read_canonical_table(path, table, config)
         rejects.append(table_rejects)
         names[table] = path.name
     optional = {"stock": config.stock, "exog": config.exog, "dc_stock": config.dc_stock}
     optional |= {"trends": "trends.csv", "true_demand": "true_demand.csv"}
     for table, name in optional.items():
-        tables[table], table_rejects, read = _optional(folder, name, table)
+        tables[table], table_rejects, read = _optional(folder, name, table, config)
         rejects.append(table_rejects)
         rows_read |= read
         names[table] = next(iter(read), name)
@@ -194,8 +270,10 @@ def load_canonical(config: DataConfig) -> Dataset:
     assert articles is not None
     assert stores is not None
     assert sales is not None
+    sales, copies, grain, week_label = sales_grain(sales, config.grain, names["sales"])
+    rejects.append(copies)
+    tables["sales"] = sales
     _check_references(tables, names, articles["article_id"], stores["store_id"])
-    grain, week_label = infer_grain(sales)
     dropped = {t: (f.drop(ROW) if f is not None else None) for t, f in tables.items()}
     return Dataset(
         name=folder.name,

@@ -15,8 +15,10 @@ Every raw frame carries ``_row``: the 1-based data row (header excluded) the rec
 
 from __future__ import annotations
 
+import csv
 import io
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -27,7 +29,9 @@ from forecast.dataset import REJECT_SCHEMA, empty_rejects
 from forecast.errors import InputError
 
 ROW = "_row"
-Kind = Literal["str", "float", "bool", "date"]
+Kind = Literal["str", "id", "float", "bool", "date"]
+MAX_MAGNITUDE = 1e12  # no count, price or capacity of a retailer's row comes near this
+DEFAULT_DATES = (date(1980, 1, 1), date(2099, 12, 31))
 DATE_FORMAT = "%Y-%m-%d"
 TRUE_WORDS = ("true", "t", "1", "yes", "y")
 FALSE_WORDS = ("false", "f", "0", "no", "n")
@@ -77,10 +81,35 @@ def _decode_check(data: bytes, name: str) -> None:
         ) from exc
 
 
+def read_bytes(path: Path) -> bytes:
+    """The bytes of `path`; a folder or an unreadable file is an `InputError`."""
+    if path.is_dir():
+        msg = "is a folder, not a file"
+        raise InputError(msg, file=str(path), fix="remove the folder or point [data] at the right files")
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        msg = f"cannot be read ({exc.strerror or exc})"
+        raise InputError(msg, file=str(path), fix="check the file exists and is readable") from exc
+
+
+def check_header(names: Sequence[str], file: str) -> None:
+    """Raise `InputError` for a duplicated or empty column name (a reader would silently pick one)."""
+    seen: set[str] = set()
+    for position, name in enumerate(names, start=1):
+        if name in seen:
+            msg = f"column name {name!r} appears more than once in the header (column {position})"
+            raise InputError(msg, file=file, column=name, fix="give every column its own name")
+        if name == ROW:
+            msg = f"column name {ROW!r} is reserved"
+            raise InputError(msg, file=file, column=name, fix="rename that column")
+        seen.add(name)
+
+
 def read_csv_text(path: Path, *, null_values: Sequence[str] = ()) -> pl.DataFrame:
     """Read a CSV file with every column as text plus ``_row``; fatal problems raise `InputError`."""
     name = path.name
-    data = path.read_bytes()
+    data = read_bytes(path)
     _decode_check(data, name)  # before any rewriting, so the byte offset is the file's own
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
@@ -88,6 +117,8 @@ def read_csv_text(path: Path, *, null_values: Sequence[str] = ()) -> pl.DataFram
     if not data.strip():
         msg = "file is empty (no header row)"
         raise InputError(msg, file=name, fix="export the table with a header row and at least one data row")
+    header = next(csv.reader(io.StringIO(data.split(b"\n", 1)[0].decode("utf-8"))), [])
+    check_header([h.strip() for h in header], name)
     try:
         frame = pl.read_csv(
             io.BytesIO(data),
@@ -104,9 +135,12 @@ def read_csv_text(path: Path, *, null_values: Sequence[str] = ()) -> pl.DataFram
 
 def read_parquet_text(path: Path) -> pl.DataFrame:
     """Read a Parquet file with every column cast to text (dates as ISO) plus ``_row``."""
+    if path.is_dir():
+        msg = "is a folder, not a file"
+        raise InputError(msg, file=str(path), fix="remove the folder or point [data] at the right files")
     try:
         frame = pl.read_parquet(path)
-    except (pl.exceptions.PolarsError, OSError) as exc:
+    except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
         msg = f"cannot read Parquet ({exc})"
         raise InputError(msg, file=path.name, fix="rewrite the file as Parquet or CSV") from exc
     casts = []
@@ -141,6 +175,7 @@ def _with_rows(frame: pl.DataFrame, name: str) -> pl.DataFrame:
     if frame.width == 0:
         msg = "file is empty (no header row)"
         raise InputError(msg, file=name, fix="export the table with a header row and at least one data row")
+    check_header(frame.columns, name)
     stripped = frame.with_columns(pl.col(c).str.strip_chars() for c in frame.columns)
     return stripped.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
 
@@ -158,11 +193,21 @@ def _parse_expr(column: str, kind: Kind) -> pl.Expr:
 
 
 def parse_columns(
-    raw: pl.DataFrame, specs: Mapping[str, Kind], *, file: str, not_null: Iterable[str] = ()
+    raw: pl.DataFrame,
+    specs: Mapping[str, Kind],
+    *,
+    file: str,
+    not_null: Iterable[str] = (),
+    non_negative: Iterable[str] = (),
+    dates: tuple[date, date] | None = DEFAULT_DATES,
+    master: bool = False,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Parse text columns to their kinds; return the typed frame and the rejects it produced.
 
-    A value that does not parse (or is missing in a `not_null` column) becomes a reject row with its reason.
+    A value that does not parse (or is missing in a `not_null` column) becomes a reject row with its reason,
+    and so do an id with a control character, a number that is not finite or implausibly large, a negative
+    number in a `non_negative` column and a date outside `dates`. In master data (``master=True``: the
+    catalogue, stores, DC stock) a bad number is fatal instead: every row that uses it would be wrong.
     The typed frame still holds every row (failing values null); drop rejected rows with `drop_rejected`.
     """
     present = {c: k for c, k in specs.items() if c in raw.columns}
@@ -175,6 +220,19 @@ def parse_columns(
         if failed.any():
             bad = raw.filter(failed).select(ROW, pl.col(column).alias("value"))
             parts.append(_rejects(bad, file, column, f"unparsable {_KIND_NAMES[kind]}"))
+        checks = _value_checks(column, kind, column in set(non_negative), dates)
+        for mask, reason in checks:
+            hit = typed.filter(mask.fill_null(False))
+            if hit.height == 0:
+                continue
+            if master and kind == "float":
+                first = hit.row(0, named=True)
+                fix = f"correct {column} in the source (master data is used by every row)"
+                value = raw.filter(pl.col(ROW) == first[ROW])[column][0]
+                msg = f"{reason}: {value!r}"
+                raise InputError(msg, file=file, column=column, row=first[ROW], fix=fix)
+            bad = raw.filter(pl.col(ROW).is_in(hit[ROW].implode())).select(ROW, pl.col(column).alias("value"))
+            parts.append(_rejects(bad, file, column, reason))
     for column in not_null:
         if column in raw.columns:
             missing = raw.filter(pl.col(column).is_null()).select(ROW, pl.lit(None, pl.Utf8).alias("value"))
@@ -183,7 +241,36 @@ def parse_columns(
     return typed, concat_rejects(parts)
 
 
-_KIND_NAMES = {"float": "number", "date": "date (expected YYYY-MM-DD)", "bool": "boolean", "str": "text"}
+def _value_checks(
+    column: str, kind: Kind, non_negative: bool, dates: tuple[date, date] | None
+) -> list[tuple[pl.Expr, str]]:
+    """(mask, reason) pairs for values that parse but cannot be right."""
+    value = pl.col(column)
+    if kind == "id":
+        return [(value.str.contains(CONTROL), "control character in id (tab, newline, ...)")]
+    if kind == "float":
+        checks = [
+            (~value.is_finite(), "not a finite number"),
+            (value.abs() > MAX_MAGNITUDE, f"implausibly large (beyond ±{MAX_MAGNITUDE:.0e})"),
+        ]
+        if non_negative:
+            checks.append((value.is_finite() & (value < 0), f"negative {column} (must be >= 0)"))
+        return checks
+    if kind == "date" and dates is not None:
+        low, high = dates
+        reason = f"date outside the plausible range {low}..{high} (pipeline [data] date_min / date_max)"
+        return [(~value.is_between(low, high), reason)]
+    return []
+
+
+CONTROL = r"[\x00-\x1f\x7f]"
+_KIND_NAMES = {
+    "float": "number",
+    "date": "date (expected YYYY-MM-DD)",
+    "bool": "boolean",
+    "str": "text",
+    "id": "text",
+}
 
 
 def _check_date_share(raw: pl.DataFrame, column: str, failed: pl.Series, file: str) -> None:
@@ -281,3 +368,31 @@ def data_folder(config: DataConfig) -> Path:
         msg = f"data folder not found: {str(folder)!r}"
         raise InputError(msg, fix="pass an existing folder with --data or fix [data] path in the pipeline")
     return folder
+
+
+def duplicate_rows(frame: pl.DataFrame, *, file: str, columns: Sequence[str] | None = None) -> pl.DataFrame:
+    """Rejects for rows identical to an earlier row in every column (or in `columns`): "duplicate row".
+
+    The first of each group is kept; the others are rejected, naming it.
+
+    Examples
+    --------
+    >>> frame = pl.DataFrame({"a": ["x", "x", "y"], ROW: [1, 2, 3]})
+    >>> duplicate_rows(frame, file="f.csv")["reason"].to_list()
+    ['duplicate row (same as row 1)']
+    """
+    cols = list(columns) if columns is not None else [c for c in frame.columns if c != ROW]
+    if frame.height < 2 or not cols:
+        return concat_rejects([])
+    firsts = (
+        frame.select(*cols, ROW).group_by(cols, maintain_order=True).agg(pl.col(ROW).min().alias("_first"))
+    )
+    ranked = frame.select(*cols, ROW).join(firsts, on=cols, how="left", nulls_equal=True)
+    dups = ranked.filter(pl.col(ROW) != pl.col("_first"))
+    return dups.select(
+        pl.lit(file, pl.Utf8).alias("file"),
+        pl.col(ROW).cast(pl.Int64).alias("row"),
+        pl.lit(None, pl.Utf8).alias("column"),
+        pl.format("duplicate row (same as row {})", pl.col("_first")).alias("reason"),
+        pl.lit(None, pl.Utf8).alias("value"),
+    ).pipe(lambda r: concat_rejects([r]))

@@ -41,7 +41,7 @@ def _articles(config: DataConfig) -> tuple[pl.DataFrame, pl.DataFrame, int, list
     raw = read_table(
         require_file(data_folder(config), name, FIX), required=["article_id", "product_type_name"]
     )
-    _, rejects = parse_columns(raw, {}, file=name, not_null=["article_id"])
+    _, rejects = parse_columns(raw, {"article_id": "id"}, file=name, not_null=["article_id"])
     attributes = [c for c in raw.columns if c not in ("article_id", ROW)]
     articles = drop_rejected(raw, rejects, file=name).select(
         pl.col("article_id").str.zfill(ID_WIDTH),
@@ -68,7 +68,12 @@ def _transactions(config: DataConfig) -> tuple[pl.DataFrame, pl.DataFrame, int, 
     required = ["t_dat", "article_id", "price", "sales_channel_id"]
     raw = read_table(path, required=required)
     typed, rejects = parse_columns(
-        raw, {"t_dat": "date", "price": "float"}, file=name, not_null=["article_id", "sales_channel_id"]
+        raw,
+        {"t_dat": "date", "price": "float", "article_id": "id"},
+        file=name,
+        not_null=["article_id", "sales_channel_id"],
+        non_negative=["price"],
+        dates=(config.date_min, config.date_max),
     )
     unknown = pl.col("sales_channel_id").is_not_null() & ~pl.col("sales_channel_id").is_in(list(CHANNELS))
     channel = reject_where(

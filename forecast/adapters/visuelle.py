@@ -23,6 +23,7 @@ from forecast.adapters.common import (
     concat_rejects,
     data_folder,
     drop_rejected,
+    duplicate_rows,
     find_table,
     parse_columns,
     read_table,
@@ -39,16 +40,21 @@ ATTRIBUTES = ["season", "color", "fabric", "extra", "image_path"]
 FIX = "point [data] path (or --data) at the folder holding train.csv and gtrends.csv"
 
 
-def _products(path: Path, *, future: bool) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame | None, int]:
+def _products(
+    path: Path, *, future: bool, config: DataConfig
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame | None, int]:
     """Articles (and, for history, the typed wide sales) of one product file."""
     name = path.name
     required = ["external_code", "release_date", *([] if future else WEEKS)]
     raw = read_table(path, required=required)
-    specs: dict[str, Kind] = {"release_date": "date"}
+    specs: dict[str, Kind] = {"external_code": "id", "release_date": "date"}
     if not future:
         specs |= dict.fromkeys(WEEKS, "float")
     not_null = ["external_code", "release_date", *([] if future else WEEKS)]
-    typed, rejects = parse_columns(raw, specs, file=name, not_null=not_null)
+    typed, rejects = parse_columns(
+        raw, specs, file=name, not_null=not_null, dates=(config.date_min, config.date_max)
+    )
+    rejects = concat_rejects([rejects, duplicate_rows(drop_rejected(typed, rejects, file=name), file=name)])
     text = [
         pl.col(c) if c in typed.columns else pl.lit(None, pl.Utf8).alias(c) for c in ["category", *ATTRIBUTES]
     ]
@@ -87,12 +93,16 @@ def _weekly(wide: pl.DataFrame) -> pl.DataFrame:
     return sales.sort("article_id", "date")
 
 
-def _trends(path: Path) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+def _trends(path: Path, config: DataConfig) -> tuple[pl.DataFrame, pl.DataFrame, int]:
     name = path.name
     raw = read_table(path, required=["date"])
     terms = [c for c in raw.columns if c not in ("date", ROW)]
     specs: dict[str, Kind] = {"date": "date", **dict.fromkeys(terms, "float")}
-    typed, rejects = parse_columns(raw, specs, file=name, not_null=["date"])
+    typed, rejects = parse_columns(
+        raw, specs, file=name, not_null=["date"], dates=(config.date_min, config.date_max)
+    )
+    typed = drop_rejected(typed, rejects, file=name)
+    rejects = concat_rejects([rejects, duplicate_rows(typed, file=name)])
     typed = drop_rejected(typed, rejects, file=name)
     long = typed.unpivot(index=[ROW, "date"], on=terms, variable_name="term", value_name="value").select(
         pl.col("date").alias("week"),
@@ -105,11 +115,13 @@ def _trends(path: Path) -> tuple[pl.DataFrame, pl.DataFrame, int]:
     return kept.sort("term", "week"), concat_rejects([rejects, more]), raw.height
 
 
-def _future(folder: Path, train: pl.DataFrame) -> tuple[pl.DataFrame | None, pl.DataFrame, dict[str, int]]:
+def _future(
+    folder: Path, train: pl.DataFrame, config: DataConfig
+) -> tuple[pl.DataFrame | None, pl.DataFrame, dict[str, int]]:
     path = find_table(folder, "test.csv")
     if path is None:
         return None, concat_rejects([]), {}
-    future, rejects, _, n_test = _products(path, future=True)
+    future, rejects, _, n_test = _products(path, future=True, config=config)
     check_unique(future, ["article_id"], file=path.name, what="product", label="external_code")
     both = future.filter(pl.col("article_id").is_in(train["article_id"].implode()))
     if both.height:
@@ -128,14 +140,16 @@ def _future(folder: Path, train: pl.DataFrame) -> tuple[pl.DataFrame | None, pl.
 def load_visuelle(config: DataConfig) -> Dataset:
     """Read the VISUELLE folder into a weekly, chain-level `Dataset`."""
     folder = data_folder(config)
-    articles, rejects, wide, n_train = _products(require_file(folder, "train.csv", FIX), future=False)
+    articles, rejects, wide, n_train = _products(
+        require_file(folder, "train.csv", FIX), future=False, config=config
+    )
     check_unique(articles, ["article_id"], file="train.csv", what="product", label="external_code")
     sales, sales_rejects = validate_rows(
         _weekly(wide if wide is not None else articles), SalesSchema, file="train.csv"
     )
     articles = drop_rejected(articles, sales_rejects, file="train.csv")
-    future, future_rejects, future_rows = _future(folder, articles)
-    trends, trend_rejects, n_trends = _trends(require_file(folder, "gtrends.csv", FIX))
+    future, future_rejects, future_rows = _future(folder, articles, config)
+    trends, trend_rejects, n_trends = _trends(require_file(folder, "gtrends.csv", FIX), config)
     catalogue = articles if future is None else pl.concat([articles, future], how="vertical")
     return Dataset(
         name="visuelle",

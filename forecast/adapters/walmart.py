@@ -20,6 +20,7 @@ from forecast.adapters.common import (
     concat_rejects,
     data_folder,
     drop_rejected,
+    duplicate_rows,
     parse_columns,
     read_table,
     reject_where,
@@ -42,6 +43,8 @@ EXOG_COLUMNS = {
     "CPI": "cpi",
     "Unemployment": "unemployment",
 }
+# prices and indices cannot be negative; temperatures and markdowns (the source has a few) can
+NON_NEGATIVE_EXOG = ("Fuel_Price", "CPI", "Unemployment")
 FIX = "point [data] path (or --data) at the folder holding train.csv, features.csv and stores.csv"
 
 
@@ -51,7 +54,14 @@ def _stores(config: DataConfig) -> tuple[pl.DataFrame, pl.DataFrame, int]:
         required=["Store", "Type", "Size"],
         null_values=NULLS,
     )
-    typed, rejects = parse_columns(raw, {"Size": "float"}, file="stores.csv", not_null=["Store"])
+    typed, rejects = parse_columns(
+        raw,
+        {"Store": "id", "Size": "float"},
+        file="stores.csv",
+        not_null=["Store"],
+        non_negative=["Size"],
+        master=True,
+    )
     typed = drop_rejected(typed, rejects, file="stores.csv")
     check_unique(typed, ["Store"], file="stores.csv", what="store")
     stores = typed.select(
@@ -72,8 +82,16 @@ def _sales(config: DataConfig) -> tuple[pl.DataFrame, pl.DataFrame, int]:
         required=["Store", "Dept", "Date", "Weekly_Sales", "IsHoliday"],
         null_values=NULLS,
     )
-    specs: dict[str, Kind] = {"Date": "date", "Weekly_Sales": "float", "IsHoliday": "bool"}
-    typed, rejects = parse_columns(raw, specs, file=name, not_null=["Weekly_Sales"])
+    specs: dict[str, Kind] = {
+        "Store": "id",
+        "Dept": "id",
+        "Date": "date",
+        "Weekly_Sales": "float",
+        "IsHoliday": "bool",
+    }
+    typed, rejects = parse_columns(
+        raw, specs, file=name, not_null=["Weekly_Sales"], dates=(config.date_min, config.date_max)
+    )
     not_friday = pl.col("Date").is_not_null() & (pl.col("Date").dt.weekday() != FRIDAY)
     weekday = reject_where(
         typed, not_friday, file=name, column="Date", reason="not a Friday (weeks end on Friday)"
@@ -89,6 +107,8 @@ def _sales(config: DataConfig) -> tuple[pl.DataFrame, pl.DataFrame, int]:
         ROW,
     )
     kept, more = validate_rows(sales, SalesSchema, file=name)
+    more = concat_rejects([more, duplicate_rows(kept, file=name)])
+    kept = drop_rejected(kept, more, file=name)
     check_unique(
         kept, ["article_id", "store_id", "date"], file=name, what="store × dept × week", label="Dept"
     )
@@ -102,8 +122,20 @@ def _exog(config: DataConfig) -> tuple[pl.DataFrame, pl.DataFrame, int]:
         required=["Store", "Date", *EXOG_COLUMNS],
         null_values=NULLS,
     )
-    specs: dict[str, Kind] = {"Date": "date", "IsHoliday": "bool", **dict.fromkeys(EXOG_COLUMNS, "float")}
-    typed, rejects = parse_columns(raw, specs, file=name, not_null=["Store"])
+    specs: dict[str, Kind] = {
+        "Store": "id",
+        "Date": "date",
+        "IsHoliday": "bool",
+        **dict.fromkeys(EXOG_COLUMNS, "float"),
+    }
+    typed, rejects = parse_columns(
+        raw,
+        specs,
+        file=name,
+        not_null=["Store"],
+        non_negative=NON_NEGATIVE_EXOG,
+        dates=(config.date_min, config.date_max),
+    )
     holiday = pl.col("IsHoliday") if "IsHoliday" in typed.columns else pl.lit(None, pl.Boolean)
     exog = drop_rejected(typed, rejects, file=name).select(
         pl.col("Date").alias("week"),
@@ -113,6 +145,8 @@ def _exog(config: DataConfig) -> tuple[pl.DataFrame, pl.DataFrame, int]:
         ROW,
     )
     kept, more = validate_rows(exog, ExogSchema, file=name)
+    more = concat_rejects([more, duplicate_rows(kept, file=name)])
+    kept = drop_rejected(kept, more, file=name)
     check_unique(kept, ["store_id", "week"], file=name, what="store × week", label="Store")
     return kept, concat_rejects([rejects, more]), raw.height
 
