@@ -376,8 +376,13 @@ def load_pipeline(
     data: str | Path | None = None,
     horizon: int | None = None,
     seed: int | None = None,
+    require_data: bool = True,
 ) -> PipelineConfig:
-    """Read a pipeline TOML file and apply command-line overrides (`--data`, `--horizon`, `--seed`)."""
+    """Read a pipeline TOML file and apply command-line overrides (`--data`, `--horizon`, `--seed`).
+
+    A command that reads data (`require_data`) needs the file to name its ``[data] adapter`` (or `data`):
+    silently falling back to synthetic data would make a plan from the wrong data.
+    """
     source = Path(path)
     if not source.exists():
         msg = f"{source}: pipeline file not found; fix: pass a path like pipelines/demo.toml"
@@ -394,7 +399,8 @@ def load_pipeline(
         msg = f"{source}: cannot be read ({exc.strerror}); fix: check the file's permissions"
         raise ConfigError(msg) from exc
     data_section = raw.get("data")
-    if data is None and not (isinstance(data_section, dict) and "adapter" in data_section):
+    named = isinstance(data_section, dict) and "adapter" in data_section
+    if require_data and data is None and not named:
         msg = (
             f"{source}: no [data] adapter: the pipeline does not say which data to read; fix: add "
             '[data] with adapter = "canonical" (and path), "walmart", "visuelle", "hm" or "simulate", '

@@ -26,6 +26,7 @@ class _State:
     pending: int | None = None  # a signal received inside a held section
     raised: bool = False  # an Interrupted was already raised: ignore the next signals
     installed: bool = False
+    received: int | None = None  # the signal that interrupted the process
 
 
 _state = _State()
@@ -38,6 +39,7 @@ def _handler(signum: int, _frame: FrameType | None) -> None:
         _state.pending = _state.pending or signum
         return
     _state.raised = True
+    _state.received = signum
     raise Interrupted(signum)
 
 
@@ -54,6 +56,7 @@ def reset() -> None:
     """Forget a previous interrupt (for tests that run several jobs in one process)."""
     _state.pending = None
     _state.raised = False
+    _state.received = None
 
 
 @contextmanager
@@ -83,7 +86,13 @@ def check() -> None:
     if _state.pending is not None:
         pending, _state.pending = _state.pending, None
         _state.raised = True
+        _state.received = pending
         raise Interrupted(pending)
+
+
+def received() -> int | None:
+    """The signal that interrupted this process, if one did (frameworks may swallow the exception)."""
+    return _state.received
 
 
 def pending() -> int | None:

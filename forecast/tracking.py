@@ -244,6 +244,13 @@ def _end_failed(run_id: str, exc: BaseException) -> None:
         retry_locked(mlflow.end_run, status)
     else:  # the run had already been finished when a later step failed
         retry_locked(client.set_terminated, run_id, status)
+    with contextlib.suppress(Exception):
+        # a child the interrupt hit while it was being created is not on MLflow's stack of active runs
+        experiment = client.get_run(run_id).info.experiment_id
+        for child in client.search_runs(
+            [experiment], f"tags.`mlflow.parentRunId` = '{run_id}' and attributes.status = 'RUNNING'"
+        ):
+            retry_locked(client.set_terminated, child.info.run_id, status)
 
 
 def log_fingerprint(fingerprint: Mapping[str, Any]) -> None:

@@ -217,7 +217,8 @@ def _owner_gone(tags: dict[str, str]) -> bool:
 
 
 def close_stale_runs(experiment_id: str, uri: str) -> list[str]:
-    """End KILLED the RUNNING runs of `experiment_id` whose job process is gone; return their ids."""
+    """End KILLED the RUNNING runs of `experiment_id` whose job process is gone, and child runs whose
+    parent has ended; return their ids."""
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
@@ -225,7 +226,13 @@ def close_stale_runs(experiment_id: str, uri: str) -> list[str]:
         client.search_runs, [experiment_id], filter_string="attributes.status = 'RUNNING'", max_results=1000
     )
     stale = {r.info.run_id: r for r in running if _owner_gone(dict(r.data.tags))}
-    children = [r for r in running if r.data.tags.get("mlflow.parentRunId") in stale]
+    alive = {r.info.run_id for r in running} - set(stale)
+    # a child run cannot outlive its parent: close those whose parent is stale or already ended
+    children = [
+        r
+        for r in running
+        if (parent := r.data.tags.get("mlflow.parentRunId")) is not None and parent not in alive
+    ]
     closed = []
     for run in [*stale.values(), *children]:
         if run.info.run_id in closed:

@@ -66,7 +66,14 @@ def main() -> None:
     debug = "--debug" in sys.argv[1:]
     interrupts.install()
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
+        # typer turns an interrupt into a return code (130) instead of an exception
+        if interrupts.received() is not None:
+            raise Interrupted(interrupts.received() or signal.SIGINT)
+        if isinstance(code, int) and code == 128 + signal.SIGINT:
+            raise Interrupted(signal.SIGINT)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except Interrupted as exc:
         _fail(f"interrupted by {exc.name}; nothing was published or registered", exc.exit_code)
     except KeyboardInterrupt:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import re
 from datetime import date
 from pathlib import Path
 
@@ -9,37 +11,96 @@ import polars as pl
 import typer
 from rich.table import Table
 
+from forecast import interrupts
+from forecast.adapters.common import CONTROL, MAX_MAGNITUDE, check_header
 from forecast.allocation import AllocationResult, allocate
 from forecast.cli.common import console
 from forecast.config import AllocationConfig, load_pipeline
 from forecast.errors import InputError
-from forecast.io import write_csv
+from forecast.io import publish_set, staging_dir, unneutralise_frame, write_csv
 
 _IDS = {"article_id": pl.Utf8, "store_id": pl.Utf8}
 _SHOWN_ROWS = 8
+NUMERIC = (
+    "mean",
+    "available_units",
+    "pack_size",
+    "unit_cost",
+    "price",
+    "holding_cost",
+    "capacity_units",
+    "ship_cost",
+    "on_hand",
+)
 
 
 def read_table(path: Path, label: str) -> pl.DataFrame:
-    """Read a CSV (or Parquet) input with ids as text; a missing or unreadable file is an `InputError`."""
+    """Read a CSV (or Parquet) input with ids as text; a missing or unreadable file is an `InputError`.
+
+    The checks of the adapters apply: a duplicated column name, an id with a control character, or a
+    number that is not finite or implausibly large is fatal, naming the file, column and row. Ids the tool
+    neutralised for spreadsheets (``'=...``, see `forecast.io`) read back as written.
+    """
     if not path.exists():
         msg = f"{label} file not found"
         raise InputError(msg, file=str(path), fix="check the path")
+    if path.is_dir():
+        msg = f"{label} path is a folder, not a file"
+        raise InputError(msg, file=str(path), fix="pass the CSV file itself")
     try:
         if path.suffix == ".parquet":
-            return pl.read_parquet(path).with_columns(
-                [pl.col(c).cast(pl.Utf8) for c in _IDS if c in pl.read_parquet_schema(path)]
+            frame = pl.read_parquet(path)
+            frame = frame.with_columns([pl.col(c).cast(pl.Utf8) for c in _IDS if c in frame.columns])
+        else:
+            with path.open(encoding="utf-8", newline="") as handle:
+                header = handle.readline()
+            check_header([h.strip() for h in next(csv.reader([header]), [])], str(path))
+            frame = pl.read_csv(
+                path, schema_overrides=_IDS, infer_schema_length=10_000, try_parse_dates=False
             )
-        return pl.read_csv(path, schema_overrides=_IDS, infer_schema_length=10_000, try_parse_dates=False)
-    except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as exc:
-        msg = f"cannot read {label} ({exc.__class__.__name__}: {str(exc).splitlines()[0]})"
+    except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError, ValueError) as exc:
+        msg = f"cannot read {label} ({(str(exc).strip().splitlines() or ['unreadable'])[0]})"
         raise InputError(msg, file=str(path), fix="pass a UTF-8 CSV with a header row") from exc
+    frame = unneutralise_frame(frame, [c for c in _IDS if c in frame.columns])
+    _check_values(frame, str(path))
+    return frame
+
+
+def _check_values(frame: pl.DataFrame, file: str) -> None:
+    """Fatal for control characters in ids and for numbers that are not finite or implausibly large."""
+    rows = frame.with_row_index("_row", offset=1)
+    checks = [
+        (c, pl.col(c).str.contains(CONTROL), "control character in id (tab, newline, ...)")
+        for c in _IDS
+        if c in frame.columns and frame.schema[c] == pl.Utf8
+    ]
+    for column, dtype in frame.schema.items():
+        if dtype == pl.Utf8 and (column in NUMERIC or re.fullmatch(r"q\d+(\.\d+)?", column)):
+            checks.append(
+                (
+                    column,
+                    pl.col(column).is_not_null() & pl.col(column).cast(pl.Float64, strict=False).is_null(),
+                    "not a number",
+                )
+            )
+        if dtype.is_float():
+            checks.append((column, ~pl.col(column).is_finite(), "not a finite number"))
+        if dtype.is_numeric():
+            checks.append((column, pl.col(column).abs() > MAX_MAGNITUDE, "implausibly large"))
+    for column, mask, problem in checks:
+        bad = rows.filter(mask.fill_null(False))
+        if bad.height:
+            value = bad[column][0]
+            msg = f"{problem}: {value!r} ({bad.height:,} row(s))"
+            fix = f"correct {column} (numbers must be finite, ids plain text)"
+            raise InputError(msg, file=file, column=column, row=int(bad["_row"][0]), fix=fix)
 
 
 def _config(pipeline: Path | None, dc: pl.DataFrame) -> tuple[AllocationConfig, pl.DataFrame]:
     """Allocation settings from the pipeline; holding cost falls back to holding_cost_ratio × price."""
     if pipeline is None:
         return AllocationConfig(), dc
-    config = load_pipeline(pipeline)
+    config = load_pipeline(pipeline, require_data=False)
     alloc = config.allocation
     if alloc.holding_cost is None and "price" in dc.columns:
         default = pl.col("price").cast(pl.Float64, strict=False) * config.business.holding_cost_ratio
@@ -134,7 +195,21 @@ def command(
             )
     except InputError as exc:
         raise _relabel(exc, files) from exc
-    write_csv(result.plan, out)
-    write_csv(result.store_summary, out.with_name(f"{out.stem}_store_summary.csv"))
-    write_csv(result.article_summary, out.with_name(f"{out.stem}_article_summary.csv"))
+    _write_set(result, out)
     _report(result, out)
+
+
+def _write_set(result: AllocationResult, out: Path) -> None:
+    """plan.csv and its two summaries, published together (all three or none)."""
+    if out.is_dir():
+        msg = "--out is a folder; it names the plan CSV file"
+        raise InputError(msg, file=str(out), fix="pass a file path like out/plan.csv")
+    frames = {
+        out.name: result.plan,
+        f"{out.stem}_store_summary.csv": result.store_summary,
+        f"{out.stem}_article_summary.csv": result.article_summary,
+    }
+    with staging_dir(out) as staging:
+        files = {name: write_csv(frame, staging / name) for name, frame in frames.items()}
+        with interrupts.held(), publish_set(out.parent, files):
+            interrupts.check()

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import typer
 
+from forecast import interrupts
 from forecast.cli.common import OUT_DIR, console
 from forecast.config import SimulateConfig
+from forecast.io import publish_set, staging_dir
 
 _DEFAULTS = SimulateConfig()
 
@@ -39,19 +41,29 @@ def command(
     fmt: Format = FORMAT,
 ) -> None:
     """Write a synthetic dataset (collections, life cycles, markdowns, stockouts, returns, cold starts)."""
+    # every file lands in a staging folder first and they move into --out together (all or none)
     if fmt is Format.hm:
-        _write_hm(out, articles, stores, weeks, seed)
+        with staging_dir(out) as staging:
+            _write_hm(staging, articles, stores, weeks, seed)
+            _publish(staging, out)
         return
     from forecast.simulate import simulate_dataset, write_canonical
 
     cfg = SimulateConfig(articles=articles, stores=stores, weeks=weeks, seed=seed)
-    with console.status("simulating"):
+    with console.status("simulating"), staging_dir(out) as staging:
         ds = simulate_dataset(cfg)
-        written = write_canonical(ds, out)
+        written = write_canonical(ds, staging)
+        _publish(staging, out)
     console.print(
         f"wrote {len(written)} files to {out}: {ds.sales.height:,} sales rows, "
         f"{ds.articles.height:,} articles, {ds.stores.height:,} stores"
     )
+
+
+def _publish(staging: Path, out: Path) -> None:
+    files = {path.name: path for path in sorted(staging.iterdir()) if path.is_file()}
+    with interrupts.held(), publish_set(out, files):
+        interrupts.check()
 
 
 def _write_hm(out: Path, articles: int, stores: int, weeks: int, seed: int) -> None:
@@ -65,6 +77,6 @@ def _write_hm(out: Path, articles: int, stores: int, weeks: int, seed: int) -> N
             out, articles, stores, weeks, seed, progress=lambda done, _: bar.update(task, completed=done)
         )
     console.print(
-        f"wrote {summary.transactions_path} ({summary.lines:,} lines, {summary.customers:,} customers) "
-        f"and {summary.articles_path} ({summary.articles:,} articles)"
+        f"wrote {summary.transactions_path.name} ({summary.lines:,} lines, {summary.customers:,} "
+        f"customers) and {summary.articles_path.name} ({summary.articles:,} articles)"
     )
