@@ -69,6 +69,27 @@ def remove_stale(folder: Path) -> list[Path]:
     return removed
 
 
+def check_output(path: str | Path, *, folder: bool, option: str = "--out") -> Path:
+    """Raise `ConfigError` unless `path` can be written: a folder (`folder`) or a file, with no regular
+    file where a parent folder must be. Checked before any work, so a bad path fails in a second."""
+    from forecast.errors import ConfigError
+
+    target = Path(path)
+    fix = f"pass {option} a {'folder' if folder else 'file'} path whose parent folders can be created"
+    for parent in [target, *target.parents] if folder else list(target.parents):
+        if parent.exists() and not parent.is_dir():
+            msg = f"{option} {str(target)!r}: {str(parent)!r} is a file, not a folder; fix: {fix}"
+            raise ConfigError(msg)
+    if not folder and target.is_dir():
+        msg = f"{option} {str(target)!r} is a folder; fix: {fix}"
+        raise ConfigError(msg)
+    existing = next((p for p in [target, *target.parents] if p.exists()), None)
+    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+        msg = f"{option} {str(target)!r}: {str(existing)!r} is not writable; fix: {fix}"
+        raise ConfigError(msg)
+    return target
+
+
 def _marker(name: str, kind: str) -> str:
     return f".{name}.{kind}.{os.getpid()}."
 

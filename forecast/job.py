@@ -34,7 +34,7 @@ import polars as pl
 from forecast import interrupts, tracking, tracking_store
 from forecast.config import PipelineConfig
 from forecast.dataset import Dataset
-from forecast.io import publish_set, staging_dir, write_csv, write_text
+from forecast.io import check_output, publish_set, staging_dir, write_csv, write_text
 from forecast.report import ReportData, figures, render_report
 
 Progress = Callable[[str], None]
@@ -123,10 +123,10 @@ def run_job(
     started = time.perf_counter()
     say = progress or (lambda _message: None)
     steps = (stages or Stages()).resolved()
-    out = Path(out_dir)
+    out = check_output(out_dir, folder=True)
     uri = tracking.resolve_tracking_uri(tracking_uri, config.tracking.tracking_uri)
-    say(f"tracking to {uri}")
     tracking_store.check_uri(uri)  # before any work: a bad store fails in seconds
+    say(f"tracking to {uri}")
     with tracking.job_run(config, uri) as run_id, staging_dir(out) as staging:
         done = _compute(config, steps, say)
         say("writing outputs and the report")

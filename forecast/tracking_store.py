@@ -180,8 +180,13 @@ def retry_locked(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 def initialise(uri: str) -> None:
     """Create (or migrate) the tracking and registry tables once, under the store's lock."""
+    import logging
+
     from mlflow import MlflowClient
 
+    # table creation and migrations log at INFO on stderr; a job's output is its own progress
+    for name in ("mlflow.store.db.utils", "alembic", "alembic.runtime.migration"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     with store_lock(uri):
         client = MlflowClient(tracking_uri=uri, registry_uri=uri)
         retry_locked(client.search_experiments, max_results=1)

@@ -17,7 +17,7 @@ from forecast.allocation import AllocationResult, allocate
 from forecast.cli.common import console
 from forecast.config import AllocationConfig, load_pipeline
 from forecast.errors import InputError
-from forecast.io import publish_set, staging_dir, unneutralise_frame, write_csv
+from forecast.io import check_output, publish_set, staging_dir, unneutralise_frame, write_csv
 
 _IDS = {"article_id": pl.Utf8, "store_id": pl.Utf8}
 _SHOWN_ROWS = 8
@@ -175,6 +175,7 @@ def command(
     out: Path = PLAN_OUT,
 ) -> None:
     """Allocate DC stock to stores in whole packs, maximising expected profit; report the optimality gap."""
+    check_output(out, folder=False)
     files = {"forecasts": forecasts, "dc stock": dc_stock, "stores": stores, "store stock": store_stock}
     frames = {label: read_table(path, label) for label, path in files.items() if path is not None}
     config, frames["dc stock"] = _config(pipeline, frames["dc stock"])

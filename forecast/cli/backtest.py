@@ -58,10 +58,11 @@ def command(
     """Backtest the pipeline's models on rolling origins; write leaderboard.csv into --out."""
     from forecast.adapters import load_dataset
     from forecast.backtest import run_backtest
-    from forecast.io import write_csv
+    from forecast.io import check_output, write_csv
     from forecast.models import build_models
     from forecast.panel import build_panel
 
+    check_output(out, folder=True)
     config = select_models(load_pipeline(pipeline, data=data, horizon=horizon, seed=seed), models)
     with console.status("loading data") as status:
         ds = load_dataset(config)

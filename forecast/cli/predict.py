@@ -33,9 +33,10 @@ def command(
     """Forecast the horizon for every active article x store and every catalogue article not sold yet."""
     from forecast.adapters import load_dataset
     from forecast.backtest import predict_all
-    from forecast.io import write_csv
+    from forecast.io import check_output, write_csv
     from forecast.panel import build_panel
 
+    check_output(out, folder=False)
     config = load_pipeline(pipeline, data=data, horizon=horizon, seed=seed)
     name = model or default_model(config)
     with console.status("loading data") as status:

@@ -10,7 +10,7 @@ import typer
 from forecast import interrupts
 from forecast.cli.common import OUT_DIR, console
 from forecast.config import SimulateConfig
-from forecast.io import publish_set, staging_dir
+from forecast.io import check_output, publish_set, staging_dir
 
 _DEFAULTS = SimulateConfig()
 
@@ -41,6 +41,7 @@ def command(
     fmt: Format = FORMAT,
 ) -> None:
     """Write a synthetic dataset (collections, life cycles, markdowns, stockouts, returns, cold starts)."""
+    check_output(out, folder=True)
     # every file lands in a staging folder first and they move into --out together (all or none)
     if fmt is Format.hm:
         with staging_dir(out) as staging:

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from forecast.cli.common import DATA, PIPELINE, console
 from forecast.dataset import Dataset
-from forecast.io import write_csv
+from forecast.io import check_output, write_csv
 
 OUT = typer.Option(None, "--out", help="Folder for rejects.csv (written only when rows were rejected).")
 
@@ -21,6 +21,8 @@ def command(pipeline: Path = PIPELINE, data: Path | None = DATA, out: Path | Non
     from forecast.config import load_pipeline
     from forecast.validation import check_dataset
 
+    if out is not None:
+        check_output(out, folder=True)
     config = load_pipeline(pipeline, data=data)
     with console.status(f"reading {config.data.adapter} data"):
         ds = load_dataset(config)
