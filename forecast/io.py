@@ -196,9 +196,6 @@ def staging_dir(out: Path) -> Iterator[Path]:
     Staging folders left by processes that are gone are removed first.
     """
     out.parent.mkdir(parents=True, exist_ok=True)
-    if out.exists() and not out.is_dir():
-        msg = f"{out}: exists and is not a folder"
-        raise NotADirectoryError(msg)
     remove_stale(out.parent)
     staging = Path(tempfile.mkdtemp(prefix=_marker(out.name, "staging"), dir=out.parent))
     try:

@@ -251,7 +251,10 @@ def _value_checks(
     if kind == "float":
         checks = [
             (~value.is_finite(), "not a finite number"),
-            (value.abs() > MAX_MAGNITUDE, f"implausibly large (beyond ±{MAX_MAGNITUDE:.0e})"),
+            (
+                value.is_finite() & (value.abs() > MAX_MAGNITUDE),
+                f"implausibly large (beyond ±{MAX_MAGNITUDE:.0e})",
+            ),
         ]
         if non_negative:
             checks.append((value.is_finite() & (value < 0), f"negative {column} (must be >= 0)"))

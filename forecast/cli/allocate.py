@@ -86,7 +86,8 @@ def _check_values(frame: pl.DataFrame, file: str) -> None:
         if dtype.is_float():
             checks.append((column, ~pl.col(column).is_finite(), "not a finite number"))
         if dtype.is_numeric():
-            checks.append((column, pl.col(column).abs() > MAX_MAGNITUDE, "implausibly large"))
+            big = pl.col(column).cast(pl.Float64)
+            checks.append((column, big.is_finite() & (big.abs() > MAX_MAGNITUDE), "implausibly large"))
     for column, mask, problem in checks:
         bad = rows.filter(mask.fill_null(False))
         if bad.height:
