@@ -23,7 +23,16 @@ from forecast.errors import InfeasibleError
 from forecast.job import Stages, dc_stock_for, run_job, store_stock_for, stores_for
 
 SERIES = ["article_id", "store_id"]
-OUTPUTS = {"leaderboard.csv", "forecasts.csv", "plan.csv", "report.html"}
+OUTPUTS = {
+    "leaderboard.csv",
+    "forecasts.csv",
+    "plan.csv",
+    "plan_store_summary.csv",
+    "plan_article_summary.csv",
+    "dc_stock.csv",
+    "stores.csv",
+    "report.html",
+}
 
 
 def fake_backtest(
