@@ -306,12 +306,13 @@ def champion_reason(leaderboard: pl.DataFrame, champion: str, objective: str) ->
     value = float(mine[objective][0])
     text = (
         f"<b>{html.escape(champion)}</b> has the best {html.escape(objective)} of {board.height} backtested "
-        f"models: {_cell(value)} per fold"
+        f"models: {_column_cell(objective, value)} per fold"
     )
     if others.height:
         runner = others.row(0, named=True)
         diff = value - float(runner[objective])
-        text += f", {_cell(abs(diff))} {'more' if diff >= 0 else 'less'} than {html.escape(runner['model'])}"
+        gap = _column_cell(objective, abs(diff))
+        text += f", {gap} {'more' if diff >= 0 else 'less'} than {html.escape(runner['model'])}"
     if "wape" in board.columns:
         text += f"; its WAPE is {percent(float(mine['wape'][0]))}"
     return text + ". Champions are picked by money, not by forecast error alone."
