@@ -6,9 +6,9 @@
 For each of the last `--weeks` weeks, each model is fitted on the weeks before and forecasts the week; the DC
 stock of the week (``--dc-share`` of the true shortfall, see `forecast.replay`) is allocated by our optimiser,
 the proportional rule and the weeks-of-cover rule, and the week's TRUE demand is met. Prints, per model and
-policy: revenue, lost sales, leftover, profit (realised and expected; ``profit`` = revenue − holding −
-shipping, the allocation objective, with the stock's cost sunk; ``gross profit`` also subtracts the unit cost
-of what sold) and the ratios to the better rule; then
+policy: revenue, lost sales, leftover, profit (realised and expected; ``profit`` = (price − unit cost) ×
+sales − holding − shipping, the money model of `forecast.business.profit`) and the ratios to the better
+rule; then
 the newsvendor stocking policy of each model against true demand (champion vs seasonal naive, lost share).
 
 LightGBM is trained on horizon-1 rows only (the replay forecasts one week ahead) with one thread by default
@@ -58,7 +58,6 @@ def allocation_table(result: ReplayResult, weeks: int) -> Table:
         "leftover",
         "holding",
         "profit",
-        "gross profit",
         "profit from shipments",
         "expected profit",
         "profit / better rule",
@@ -82,7 +81,6 @@ def allocation_table(result: ReplayResult, weeks: int) -> Table:
             f"{row['leftover_units']:,.0f}",
             _money(row["holding_cost"]),
             _money(row["profit"]),
-            _money(row["gross_profit"]),
             _money(row["shipped_profit"]),
             _money(row["expected_profit"]),
             _ratio(row["profit_vs_best_rule"]),

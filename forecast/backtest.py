@@ -18,6 +18,10 @@ the count is reported as ``missing_forecasts`` in `per_fold`).
 
 Metrics per fold × model are `forecast.metrics.accuracy` and `forecast.business.evaluate_business`
 (business metrics are sums over the fold's rows); the leaderboard averages them over folds.
+
+Every model's forecast, in the backtest and in `predict_all`, passes through
+`forecast.distribution.coherent_forecasts`, so each row's mean and quantiles are one demand distribution
+(quantiles ordered, the distribution's mean = ``mean``); `predict_all` also rounds to 2 decimals.
 """
 
 from __future__ import annotations
@@ -32,7 +36,9 @@ import polars as pl
 from forecast.business import BUSINESS_COLUMNS, attach_costs, evaluate_business
 from forecast.config import PipelineConfig
 from forecast.dataset import Dataset
+from forecast.distribution import coherent_forecasts
 from forecast.errors import ConfigError, ForecastError
+from forecast.ids import natural_order
 from forecast.metrics import accuracy, mase_scale, quantile_columns
 from forecast.models.base import FORECAST_COLUMNS, Forecaster
 
@@ -40,6 +46,7 @@ SERIES = ["article_id", "store_id"]
 ACCURACY_COLUMNS = ["wape", "mae", "rmse", "bias", "mase", "pinball", "coverage_80"]
 LEADERBOARD_COLUMNS = ["model", *ACCURACY_COLUMNS, *BUSINESS_COLUMNS]
 MAXIMISE = ("profit", "revenue")
+UNIT_DECIMALS = 2  # forecasts as written: units to 2 decimals
 Progress = Callable[[str], None]
 
 
@@ -203,7 +210,7 @@ def run_backtest(
         grid = grid.join(mase_scale(hist), on=SERIES, how="left")
         for model in models:
             say(f"fold {fold}/{len(origins)} (origin {origin}, {active.height} series): {model.name}")
-            forecast = model.fit(hist, origin).predict(horizon, active)
+            forecast, _ = coherent_forecasts(model.fit(hist, origin).predict(horizon, active))
             scored, missing = _score_frame(grid, forecast, model.name)
             metric_frames.append(_fold_metrics(scored, fold, origin, missing))
             scored_frames.append(
@@ -231,7 +238,8 @@ def predict_all(
 
     Pass `model` (an unfitted instance named `model_name`) to keep the fitted model: it is fitted in place.
 
-    Returns the forecasts contract columns (plus any extra ``qNN``), sorted by article_id, store_id, week.
+    Returns the forecasts contract columns (plus any extra ``qNN``), coherent and rounded to 2 decimals
+    (module docstring), sorted by article_id, store_id (natural id order), week.
     Cold-start rows (model ``cold_start``) cover catalogue articles marked ``is_future`` or absent from the
     panel, in every store, from their launch week (the first week after the history, or the week of a later
     ``launch_date``).
@@ -257,7 +265,10 @@ def predict_all(
         parts.append(cold_model.fit(hist, origin).predict(horizon, cold))
     out = pl.concat(parts, how="diagonal_relaxed")
     extra = [c for c in quantile_columns(out.columns) if c not in FORECAST_COLUMNS]
-    return out.select(*FORECAST_COLUMNS, *extra).sort([*SERIES, "week", "model"])
+    out, coherence = coherent_forecasts(out.select(*FORECAST_COLUMNS, *extra), decimals=UNIT_DECIMALS)
+    for warning in coherence.warnings():
+        say(f"warning: {warning}")
+    return natural_order(out, SERIES, then=["week", "model"])
 
 
 def _named_model(config: PipelineConfig, ds: Dataset, model_name: str) -> Forecaster:

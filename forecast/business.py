@@ -1,34 +1,59 @@
-"""Business evaluation of forecasts: the newsvendor outcome of stocking at the forecast's critical fractile.
+"""The money model, defined once, and the backtest's newsvendor evaluation of forecasts.
 
-For each article × store × week row with price p, unit cost c and holding cost h per leftover unit:
+**Profit.** For a store × article (or a backtest row) with price p, unit cost c, holding cost h per unit
+left over and shipping cost s per unit sent:
+
+    profit = (p − c)·sales − h·leftover − s·units_sent
+
+`profit` is that formula; the backtest (`evaluate_rows`), the allocation objective and the plan rows
+(`forecast.allocation`) all call it. A unit sold earns its margin p − c; a unit left over pays its holding
+cost (its purchase cost is not lost: it is still stock); shipping is paid on the units sent.
+Stock already in a store counts like the units sent, except that it pays no shipping: its sales earn p − c
+and its leftovers pay h.
+
+**Newsvendor backtest.** For each article × store × week row:
 
 - critical fractile tau = (p − c) / (p − c + h), clipped to [0, 1] (a row sold at or below cost gets tau = 0);
-- stock = the forecast quantile at tau, interpolated linearly in the quantile level between the model's
-  quantile columns (``q10``, ``q50``, ``q90``, ...); below the lowest / above the highest level the extreme
-  column is used.
-  A forecast with only ``mean`` is read as Poisson(mean) and stocked at its tau-quantile;
+- stock = the tau-quantile of the row's demand distribution (`forecast.distribution`: Poisson(mean) for a
+  mean-only forecast, else the quantile function through the row's quantiles whose mean is the row's mean);
 - demand = actual units clipped at 0 (net sales below zero are returns, not negative demand);
 - sales = min(demand, stock), lost = (demand − stock)+, leftover = (stock − demand)+;
-- revenue = p·sales, lost_sales_cost = (p − c)·lost, holding_cost = h·leftover,
-  profit = revenue − c·sales − holding_cost.
+- revenue = p·sales, lost_sales_cost = (p − c)·lost, holding_cost = h·leftover, profit as above (nothing is
+  shipped in the backtest: s = 0).
 
 Stock is not rounded to whole units (some sources, like Walmart, count dollars, not units).
 
 Prices and costs (`attach_costs`): p = the panel's price for that article × store × week, else the article's
 list price (articles table, else the panel's), else `BusinessConfig.default_price`; c = articles.unit_cost,
-else `unit_cost_ratio`·p; h = `holding_cost_ratio`·p.
+else `unit_cost_ratio`·p; h = `holding_cost_ratio`·p. Costs derived from a ratio are rounded to cents, so the
+plan's rows and the DC stock file carry the same figures.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TypeVar
 
 import numpy as np
 import polars as pl
 
 from forecast.config import BusinessConfig
-from forecast.metrics import quantile_columns
+from forecast.distribution import DemandDistribution, poisson_quantile
+
+__all__ = [
+    "BUSINESS_COLUMNS",
+    "attach_costs",
+    "business_summary",
+    "cents",
+    "critical_fractile",
+    "evaluate_business",
+    "evaluate_rows",
+    "poisson_quantile",
+    "profit",
+    "stock_levels",
+]
+
+Money = TypeVar("Money", float, np.ndarray, pl.Expr)
 
 BUSINESS_COLUMNS = [
     "revenue",
@@ -50,40 +75,36 @@ def critical_fractile(
     return tau.clip(0.0, 1.0).alias("tau")
 
 
-def _interpolated(quantiles: dict[str, float], tau: pl.Expr) -> pl.Expr:
-    names, levels = list(quantiles), list(quantiles.values())
-    expr: Any = pl.when(tau <= levels[0]).then(pl.col(names[0]))
-    for i in range(len(levels) - 1):
-        lo, hi = levels[i], levels[i + 1]
-        weight = (tau - lo) / (hi - lo)
-        segment = pl.col(names[i]) + weight * (pl.col(names[i + 1]) - pl.col(names[i]))
-        expr = expr.when(tau <= hi).then(segment)
-    return expr.otherwise(pl.col(names[-1]))
-
-
-def poisson_quantile(mean: np.ndarray, tau: np.ndarray) -> np.ndarray:
-    """The tau-quantile of Poisson(mean) (0 where mean <= 0 or tau <= 0).
+def profit(
+    sales: Money,
+    leftover: Money,
+    *,
+    price: Money,
+    unit_cost: Money,
+    holding_cost: Money,
+    ship_cost: Money,
+    units_sent: Money,
+) -> Money:
+    """(price − unit_cost)·sales − holding_cost·leftover − ship_cost·units_sent, for numbers, numpy arrays or
+    Polars expressions alike.
 
     Examples
     --------
-    >>> poisson_quantile(np.array([2.0]), np.array([0.5])).tolist()
-    [2.0]
+    >>> profit(3.0, 2.0, price=10.0, unit_cost=4.0, holding_cost=0.5, ship_cost=0.25, units_sent=4.0)
+    16.0
     """
-    mean = np.asarray(mean, dtype=float)
-    tau = np.asarray(tau, dtype=float)
-    from scipy import stats  # imported here: scipy.stats costs ~2 s at start-up
+    return (price - unit_cost) * sales - holding_cost * leftover - ship_cost * units_sent
 
-    out = stats.poisson.ppf(np.clip(tau, 0.0, 1.0 - 1e-12), np.maximum(mean, 0.0))
-    out = np.where((mean <= 0) | (tau <= 0) | ~np.isfinite(out), 0.0, out)
-    return np.asarray(out, dtype=float)
+
+def cents(value: pl.Expr) -> pl.Expr:
+    """Money rounded to cents."""
+    return value.round(2)
 
 
 def stock_levels(df: pl.DataFrame, tau_col: str = "tau", mean_col: str = "mean") -> pl.Series:
     """Stock per row: the forecast quantile at `tau_col` (see the module docstring), named ``stock_units``."""
-    quantiles = quantile_columns(df.columns)
-    if quantiles:
-        return df.select(_interpolated(quantiles, pl.col(tau_col)).alias("stock_units")).to_series()
-    values = poisson_quantile(df[mean_col].to_numpy(), df[tau_col].to_numpy())
+    demand = DemandDistribution.from_frame(df, mean_col)
+    values = demand.quantile(df[tau_col].cast(pl.Float64).to_numpy())
     return pl.Series("stock_units", values, dtype=pl.Float64)
 
 
@@ -111,9 +132,17 @@ def evaluate_rows(
         ((p - c) * pl.col("lost_sales_units")).alias("lost_sales_cost"),
         (h * pl.col("overstock_units")).alias("holding_cost_total"),
     )
-    return out.with_columns(
-        (pl.col("revenue") - c * pl.col("sales_units") - pl.col("holding_cost_total")).alias("profit")
+    nothing = pl.lit(0.0)  # the backtest ships nothing
+    money = profit(
+        pl.col("sales_units"),
+        pl.col("overstock_units"),
+        price=p,
+        unit_cost=c,
+        holding_cost=h,
+        ship_cost=nothing,
+        units_sent=nothing,
     )
+    return out.with_columns(money.alias("profit"))
 
 
 def business_summary(rows: pl.DataFrame, by: Sequence[str] = ("model",)) -> pl.DataFrame:
@@ -168,10 +197,12 @@ def attach_costs(
     positive = [pl.when(e > 0).then(e) for e in (week_price, list_price)]
     price = pl.coalesce(*positive, pl.lit(config.default_price)).cast(pl.Float64)
     out = out.with_columns(price.alias("price"))
-    cost = pl.coalesce(pl.when(unit_cost >= 0).then(unit_cost), config.unit_cost_ratio * pl.col("price"))
+    cost = pl.coalesce(
+        pl.when(unit_cost >= 0).then(unit_cost), cents(config.unit_cost_ratio * pl.col("price"))
+    )
     out = out.with_columns(
         cost.cast(pl.Float64).alias("unit_cost"),
-        (config.holding_cost_ratio * pl.col("price")).alias("holding_cost"),
+        cents(config.holding_cost_ratio * pl.col("price")).alias("holding_cost"),
     )
     return out.drop([c for c in ("_week_price", "_list_price", "_unit_cost") if c in out.columns])
 

@@ -1,9 +1,12 @@
 """The main job: load -> panel -> backtest -> champion -> forecasts -> allocation -> report -> MLflow.
 
-Outputs (``leaderboard.csv``, ``forecasts.csv``, ``plan.csv``, ``report.html``, and ``rejects.csv`` when rows
-were rejected) are all or nothing: they are written into a staging folder beside the output folder and moved
-in only after every stage and the MLflow logging succeeded, so a failed or interrupted job never leaves a
-half-written plan or report. The MLflow run of a failed job ends FAILED with the error.
+Outputs (``leaderboard.csv``, ``forecasts.csv``, ``plan.csv`` with ``plan_store_summary.csv`` and
+``plan_article_summary.csv``, the allocation inputs the plan was made from (``dc_stock.csv``, ``stores.csv``
+and, when stores hold stock, ``store_stock.csv``: `forecast allocate` on them gives the same plan),
+``report.html``, and ``rejects.csv`` when rows were rejected) are all or nothing: they are written into a
+staging folder beside the output folder and moved in only after every stage and the MLflow logging succeeded,
+so a failed or interrupted job never leaves a half-written plan or report. The MLflow run of a failed job ends
+FAILED with the error.
 
 Allocation inputs when the data has none (documented in the README):
 
@@ -12,7 +15,8 @@ Allocation inputs when the data has none (documented in the README):
   by `value_block`); price from the catalogue's ``list_price``, else the article's last panel price, else
   ``business.default_price``; unit cost from the catalogue, else ``business.unit_cost_ratio`` × price.
 - holding cost per leftover unit (when neither the DC stock nor ``allocation.holding_cost`` gives one):
-  ``business.holding_cost_ratio`` × price, as in the backtest's business evaluation.
+  ``business.holding_cost_ratio`` × price, as in the backtest's business evaluation; costs derived from a
+  ratio are rounded to cents. ``dc_stock.csv`` carries the holding cost each article was planned with.
 - store capacity: ``stores.capacity_units``; a store without one is unlimited (capacity = every unit that
   could be sent plus what it holds).
 - store stock: the latest ``stock`` week of the data, if any.
@@ -32,15 +36,29 @@ from typing import Any
 import polars as pl
 
 from forecast import interrupts, tracking, tracking_store
+from forecast.business import cents
 from forecast.config import PipelineConfig
 from forecast.dataset import Dataset
+from forecast.ids import natural_order
 from forecast.io import check_output, publish_set, staging_dir, write_csv, write_text
+from forecast.outputs import csv_precision
 from forecast.report import ReportData, figures, render_report
 
 Progress = Callable[[str], None]
 SERIES = ["article_id", "store_id"]
 DC_STOCK_MARGIN = 1.1
-OUTPUTS = ("leaderboard.csv", "forecasts.csv", "plan.csv", "report.html", "rejects.csv")
+OUTPUTS = (
+    "leaderboard.csv",
+    "forecasts.csv",
+    "plan.csv",
+    "plan_store_summary.csv",
+    "plan_article_summary.csv",
+    "dc_stock.csv",
+    "stores.csv",
+    "store_stock.csv",
+    "report.html",
+    "rejects.csv",
+)
 
 
 def _default_stages() -> dict[str, Callable[..., Any]]:
@@ -109,6 +127,8 @@ class _Computed:
     models: list[Any]
     fingerprint: dict[str, Any]
     champion_model: Any = None  # fitted on all history by predict_all, when the stage returned it
+    inputs: dict[str, pl.DataFrame] = field(default_factory=dict)  # the allocation's dc stock, stores, stock
+    warnings: list[str] = field(default_factory=list)  # every warning a stage reported
 
 
 def run_job(
@@ -150,12 +170,12 @@ def run_job(
         tracking_uri=uri,
         registration=registration,
         seconds=time.perf_counter() - started,
-        warnings=list(getattr(done.allocation, "warnings", [])),
+        warnings=list(done.warnings),
         target_unit=done.ds.target_unit,
     )
 
 
-def _compute(config: PipelineConfig, steps: Stages, say: Progress) -> _Computed:
+def _compute(config: PipelineConfig, steps: Stages, progress: Progress) -> _Computed:
     assert steps.load_dataset
     assert steps.validate
     assert steps.build_panel
@@ -163,6 +183,13 @@ def _compute(config: PipelineConfig, steps: Stages, say: Progress) -> _Computed:
     assert steps.run_backtest
     assert steps.predict_all
     assert steps.allocate
+    warnings: list[str] = []
+
+    def say(message: str) -> None:  # the stages' warnings are kept for the summary and the report
+        if message.startswith("warning: "):
+            warnings.append(message.removeprefix("warning: "))
+        progress(message)
+
     say(f"loading data ({config.data.adapter})")
     ds: Dataset = steps.load_dataset(config)
     steps.validate(ds)
@@ -184,9 +211,32 @@ def _compute(config: PipelineConfig, steps: Stages, say: Progress) -> _Computed:
     stores = stores_for(ds, forecasts, dc_stock, stock)
     # one demand row per article × store × week: the champion's, and the cold-start model's for new articles
     demand = forecasts.drop("model") if "model" in forecasts.columns else forecasts
+    # allocated exactly as written (money to cents), so `forecast allocate` on the files gives the same plan
+    dc_stock = csv_precision(planned_holding_cost(dc_stock, config))
+    stores = csv_precision(stores)
+    stock = csv_precision(stock) if stock is not None else None
     allocation = steps.allocate(demand, dc_stock, stores, stock, config.allocation, week=week)
+    warnings += [w for w in getattr(allocation, "warnings", []) if w not in warnings]
     fitted = champion_model if champion_model is not None and _is_fitted(champion_model) else None
-    return _Computed(ds, panel, backtest, forecasts, allocation, models, fingerprint, fitted)
+    inputs = {
+        "dc_stock": natural_order(dc_stock, ["article_id"]),
+        "stores": natural_order(stores, ["store_id"]),
+    }
+    if stock is not None:
+        inputs["store_stock"] = natural_order(stock, ["store_id", "article_id"])
+    return _Computed(
+        ds, panel, backtest, forecasts, allocation, models, fingerprint, fitted, inputs, warnings
+    )
+
+
+def planned_holding_cost(dc_stock: pl.DataFrame, config: PipelineConfig) -> pl.DataFrame:
+    """The DC stock with the holding cost the allocation uses for each article filled in (the file's own,
+    else ``allocation.holding_cost``, else 0), so the written dc_stock.csv reproduces the plan."""
+    default = config.allocation.holding_cost if config.allocation.holding_cost is not None else 0.0
+    hold = pl.lit(default, pl.Float64)
+    if "holding_cost" in dc_stock.columns:
+        hold = pl.col("holding_cost").cast(pl.Float64).fill_null(default)
+    return dc_stock.with_columns(hold.alias("holding_cost"))
 
 
 def _allocation_week(forecasts: pl.DataFrame) -> date | None:
@@ -222,8 +272,8 @@ def article_prices(ds: Dataset, panel: pl.DataFrame, config: PipelineConfig) -> 
         .join(last_price, on="article_id", how="left")
         .with_columns(price.alias("price"))
         .with_columns(
-            pl.coalesce("unit_cost", pl.col("price") * business.unit_cost_ratio).alias("unit_cost"),
-            (pl.col("price") * business.holding_cost_ratio).alias("holding_cost"),
+            pl.coalesce("unit_cost", cents(pl.col("price") * business.unit_cost_ratio)).alias("unit_cost"),
+            cents(pl.col("price") * business.holding_cost_ratio).alias("holding_cost"),
         )
         .select("article_id", "price", "unit_cost", "holding_cost")
         .sort("article_id")
@@ -253,8 +303,8 @@ def dc_stock_for(
         pl.col("price").fill_null(config.business.default_price),
     )
     dc = dc.with_columns(
-        pl.col("unit_cost").fill_null(pl.col("price") * config.business.unit_cost_ratio),
-        pl.col("holding_cost").fill_null(pl.col("price") * config.business.holding_cost_ratio),
+        pl.col("unit_cost").fill_null(cents(pl.col("price") * config.business.unit_cost_ratio)),
+        pl.col("holding_cost").fill_null(cents(pl.col("price") * config.business.holding_cost_ratio)),
     )
     if config.allocation.holding_cost is not None:
         dc = dc.drop("holding_cost")
@@ -335,21 +385,35 @@ def _report_data(config: PipelineConfig, done: _Computed, run_id: str) -> Report
         allocation=_allocation_summary(done.allocation),
         run_id=run_id,
         target_unit=done.ds.target_unit,
+        store_summary=getattr(done.allocation, "store_summary", None),
+        article_summary=getattr(done.allocation, "article_summary", None),
+        warnings=list(done.warnings),
     )
 
 
 def _allocation_summary(allocation: Any) -> dict[str, Any]:
-    keys = ("objective", "bound", "gap", "status", "solve_seconds", "method")
-    return {k: getattr(allocation, k) for k in keys if hasattr(allocation, k)}
+    """The plan's figures for the summary, the report and MLflow: its total (``expected_profit``), the
+    optimality gap and the rules' totals; the solver's objective and bound stay inside the gap."""
+    keys = ("expected_profit", "gap", "status", "solve_seconds", "method", "rule_profits")
+    summary = {k: getattr(allocation, k) for k in keys if hasattr(allocation, k)}
+    plan = allocation.plan
+    summary["units"] = float(plan["units"].sum()) if plan.height else 0.0
+    summary["stores"] = int(plan.filter(pl.col("units") > 0)["store_id"].n_unique()) if plan.height else 0
+    return summary
 
 
 def _write_outputs(staging: Path, done: _Computed, report_html: str) -> dict[str, Path]:
-    files = {
-        "leaderboard": write_csv(done.backtest.leaderboard, staging / "leaderboard.csv"),
-        "forecasts": write_csv(done.forecasts, staging / "forecasts.csv"),
-        "plan": write_csv(done.allocation.plan, staging / "plan.csv"),
-        "report": write_text(report_html, staging / "report.html"),
+    tables = {
+        "leaderboard": done.backtest.leaderboard,
+        "forecasts": done.forecasts,
+        "plan": done.allocation.plan,
     }
+    for name in ("store_summary", "article_summary"):
+        if hasattr(done.allocation, name):
+            tables[f"plan_{name}"] = getattr(done.allocation, name)
+    tables.update(done.inputs)
+    files = {key: write_csv(csv_precision(frame), staging / f"{key}.csv") for key, frame in tables.items()}
+    files["report"] = write_text(report_html, staging / "report.html")
     if done.ds.rejects.height:
         files["rejects"] = write_csv(done.ds.rejects, staging / "rejects.csv")
     return files
@@ -364,8 +428,13 @@ def _log_run(
     tracking.log_model_runs(bt.leaderboard, bt.per_fold, bt.champion)
     metrics = tracking.log_champion_metrics(bt.leaderboard, bt.champion)
     summary = _allocation_summary(done.allocation)
-    numbers = {f"plan_{k}": float(v) for k, v in summary.items() if isinstance(v, int | float)}
-    numbers["plan_units"] = float(done.allocation.plan["units"].sum()) if done.allocation.plan.height else 0.0
+    numbers = {
+        f"plan_{k}": float(summary[k])
+        for k in ("expected_profit", "gap", "solve_seconds", "units")
+        if isinstance(summary.get(k), int | float)
+    }
+    for rule, value in summary.get("rule_profits", {}).items():
+        numbers[f"plan_rule_{rule}_expected_profit"] = float(value)
     mlflow.log_metrics({k: v for k, v in numbers.items() if math.isfinite(v)})
     mlflow.set_tags({"champion": bt.champion, "objective": config.backtest.objective})
     tracking.log_files(files)
@@ -436,9 +505,9 @@ def _commit(
 
     Signals are held meanwhile and checked before the run is marked finished; a failure or an interrupt
     at any point takes the registration back out and puts the previous outputs back (a rejects.csv of an
-    earlier run goes when this run has none).
+    earlier run goes when this run has none, and so does a store_stock.csv).
     """
-    remove = [] if "rejects" in files else ["rejects.csv"]
+    remove = [f"{key}.csv" for key in ("rejects", "store_stock") if key not in files]
     with interrupts.held(), publish_set(out, files, remove=remove) as outputs:
         registration = None
         if model_uri is not None:

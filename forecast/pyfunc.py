@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 import polars as pl
 
+from forecast.distribution import coherent_forecasts
 from forecast.models.base import Forecaster
 from forecast.panel import PANEL_SCHEMA
 
@@ -124,7 +125,9 @@ class DemandModel(PythonModel):  # type: ignore[misc,valid-type]
         horizon = int((params or {}).get("horizon") or self.horizon)
         panel = panel_from_pandas(pd.DataFrame(model_input))
         out = forecast_from(self.forecaster, panel, horizon)
-        out = out.select(output_columns(out)).sort([*SERIES, "week"])
+        # the same distribution rules as forecasts.csv (quantiles ordered and able to hold the mean)
+        out, _ = coherent_forecasts(out.select(output_columns(out)), decimals=2)
+        out = out.sort([*SERIES, "week"])
         return out.with_columns(pl.col("horizon").cast(pl.Int64)).to_pandas()
 
 

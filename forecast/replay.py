@@ -10,8 +10,8 @@ Allocation (`replay_allocation`)
     starts the week with its stock at the end of the origin week (``Dataset.stock``; returns arriving during
     the week are ignored) and the stores' ``capacity_units``. The week's TRUE demand
     (``Dataset.true_demand``) is then met: `forecast.allocation.evaluate_plan` gives revenue, sales, lost
-    sales, leftover, holding cost and profit (``revenue − ship_cost − holding_cost``, the allocation
-    objective; ``gross_profit`` also subtracts the unit cost of what sold). Weeks are replayed independently
+    sales, leftover, holding cost and profit (`forecast.business.profit`: (price − unit cost)·sales −
+    holding_cost − ship_cost, the allocation objective realised). Weeks are replayed independently
     (each from the recorded stock at its origin).
 
     DC availability (documented choice): the stores already hold about two weeks of demand, so a DC sized on
@@ -61,7 +61,7 @@ RULES = ("proportional", "cover")
 DC_BASES = ("need", "demand")
 MONEY_COLUMNS = (
     "units_shipped sales_units revenue lost_sales_units lost_sales_cost leftover_units holding_cost "
-    "ship_cost profit gross_profit"
+    "ship_cost cost_of_sales profit"
 ).split()
 WEEK_COLUMNS = [
     *"model policy origin week pairs on_hand_units dc_units true_demand_units".split(),
@@ -339,7 +339,7 @@ def _week_outcomes(
                 "true_demand_units": money["sales_units"] + money["lost_sales_units"],
                 **{c: money[c] for c in MONEY_COLUMNS},
                 "baseline_profit": baseline["profit"],
-                "expected_profit": result.objective,
+                "expected_profit": result.expected_profit,
             }
         )
     return out

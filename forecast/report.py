@@ -1,8 +1,9 @@
 """report.html: one self-contained page a planner can read (inline CSS, plots as base64 PNG, no links out).
 
-Sections: the leaderboard (accuracy and money per model), the champion and why, forecast versus actual for the
-biggest articles in the backtest, a cold-start article's forecast curve, the plan's totals per store, and the
-data summary with rejected rows by reason.
+Sections: warnings, the champion and why, the leaderboard (accuracy and money per model, WAPE in percent), the
+coming weeks' forecast with its 10-90% band for the biggest articles and a new article, forecast versus actual
+for the biggest articles in the backtest, the plan (its expected profit beside the planners' rules on the same
+demand, per store and per article), and the data summary with rejected rows by reason.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from matplotlib.figure import Figure
 
 from forecast.io import write_text
 
-MONEY = ("revenue", "lost_sales_cost", "holding_cost", "profit", "expected_profit")
+MONEY = ("revenue", "lost_sales_cost", "holding_cost", "profit", "expected_profit", "price", "unit_cost")
 TOP_ARTICLES = 3
+PLAN_ARTICLES_SHOWN = 30
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2rem auto;
 max-width:1100px;color:#1d2430;line-height:1.45;padding:0 1rem}
@@ -61,6 +63,9 @@ class ReportData:
     allocation: Mapping[str, Any] = field(default_factory=dict)
     run_id: str | None = None
     target_unit: str = "units"
+    store_summary: pl.DataFrame | None = None
+    article_summary: pl.DataFrame | None = None
+    warnings: Sequence[str] = ()
 
 
 def png(fig: Figure) -> bytes:
@@ -119,6 +124,41 @@ def article_figure(
     ax.set_title(f"Article {article}: {model} backtest forecasts vs actual (all stores)")
     ax.set_ylabel(target_unit)
     ax.legend(fontsize=7, ncol=4, loc="upper left")
+    fig.autofmt_xdate()
+    return fig
+
+
+def coming_articles(forecasts: pl.DataFrame, n: int = TOP_ARTICLES) -> list[str]:
+    """The `n` articles with the largest forecast over the coming weeks (cold-start rows aside)."""
+    rows = forecasts.filter(pl.col("model") != "cold_start") if "model" in forecasts.columns else forecasts
+    totals = rows.group_by("article_id").agg(pl.col("mean").sum().alias("total"))
+    return totals.sort(["total", "article_id"], descending=[True, False]).head(n)["article_id"].to_list()
+
+
+def coming_figure(
+    forecasts: pl.DataFrame, history: pl.DataFrame | None, article: str, target_unit: str
+) -> Figure:
+    """The last 26 weeks sold (all stores) and the coming weeks' forecast with its 10-90% band."""
+    rows = forecasts.filter(pl.col("article_id") == article)
+    path = _by_week(rows, ["mean", "q10", "q90"])
+    fig = Figure(figsize=(9, 3.2))
+    ax = fig.subplots()
+    first = path["week"].min() if path.height else None
+    if history is not None and isinstance(first, date):
+        past = history.filter(
+            (pl.col("article_id") == article) & (pl.col("week") >= pl.lit(first) - pl.duration(weeks=26))
+        )
+        actual = _by_week(past, ["units"])
+        ax.plot(actual["week"].to_list(), actual["units"].to_list(), color="#1d2430", lw=1.6, label="sold")
+    weeks = path["week"].to_list()
+    if {"q10", "q90"} <= set(path.columns):
+        ax.fill_between(
+            weeks, path["q10"].to_list(), path["q90"].to_list(), color="#2f8f46", alpha=0.18, label="10-90%"
+        )
+    ax.plot(weeks, path["mean"].to_list(), color="#2f8f46", lw=1.6, marker="o", ms=3, label="forecast")
+    ax.set_title(f"Article {article}: the coming weeks (all stores)")
+    ax.set_ylabel(target_unit)
+    ax.legend(fontsize=8, loc="upper left")
     fig.autofmt_xdate()
     return fig
 
@@ -193,6 +233,10 @@ def figures(data: ReportData) -> dict[str, bytes]:
         for article in top_articles(bt, data.champion):
             fig = article_figure(bt, data.history, article, data.champion, data.target_unit)
             out[f"article_{_safe(article)}.png"] = png(fig)
+    if data.forecasts.height:
+        for article in coming_articles(data.forecasts):
+            fig = coming_figure(data.forecasts, data.history, article, data.target_unit)
+            out[f"coming_{_safe(article)}.png"] = png(fig)
     cold = cold_start_article(data.forecasts)
     if cold is not None:
         fig, _ = cold_start_figure(data.forecasts, data.true_demand, cold, data.target_unit)
@@ -221,13 +265,33 @@ def _cell(value: Any) -> str:
     return html.escape(str(value))
 
 
+def money(value: float) -> str:
+    """Money as every output prints it: to cents, with thousands separators."""
+    return "–" if math.isnan(value) else f"{value:,.2f}"
+
+
+def percent(value: float) -> str:
+    """A ratio (WAPE, gap) as a percentage."""
+    return "–" if math.isnan(value) else f"{100 * value:.1f}%"
+
+
+def _column_cell(column: str, value: Any) -> str:
+    if isinstance(value, float) and column == "wape":
+        return percent(value)
+    if isinstance(value, float) and (column in MONEY or "profit" in column):
+        return money(value)
+    return _cell(value)
+
+
 def html_table(frame: pl.DataFrame, highlight: str | None = None) -> str:
-    """An HTML table of `frame`; the row whose first cell equals `highlight` is marked."""
+    """An HTML table of `frame` (WAPE in percent, money to cents); the row whose first cell equals
+    `highlight` is marked."""
     head = "".join(f"<th>{html.escape(c)}</th>" for c in frame.columns)
     rows = []
     for row in frame.iter_rows():
         mark = ' class="champion"' if highlight is not None and str(row[0]) == highlight else ""
-        rows.append(f"<tr{mark}>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>")
+        cells = "".join(f"<td>{_column_cell(c, v)}</td>" for c, v in zip(frame.columns, row, strict=True))
+        rows.append(f"<tr{mark}>{cells}</tr>")
     table = f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
     return f'<div class="scroll">{table}</div>'
 
@@ -242,14 +306,15 @@ def champion_reason(leaderboard: pl.DataFrame, champion: str, objective: str) ->
     value = float(mine[objective][0])
     text = (
         f"<b>{html.escape(champion)}</b> has the best {html.escape(objective)} of {board.height} backtested "
-        f"models: {_cell(value)} per fold"
+        f"models: {_column_cell(objective, value)} per fold"
     )
     if others.height:
         runner = others.row(0, named=True)
         diff = value - float(runner[objective])
-        text += f", {_cell(abs(diff))} {'more' if diff >= 0 else 'less'} than {html.escape(runner['model'])}"
+        gap = _column_cell(objective, abs(diff))
+        text += f", {gap} {'more' if diff >= 0 else 'less'} than {html.escape(runner['model'])}"
     if "wape" in board.columns:
-        text += f"; its WAPE is {_cell(float(mine['wape'][0]))}"
+        text += f"; its WAPE is {percent(float(mine['wape'][0]))}"
     return text + ". Champions are picked by money, not by forecast error alone."
 
 
@@ -293,25 +358,68 @@ def _data_section(data: ReportData) -> str:
     return "".join(parts)
 
 
+def plan_comparison(allocation: Mapping[str, Any]) -> pl.DataFrame:
+    """The plan's expected profit beside the planners' rules on the same demand distributions."""
+    from forecast.allocation.rules import RULE_LABELS
+
+    total = float(allocation.get("expected_profit", math.nan))
+    rules = dict(allocation.get("rule_profits") or {})
+    names = ["optimised plan", *[RULE_LABELS.get(k, k) for k in rules]]
+    values = [total, *[float(v) for v in rules.values()]]
+    return pl.DataFrame(
+        {
+            "policy": names,
+            "expected_profit": values,
+            "plan's extra profit": [total - v for v in values],
+        }
+    )
+
+
 def _plan_section(data: ReportData, plots: Mapping[str, bytes]) -> str:
+    alloc = data.allocation
     if data.plan.height == 0:
         return "<p>The plan sends nothing: no store gains expected profit from more stock.</p>"
-    totals = store_totals(data.plan)
     summary = {
-        "units sent": float(data.plan["units"].sum()),
-        "stores": totals.height,
-        "expected profit": float(data.plan["expected_profit"].sum()),
+        "expected profit": money(float(alloc.get("expected_profit", data.plan["expected_profit"].sum()))),
+        "units sent": _cell(float(data.plan["units"].sum())),
+        "stores served": int(data.plan.filter(pl.col("units") > 0)["store_id"].n_unique()),
+        "optimality gap": percent(float(alloc.get("gap", math.nan))),
     }
-    for key in ("objective", "gap", "status"):
-        if key in data.allocation:
-            summary[f"solver {key}"] = data.allocation[key]
     parts = [f"<div>{_kpis(summary)}</div>"]
+    parts.append(
+        "<p>Expected profit = (price − unit cost) × expected sales − holding cost × expected leftover − "
+        "ship cost × units sent, over everything each store holds of an article after delivery (stock "
+        "already on hand sells first and pays no shipping). plan.csv lists every store × article that "
+        "receives units or holds stock; its rows add up to this figure.</p>"
+    )
+    if alloc.get("rule_profits"):
+        parts.append("<h3>Plan against the planners' rules (same demand distributions)</h3>")
+        parts.append(html_table(plan_comparison(alloc)))
     if "plan_by_store.png" in plots:
         parts.append(_img(plots["plan_by_store.png"], "units sent per store"))
-    return "".join(parts) + html_table(totals)
+    stores = data.store_summary if data.store_summary is not None else store_totals(data.plan)
+    parts.append("<h3>Per store</h3>" + html_table(stores))
+    if data.article_summary is not None and data.article_summary.height:
+        articles = data.article_summary.sort("expected_profit", descending=True, maintain_order=True)
+        shown = articles.head(PLAN_ARTICLES_SHOWN)
+        note = (
+            f'<p class="note">Top {shown.height} of {articles.height} articles by expected profit; '
+            "all are in plan_article_summary.csv.</p>"
+            if articles.height > shown.height
+            else ""
+        )
+        parts.append("<h3>Per article</h3>" + html_table(shown) + note)
+    return "".join(parts)
 
 
-def _forecast_section(data: ReportData, plots: Mapping[str, bytes]) -> str:
+def _warnings_section(data: ReportData) -> str:
+    if not data.warnings:
+        return ""
+    items = "".join(f"<li>{html.escape(w)}</li>" for w in data.warnings)
+    return f"<h2>Warnings</h2><ul>{items}</ul>"
+
+
+def _forecast_section(plots: Mapping[str, bytes]) -> str:
     parts = []
     articles = [name for name in plots if name.startswith("article_")]
     if articles:
@@ -320,12 +428,27 @@ def _forecast_section(data: ReportData, plots: Mapping[str, bytes]) -> str:
             "(line, with the 10–90% band; store quantiles summed, so the band is wide) against what sold.</p>"
         )
         parts.extend(_img(plots[name], name) for name in articles)
+    return "".join(parts) or "<p>No backtest forecasts to plot.</p>"
+
+
+def _coming_section(data: ReportData, plots: Mapping[str, bytes]) -> str:
+    parts = []
+    coming = [name for name in plots if name.startswith("coming_")]
+    if coming:
+        parts.append(
+            "<p>The forecast of the coming weeks for the biggest articles, with its 10–90% band (store "
+            "quantiles summed, so the band is wide), after the last 26 weeks sold.</p>"
+        )
+        parts.extend(_img(plots[name], name) for name in coming)
     cold = cold_start_article(data.forecasts)
     cold_plot = next((name for name in plots if name.startswith("cold_start_")), None)
     if cold is not None and cold_plot is not None:
         _, known = cold_start_figure(data.forecasts, data.true_demand, cold, data.target_unit)
         note = "with its true demand" if known else "no actuals yet: it has not sold"
-        parts.append(f"<h3>A new article</h3><p>Cold-start forecast for {html.escape(cold)} ({note}).</p>")
+        parts.append(
+            f"<h3>A new article</h3><p>Cold-start forecast for {html.escape(cold)} with its 10–90% band "
+            f"({note}).</p>"
+        )
         parts.append(_img(plots[cold_plot], cold_plot))
     return "".join(parts) or "<p>No forecasts to plot.</p>"
 
@@ -338,6 +461,7 @@ def render_report(data: ReportData, plots: Mapping[str, bytes] | None = None) ->
     board = html_table(data.leaderboard, highlight=data.champion)
     body = [
         f"<h1>{title}</h1><p class='sub'>objective: {html.escape(data.objective)}{run}</p>",
+        _warnings_section(data),
         "<h2>Champion</h2>",
         f"<p>{champion_reason(data.leaderboard, data.champion, data.objective)}</p>",
         "<h2>Leaderboard</h2>",
@@ -345,8 +469,10 @@ def render_report(data: ReportData, plots: Mapping[str, bytes] | None = None) ->
         "averaged over the backtest folds; best first.</p>",
         board,
         _img(plots["leaderboard.png"], "leaderboard") if "leaderboard.png" in plots else "",
-        "<h2>Forecast versus actual</h2>",
-        _forecast_section(data, plots),
+        "<h2>The coming weeks</h2>",
+        _coming_section(data, plots),
+        "<h2>Forecast versus actual (backtest)</h2>",
+        _forecast_section(plots),
         "<h2>Allocation plan</h2>",
         _plan_section(data, plots),
         "<h2>Data</h2>",

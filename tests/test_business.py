@@ -14,6 +14,7 @@ from forecast.business import (
     evaluate_business,
     evaluate_rows,
     poisson_quantile,
+    profit,
 )
 from forecast.config import BusinessConfig
 
@@ -61,12 +62,44 @@ def test_lost_sales_when_demand_exceeds_stock() -> None:
     assert out["profit"] == pytest.approx(20.0)
 
 
-def test_extreme_fractiles_use_extreme_quantiles() -> None:
-    # h = 0 -> tau = 1 -> q90; price below cost -> tau = 0 -> q10
-    assert evaluate_rows(_row(holding_cost=0.0))["stock_units"].item() == pytest.approx(6.0)
-    assert evaluate_rows(_row(unit_cost=12.0))["stock_units"].item() == pytest.approx(2.0)
+def test_extreme_fractiles_use_the_tails_of_the_distribution() -> None:
+    # q = 2, 4, 6 with mean 4: the tails continue the outer slopes (a = 1.5, b = 6.5; see test_distribution)
+    # h = 0 -> tau = 1 -> the upper end 6.5; price below cost -> tau = 0 -> the lower end 1.5
+    assert evaluate_rows(_row(holding_cost=0.0))["stock_units"].item() == pytest.approx(6.5)
+    assert evaluate_rows(_row(unit_cost=12.0))["stock_units"].item() == pytest.approx(1.5)
     # h = 45 -> tau = 5/50 = 0.1 -> exactly q10
     assert evaluate_rows(_row(holding_cost=45.0))["stock_units"].item() == pytest.approx(2.0)
+    # h = 0.5 -> tau = 5/5.5 = 0.909 -> in the upper tail: 6 + (0.909 − 0.9)/0.1 · 0.5
+    tau = 5 / 5.5
+    expected = 6 + (tau - 0.9) / 0.1 * 0.5
+    assert evaluate_rows(_row(holding_cost=0.5))["stock_units"].item() == pytest.approx(expected)
+
+
+def test_one_profit_formula_for_backtest_and_plan() -> None:
+    # (p − c)·sales − h·leftover − ship·units, by hand: 6·3 − 0.5·2 − 0.25·4 = 16
+    assert profit(3.0, 2.0, price=10.0, unit_cost=4.0, holding_cost=0.5, ship_cost=0.25, units_sent=4.0) == 16
+    out = evaluate_rows(_row()).row(0, named=True)
+    by_formula = profit(
+        out["sales_units"],
+        out["overstock_units"],
+        price=10.0,
+        unit_cost=5.0,
+        holding_cost=1.0,
+        ship_cost=0.0,
+        units_sent=0.0,
+    )
+    assert out["profit"] == pytest.approx(by_formula)
+
+
+def test_a_mean_above_q90_moves_the_newsvendor_stock_only_in_the_tail() -> None:
+    # intermittent row: q10 = q50 = q90 = 0, mean 0.3 -> 90% zero, 10% spread over 0..6;
+    # tau = 5/6 < 0.9 -> stock 0; with h = 0.1: tau = 5/5.1 = 0.980 -> stock (0.980 − 0.9)/0.1 · 6
+    row = _row(mean=0.3, q10=0.0, q50=0.0, q90=0.0)
+    assert evaluate_rows(row)["stock_units"].item() == pytest.approx(0.0)
+    tau = 5 / 5.1
+    assert evaluate_rows(row.with_columns(holding_cost=pl.lit(0.1)))["stock_units"].item() == pytest.approx(
+        (tau - 0.9) / 0.1 * 6
+    )
 
 
 def test_negative_demand_is_clipped_to_zero() -> None:

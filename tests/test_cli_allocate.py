@@ -69,10 +69,15 @@ def test_allocate_writes_plan_and_summaries(tmp_path):
     plan = pl.read_csv(out)
     assert plan.columns == [
         "store_id", "article_id", "week", "units", "packs", "on_hand_before",
-        "demand_mean", "expected_sales", "expected_leftover", "expected_profit",
+        "demand_mean", "expected_sales", "expected_leftover", "price", "unit_cost", "holding_cost",
+        "ship_cost", "expected_profit",
     ]  # fmt: skip
     assert plan.height > 0
-    assert (plan["on_hand_before"] + plan["units"] >= 2).all()
+    shipped = plan.filter(pl.col("units") > 0)
+    assert (shipped["on_hand_before"] + shipped["units"] >= 2).all()
+    # the printed total is the sum of the plan's rows, to the cent
+    assert f"expected profit: {plan['expected_profit'].sum():,.2f}" in proc.stderr
+    assert "2 weeks of cover" in proc.stderr
     assert (out.parent / "plan_store_summary.csv").exists()
     assert (out.parent / "plan_article_summary.csv").exists()
     assert "gap" in proc.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import subprocess
 import sys
 from datetime import date, timedelta
@@ -11,6 +12,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pytest
 from mlflow import MlflowClient
@@ -19,11 +21,21 @@ from test_tracking import LastMeanModel, last_week, make_dataset, make_panel
 from forecast import job
 from forecast.config import PipelineConfig, load_pipeline
 from forecast.dataset import Dataset
+from forecast.distribution import lowest_mean
 from forecast.errors import InfeasibleError
 from forecast.job import Stages, dc_stock_for, run_job, store_stock_for, stores_for
 
 SERIES = ["article_id", "store_id"]
-OUTPUTS = {"leaderboard.csv", "forecasts.csv", "plan.csv", "report.html"}
+OUTPUTS = {
+    "leaderboard.csv",
+    "forecasts.csv",
+    "plan.csv",
+    "plan_store_summary.csv",
+    "plan_article_summary.csv",
+    "dc_stock.csv",
+    "stores.csv",
+    "report.html",
+}
 
 
 def fake_backtest(
@@ -276,6 +288,7 @@ def test_cli_run_end_to_end_with_real_stages_and_fresh_process_model(tmp_path: P
     assert "models:/tinyrun-demand@challenger" in runs[1].stderr
     assert OUTPUTS <= {p.name for p in (tmp_path / "a").iterdir()}
     assert (tmp_path / "a" / "plan.csv").read_bytes() == (tmp_path / "b" / "plan.csv").read_bytes()
+    check_one_plan_total(tmp_path / "a", runs[0].stderr, uri, pipeline)
     config = load_pipeline(pipeline)
     assert config.simulate.articles == 24
     code = (
@@ -300,6 +313,63 @@ def test_cli_run_end_to_end_with_real_stages_and_fresh_process_model(tmp_path: P
     )
     assert loaded.returncode == 0, loaded.stderr[-3000:]
     assert "['article_id', 'store_id', 'week', 'horizon', 'mean', 'q10', 'q50', 'q90']" in loaded.stdout
+
+
+def _figure(pattern: str, text: str) -> float:
+    found = re.search(pattern, text)
+    assert found is not None, f"{pattern!r} not in {text[-2000:]}"
+    return float(found.group(1).replace(",", ""))
+
+
+def check_one_plan_total(out: Path, stderr: str, uri: str, pipeline: Path) -> None:
+    """The plan total printed by the run, shown in the report, logged to MLflow and printed by `forecast
+    allocate` on the inputs the run wrote is one figure: the sum of plan.csv's rows, each recomputed from
+    dc_stock.csv with the money model."""
+    plan = pl.read_csv(out / "plan.csv", schema_overrides={"store_id": pl.Utf8, "article_id": pl.Utf8})
+    total = round(float(plan["expected_profit"].sum()), 2)
+    assert _figure(r"expected profit\s*│\s*(-?[\d,]+\.\d\d)", stderr) == total
+    report = (out / "report.html").read_text()
+    assert _figure(r"expected profit<b>(-?[\d,]+\.\d\d)</b>", report) == total
+    run_id = re.search(r"MLflow run\s*│\s*([0-9a-f]{32})", stderr)
+    assert run_id is not None
+    metrics = MlflowClient(tracking_uri=uri).get_run(run_id.group(1)).data.metrics
+    assert metrics["plan_expected_profit"] == pytest.approx(total, abs=1e-9)
+    assert "plan_objective" not in metrics
+    assert "plan_bound" not in metrics
+    inputs = ["--dc-stock", str(out / "dc_stock.csv"), "--stores", str(out / "stores.csv")]
+    if (out / "store_stock.csv").exists():
+        inputs += ["--store-stock", str(out / "store_stock.csv")]
+    again = subprocess.run(
+        [sys.executable, "-m", "forecast", "allocate", "--forecasts", str(out / "forecasts.csv"), *inputs,
+         "--pipeline", str(pipeline), "--out", str(out.parent / "again" / "plan.csv")],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "200"},
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert _figure(r"expected profit: (-?[\d,]+\.\d\d)", again.stderr) == total
+    assert (out.parent / "again" / "plan.csv").read_bytes() == (out / "plan.csv").read_bytes()
+    # every row from the DC stock file: its costs, the distribution's bounds and the money model
+    dc = pl.read_csv(out / "dc_stock.csv", schema_overrides={"article_id": pl.Utf8})
+    rows = plan.join(dc, on="article_id", suffix="_dc")
+    assert rows.height == plan.height
+    for col in ("price", "unit_cost", "holding_cost"):
+        assert (rows[col] == rows[f"{col}_dc"]).all()
+    stock = rows["on_hand_before"] + rows["units"]
+    assert (rows["units"] % rows["pack_size"] == 0).all()
+    assert (rows["expected_sales"] <= rows["demand_mean"]).all()
+    assert (rows["expected_sales"] <= stock).all()
+    assert ((rows["expected_sales"] + rows["expected_leftover"] - stock).abs() < 1e-9).all()
+    money = (
+        (rows["price"] - rows["unit_cost"]) * rows["expected_sales"]
+        - rows["holding_cost"] * rows["expected_leftover"]
+        - rows["ship_cost"] * rows["units"]
+    )
+    assert ((money - rows["expected_profit"]).abs() < 0.005 + 1e-9).all()
+    sent = rows.group_by("article_id").agg(pl.col("units").sum(), pl.col("available_units").first())
+    assert (sent["units"] <= sent["available_units"]).all()
+    forecasts = pl.read_csv(out / "forecasts.csv")
+    q = forecasts.select("q10", "q50", "q90").to_numpy()
+    assert (np.diff(q, axis=1) >= 0).all()
+    assert (lowest_mean(np.array([0.1, 0.5, 0.9]), q) <= forecasts["mean"].to_numpy() + 1e-9).all()
 
 
 def test_cli_run_bad_pipeline_is_one_line_error(tmp_path: Path) -> None:

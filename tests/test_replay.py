@@ -150,7 +150,7 @@ def test_accounting_identities(
         assert row["sales_units"] + row["lost_sales_units"] == pytest.approx(row["true_demand_units"])
         stock = row["on_hand_units"] + row["units_shipped"]
         assert row["sales_units"] + row["leftover_units"] == pytest.approx(stock)
-        profit = row["revenue"] - row["ship_cost"] - row["holding_cost"]
+        profit = row["revenue"] - row["cost_of_sales"] - row["ship_cost"] - row["holding_cost"]
         assert row["profit"] == pytest.approx(profit)
         assert row["units_shipped"] <= row["dc_units"] + 1e-9
     # the week's true demand and opening stock over the forecast pairs, computed independently

@@ -149,8 +149,14 @@ def report_data(**overrides: object) -> ReportData:
                 "demand": [3.0, 6.0],
             }
         ),
-        "allocation": {"objective": 44.0, "gap": 0.0, "status": "OPTIMAL"},
+        "allocation": {
+            "expected_profit": 44.0,
+            "gap": 0.0004,
+            "status": "optimal",
+            "rule_profits": {"proportional": 40.5, "cover": 38.25},
+        },
         "run_id": "abc123",
+        "warnings": ["3 forecast article(s) are not in the DC stock <and get nothing>"],
     }
     base.update(overrides)
     return ReportData(**base)  # type: ignore[arg-type]
@@ -159,14 +165,22 @@ def report_data(**overrides: object) -> ReportData:
 def test_report_is_self_contained_with_every_section() -> None:
     page = render_report(report_data())
     assert page.startswith("<!DOCTYPE html>")
-    for heading in ("Champion", "Leaderboard", "Forecast versus actual", "Allocation plan", "Data"):
+    for heading in (
+        "Champion",
+        "Leaderboard",
+        "The coming weeks",
+        "Forecast versus actual (backtest)",
+        "Allocation plan",
+        "Data",
+    ):
         assert f"<h2>{heading}</h2>" in page
     assert "tiny &lt;shop&gt;" in page  # names are escaped
     assert "bad date" in page
     assert "not a number" in page
     images = re.findall(r'<img alt="[^"]*" src="data:image/png;base64,[A-Za-z0-9+/=]+">', page)
-    # leaderboard, three biggest articles, the cold-start article, the plan per store
-    assert len(images) == 6
+    # leaderboard, three biggest articles of the backtest, the coming weeks of the one article that is not
+    # new, the cold-start article, the plan per store
+    assert len(images) == 7
     assert not re.search(r"(src|href)=[\"']?(https?:|//|file:)", page)
     assert "<script" not in page
     assert "with its true demand" in page
@@ -196,7 +210,7 @@ def test_report_without_cold_start_plan_or_rejects() -> None:
     page = render_report(data)
     assert "No rows were rejected" in page
     assert "sends nothing" in page
-    assert page.count("<img ") == 4
+    assert page.count("<img ") == 5
 
 
 def test_plots_are_deterministic() -> None:
@@ -248,3 +262,19 @@ def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     assert shot.exists()
     assert shot.stat().st_size > 10_000
+
+
+def test_plan_figures_rules_warnings_and_wape_as_a_planner_reads_them() -> None:
+    page = render_report(report_data())
+    assert "<h2>Warnings</h2>" in page
+    assert "&lt;and get nothing&gt;" in page  # every warning, escaped
+    assert "expected profit<b>44.00</b>" in page  # the plan total, to the cent
+    assert "optimality gap<b>0.0%</b>" in page
+    # the plan beside the rules on the same demand, in money: plan − rule
+    assert "<td>proportional</td><td>40.50</td><td>3.50</td>" in page
+    assert "<td>2 weeks of cover</td><td>38.25</td><td>5.75</td>" in page
+    # WAPE in percent in the leaderboard and the champion's paragraph
+    wape = float(leaderboard().filter(pl.col("model") == "lightgbm")["wape"][0])
+    assert f"its WAPE is {100 * wape:.1f}%" in page
+    assert f"<td>{100 * wape:.1f}%</td>" in page
+    assert "<h3>Per store</h3>" in page

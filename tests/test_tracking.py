@@ -18,6 +18,7 @@ from mlflow import MlflowClient
 from forecast import tracking
 from forecast.config import PipelineConfig
 from forecast.dataset import Dataset
+from forecast.distribution import coherent_forecasts
 from forecast.panel import PANEL_SCHEMA
 from forecast.pyfunc import DemandModel, example_slice, log_pyfunc, panel_from_pandas, panel_to_pandas
 
@@ -301,7 +302,9 @@ def test_lightgbm_pyfunc_on_the_whole_panel_matches_the_model() -> None:
     model.fit = no_refit
     out = pl.from_pandas(DemandModel(model, horizon=3).predict(None, panel_to_pandas(panel)))
     out = out.with_columns(pl.col("week").cast(pl.Date))
-    expected = model.predict(3, panel.select(SERIES).unique()).drop("model")
+    # what `forecast predict` writes: the model's rows as one distribution each, to 2 decimals
+    raw = model.predict(3, panel.select(SERIES).unique()).drop("model")
+    expected, _ = coherent_forecasts(raw, decimals=2)
     joined = out.join(expected, on=[*SERIES, "week"], suffix="_model")
     assert joined.height == out.height == expected.height == 4 * 3 * 3
     assert (joined["mean"] - joined["mean_model"]).abs().max() == 0.0

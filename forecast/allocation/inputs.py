@@ -3,6 +3,8 @@
 Decisions (documented in the README):
 - demand for the allocation is the forecast of `week` (default: the first forecast week) summed over
   `config.cover_weeks` forecast weeks; quantiles are summed too (comonotone weeks, a conservative spread);
+  the summed row's distribution is `forecast.distribution.DemandDistribution` (quantiles that cross or
+  cannot hold the mean are fixed as `coherent_forecasts` does, with a warning);
 - forecasts for articles absent from the DC stock are dropped with a warning (the DC has nothing to send);
 - forecasts for stores absent from the stores file are an error (their capacity is unknown);
 - store stock of articles without a forecast still takes shelf space in the capacity constraint.
@@ -17,6 +19,7 @@ import numpy as np
 import polars as pl
 
 from forecast.config import AllocationConfig
+from forecast.distribution import coherent_forecasts
 from forecast.errors import InfeasibleError, InputError
 from forecast.metrics import quantile_columns as metric_quantile_columns
 
@@ -24,7 +27,6 @@ FORECAST_REQUIRED = ("article_id", "store_id", "week", "mean")
 DC_REQUIRED = ("article_id", "available_units", "pack_size", "unit_cost", "price")
 STORES_REQUIRED = ("store_id", "capacity_units")
 STOCK_REQUIRED = ("store_id", "article_id", "on_hand")
-_TAIL_MIN_UNITS = 1.0  # the upper tail of a quantile distribution spans at least one unit
 
 
 @dataclass
@@ -34,7 +36,8 @@ class AllocationProblem:
     Money is per unit: `price` (selling price), `unit_cost`, `holding_cost` (per unit left at the end of the
     period) per article; `ship_cost` per store. `pair_*` arrays describe every store × article with a
     forecast.
-    `quantile_values` holds the demand quantiles per pair (NaN rows use Poisson(`pair_mean`)).
+    `quantile_values` holds the demand quantiles per pair, valid and able to hold `pair_mean` (NaN rows use
+    Poisson(`pair_mean`)).
     """
 
     week: date
@@ -275,10 +278,7 @@ def _quantile_matrix(pairs: pl.DataFrame, qcols: list[str], demand: str) -> np.n
             msg = f"`allocation.demand = 'quantiles'` needs at least two qNN columns, got {qcols}"
             raise InputError(msg, file="forecasts", fix="add quantile columns or use demand = 'auto'")
         return np.full((pairs.height, 0), np.nan)
-    values = pairs.select(qcols).to_numpy().astype(float)
-    values = np.maximum.accumulate(np.nan_to_num(values, nan=-1.0), axis=1)  # non-decreasing in level
-    values[np.isnan(pairs.select(qcols).to_numpy().astype(float)).any(axis=1)] = np.nan
-    return values
+    return pairs.select(pl.col(qcols).cast(pl.Float64)).to_numpy().astype(float)
 
 
 def _check_presentation(stores: pl.DataFrame, pairs: pl.DataFrame, presentation_min: int) -> None:
@@ -320,6 +320,8 @@ def build_problem(
     article_idx = {a: i for i, a in enumerate(dc["article_id"].to_list())}
     on_hand = stock.group_by("store_id").agg(pl.col("on_hand").sum())
     store_on_hand = store_frame.join(on_hand, on="store_id", how="left")["on_hand"].fill_null(0.0)
+    pairs, coherence = coherent_forecasts(pairs)
+    warnings += coherence.warnings("store × article demand rows")
     qvalues = _quantile_matrix(pairs, qcols, config.demand)
     return AllocationProblem(
         week=weeks[0],

@@ -1,13 +1,13 @@
 """The allocation optimiser: concave per-pack gains, a min-cost-flow LP bound, rounding, repair and a MIP.
 
-Each store × article's expected profit ``p·E[min(D, I + x)] − c_ship·x − h·E[(I + x − D)+]`` is concave
-in the units ``x``, so its gain per extra pack shrinks pack by pack. The problem is then a transportation
-problem with convex costs: DC article -> store arcs, one per pack (the first ``k`` packs merged into one lot
-when the presentation minimum needs ``k`` packs), article supply and store capacity as arc limits. Its LP
-relaxation is a min-cost flow (OR-Tools ``SimpleMinCostFlow``), exact up to the integer cost scaling, which is
-added back to the bound. Flooring the flow to whole packs gives a feasible plan; a greedy pass fills what
-flooring freed. Small instances whose gap exceeds ``max_gap`` are finished by a MIP (SCIP)
-warm-started from that plan.
+Each store × article's expected profit ``(p − c)·E[min(D, I + x)] − h·E[(I + x − D)+] − c_ship·x`` (the money
+model of `forecast.business.profit`) is concave in the units ``x``, so its gain per extra pack shrinks pack by
+pack. The problem is then a transportation problem with convex costs: DC article -> store arcs, one per pack
+(the first ``k`` packs merged into one lot when the presentation minimum needs ``k`` packs), article supply
+and store capacity as arc limits. Its LP relaxation is a min-cost flow (OR-Tools ``SimpleMinCostFlow``), exact
+up to the integer cost scaling, which is added back to the bound. Flooring the flow to whole packs gives a
+feasible plan; a greedy pass fills what flooring freed. Small instances whose gap exceeds ``max_gap`` are
+finished by a MIP (SCIP) warm-started from that plan.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from ortools.linear_solver import pywraplp
 
 from forecast.allocation.demand import DemandModel
 from forecast.allocation.inputs import AllocationProblem
+from forecast.business import profit
 from forecast.errors import ForecastError
 
 MIP_MAX_INCREMENTS = 20_000  # larger instances rely on the flow bound and the repaired rounding
@@ -54,18 +55,29 @@ class Solution:
 def pair_value(
     problem: AllocationProblem, demand: DemandModel, pair: np.ndarray, stock: np.ndarray
 ) -> np.ndarray:
-    """Expected profit before shipping cost: ``(p + h)·E[min(D, y)] − h·y`` for stock ``y``."""
+    """Expected profit of stock ``y`` before shipping cost: ``(p − c)·E[min(D, y)] − h·E[(y − D)+]``."""
     art = problem.pair_article[pair]
-    price, hold = problem.price[art], problem.holding_cost[art]
-    return (price + hold) * demand.expected_sales(pair, stock) - hold * stock
+    sales = demand.expected_sales(pair, stock)
+    nothing = np.zeros_like(sales)
+    return profit(
+        sales,
+        stock - sales,
+        price=problem.price[art],
+        unit_cost=problem.unit_cost[art],
+        holding_cost=problem.holding_cost[art],
+        ship_cost=nothing,
+        units_sent=nothing,
+    )
 
 
 def _pack_limits(problem: AllocationProblem, demand: DemandModel) -> tuple[np.ndarray, np.ndarray]:
     """Per pair: packs worth considering and packs the presentation minimum demands (0 = none)."""
     art, store = problem.pair_article, problem.pair_store
     pack, on_hand = problem.pack_size[art], problem.pair_on_hand
-    price, hold, ship = problem.price[art], problem.holding_cost[art], problem.ship_cost[store]
-    threshold = (hold + ship) / (price + hold)
+    hold, ship = problem.holding_cost[art], problem.ship_cost[store]
+    # a unit more at stock y gains (p − c + h)·P(D > y) − h − ship: worth it only while P(D > y) > threshold
+    spread = problem.price[art] - problem.unit_cost[art] + hold
+    threshold = np.divide(hold + ship, spread, out=np.ones_like(spread), where=spread > 0)
     useful = demand.max_useful_units(np.arange(problem.n_pairs), threshold)
     lot = np.where(on_hand < problem.presentation_min, -(-(problem.presentation_min - on_hand) // pack), 0)
     packs = np.maximum(-(-np.maximum(useful - on_hand, 0) // pack), lot)

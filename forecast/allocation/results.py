@@ -10,7 +10,9 @@ import polars as pl
 
 from forecast.allocation.demand import DemandModel
 from forecast.allocation.inputs import AllocationProblem
+from forecast.business import profit
 from forecast.errors import InfeasibleError, InputError
+from forecast.ids import natural_order
 
 PLAN_COLUMNS = [
     "store_id",
@@ -22,23 +24,33 @@ PLAN_COLUMNS = [
     "demand_mean",
     "expected_sales",
     "expected_leftover",
+    "price",
+    "unit_cost",
+    "holding_cost",
+    "ship_cost",
     "expected_profit",
 ]
+UNIT_DECIMALS = 2
+MONEY_DECIMALS = 2
 
 
 @dataclass
 class AllocationResult:
     """A plan and how good it is.
 
-    `objective` is the expected profit (``p·sales − ship·units − h·leftover``) of every forecast
-    store × article after delivery; `baseline` the same with nothing shipped; `bound` an upper bound on
-    `objective` (NaN for the rules); `gap` = (bound − objective) / (bound − baseline), relative to the profit
-    the shipments add, so the profit of stock already on hand does not flatter it.
+    `plan` has one row per store × article that receives units or already holds stock; `expected_profit` is
+    the plan's total, the sum of its rows' ``expected_profit`` (`forecast.business.profit` of each row, with
+    sales and leftover rounded to 2 decimals and money to cents): the one figure every output prints.
+    `rule_profits` holds the same total for the planners' rules on the same demand. `objective` and `bound`
+    are the solver's (unrounded) value of the plan and upper bound; `baseline` its value with nothing shipped;
+    `gap` = (bound − objective) / (bound − baseline), relative to the profit the shipments add, so the profit
+    of stock already on hand does not flatter it (NaN for the rules).
     """
 
     plan: pl.DataFrame
     store_summary: pl.DataFrame
     article_summary: pl.DataFrame
+    expected_profit: float
     objective: float
     bound: float
     gap: float
@@ -46,8 +58,17 @@ class AllocationResult:
     status: str
     method: str = ""
     baseline: float = 0.0
+    rule_profits: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     problem: AllocationProblem | None = field(default=None, repr=False)
+
+    @property
+    def better_rule(self) -> tuple[str, float] | None:
+        """The rule with the higher expected profit on the same demand, if the rules were computed."""
+        if not self.rule_profits:
+            return None
+        name = max(self.rule_profits, key=lambda k: self.rule_profits[k])
+        return name, self.rule_profits[name]
 
 
 @dataclass
@@ -58,17 +79,44 @@ class PairOutcome:
     expected_profit: np.ndarray
 
 
-def pair_outcome(problem: AllocationProblem, demand: DemandModel, packs: np.ndarray) -> PairOutcome:
-    """Expected sales, leftover and profit of every pair when it receives `packs` packs."""
+def _pair_money(
+    problem: AllocationProblem, units: np.ndarray, sales: np.ndarray, leftover: np.ndarray
+) -> np.ndarray:
     art, store = problem.pair_article, problem.pair_store
-    units = packs * problem.pack_size[art]
+    return profit(
+        sales,
+        leftover,
+        price=problem.price[art],
+        unit_cost=problem.unit_cost[art],
+        holding_cost=problem.holding_cost[art],
+        ship_cost=problem.ship_cost[store],
+        units_sent=units.astype(float),
+    )
+
+
+def pair_outcome(problem: AllocationProblem, demand: DemandModel, packs: np.ndarray) -> PairOutcome:
+    """Expected sales, leftover and profit of every pair when it receives `packs` packs (unrounded)."""
+    units = packs * problem.pack_size[problem.pair_article]
     stock = (problem.pair_on_hand + units).astype(float)
     sales = demand.expected_sales(np.arange(problem.n_pairs), stock)
     leftover = stock - sales
-    profit = (
-        problem.price[art] * sales - problem.ship_cost[store] * units - problem.holding_cost[art] * leftover
-    )
-    return PairOutcome(units, sales, leftover, profit)
+    return PairOutcome(units, sales, leftover, _pair_money(problem, units, sales, leftover))
+
+
+def rounded_outcome(problem: AllocationProblem, demand: DemandModel, packs: np.ndarray) -> PairOutcome:
+    """`pair_outcome` as the plan writes it: sales to 2 decimals, leftover = stock − sales, profit from
+    those figures to cents, so every row reconciles exactly with the money model."""
+    exact = pair_outcome(problem, demand, packs)
+    stock = problem.pair_on_hand + exact.units
+    sales = np.round(exact.expected_sales, UNIT_DECIMALS)
+    leftover = np.round(stock - sales, UNIT_DECIMALS)
+    money = np.round(_pair_money(problem, exact.units, sales, leftover), MONEY_DECIMALS)
+    return PairOutcome(exact.units, sales, leftover, money)
+
+
+def plan_total(outcome: PairOutcome) -> float:
+    """The plan's expected profit: the sum of its rows (pairs that neither hold nor receive stock add 0)."""
+    return round(float(outcome.expected_profit.sum()), MONEY_DECIMALS)
 
 
 def check_plan(problem: AllocationProblem, packs: np.ndarray) -> None:
@@ -106,22 +154,6 @@ def check_plan(problem: AllocationProblem, packs: np.ndarray) -> None:
         raise InfeasibleError(msg)
 
 
-def planner_order(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
-    """Sort by `keys` the way a planner reads ids: numerically when every id is a whole number
-    (Walmart's stores 1, 2, ..., 10 rather than 1, 10, 11), as text otherwise.
-
-    Examples
-    --------
-    >>> planner_order(pl.DataFrame({"store_id": ["10", "2", "1"]}), ["store_id"])["store_id"].to_list()
-    ['1', '2', '10']
-    """
-    numeric = [
-        pl.col(k).cast(pl.Int64, strict=False) if frame[k].str.contains(r"^\d{1,18}$").all() else pl.col(k)
-        for k in keys
-    ]
-    return frame.sort(numeric)
-
-
 def build_result(
     problem: AllocationProblem,
     demand: DemandModel,
@@ -132,21 +164,23 @@ def build_result(
     status: str,
     method: str,
 ) -> AllocationResult:
-    """Check `packs` (per pair) and assemble the plan, summaries and objective."""
+    """Check `packs` (per pair) and assemble the plan, summaries, total and gap."""
     check_plan(problem, packs)
-    outcome = pair_outcome(problem, demand, packs)
     baseline = float(pair_outcome(problem, demand, np.zeros_like(packs)).expected_profit.sum())
-    objective = float(outcome.expected_profit.sum())
+    objective = float(pair_outcome(problem, demand, packs).expected_profit.sum())
     gap = math.nan
     if not math.isnan(bound):
         added = bound - baseline
         gap = 0.0 if added <= 1e-9 else max(bound - objective, 0.0) / added
+    outcome = rounded_outcome(problem, demand, packs)
     pairs = _pair_frame(problem, packs, outcome)
-    plan = planner_order(pairs.filter(pl.col("units") > 0).select(PLAN_COLUMNS), ["store_id", "article_id"])
+    held = (pl.col("units") > 0) | (pl.col("on_hand_before") > 0)
+    plan = natural_order(pairs.filter(held).select(PLAN_COLUMNS), ["store_id", "article_id"])
     return AllocationResult(
         plan=plan,
         store_summary=_store_summary(problem, pairs),
         article_summary=_article_summary(problem, pairs),
+        expected_profit=plan_total(outcome),
         objective=objective,
         bound=bound,
         gap=gap,
@@ -160,6 +194,7 @@ def build_result(
 
 
 def _pair_frame(problem: AllocationProblem, packs: np.ndarray, outcome: PairOutcome) -> pl.DataFrame:
+    art, store = problem.pair_article, problem.pair_store
     return pl.DataFrame(
         {
             "store_id": problem.store_ids[problem.pair_store].astype(str),
@@ -168,9 +203,13 @@ def _pair_frame(problem: AllocationProblem, packs: np.ndarray, outcome: PairOutc
             "units": outcome.units.astype(np.int64),
             "packs": packs.astype(np.int64),
             "on_hand_before": problem.pair_on_hand.astype(np.int64),
-            "demand_mean": problem.pair_mean,
+            "demand_mean": np.round(problem.pair_mean, UNIT_DECIMALS),
             "expected_sales": outcome.expected_sales,
             "expected_leftover": outcome.expected_leftover,
+            "price": problem.price[art],
+            "unit_cost": problem.unit_cost[art],
+            "holding_cost": problem.holding_cost[art],
+            "ship_cost": problem.ship_cost[store],
             "expected_profit": outcome.expected_profit,
         },
         schema_overrides={"week": pl.Date},
@@ -187,7 +226,7 @@ def _shipped_totals(
         pl.col("expected_profit").sum(),
     )
     return frame.join(agg, on=key, how="left").with_columns(
-        pl.col(units, partners).fill_null(0), pl.col("expected_profit").fill_null(0.0)
+        pl.col(units, partners).fill_null(0), pl.col("expected_profit").fill_null(0.0).round(MONEY_DECIMALS)
     )
 
 
@@ -202,7 +241,9 @@ def _store_summary(problem: AllocationProblem, pairs: pl.DataFrame) -> pl.DataFr
     return (
         _shipped_totals(stores, pairs, "store_id", units="units", partners="articles")
         .with_columns(capacity_used=pl.col("on_hand_units") + pl.col("units"))
-        .with_columns(utilisation=pl.col("capacity_used") / pl.col("capacity_units").clip(lower_bound=1))
+        .with_columns(
+            utilisation=(pl.col("capacity_used") / pl.col("capacity_units").clip(lower_bound=1)).round(4)
+        )
         .select(
             "store_id",
             "units",
@@ -213,7 +254,7 @@ def _store_summary(problem: AllocationProblem, pairs: pl.DataFrame) -> pl.DataFr
             "utilisation",
             "expected_profit",
         )
-        .pipe(planner_order, ["store_id"])
+        .pipe(natural_order, ["store_id"])
     )
 
 
@@ -237,7 +278,7 @@ def _article_summary(problem: AllocationProblem, pairs: pl.DataFrame) -> pl.Data
             "stores",
             "expected_profit",
         )
-        .pipe(planner_order, ["article_id"])
+        .pipe(natural_order, ["article_id"])
     )
 
 
@@ -267,9 +308,9 @@ def plan_packs(plan: pl.DataFrame | AllocationResult, problem: AllocationProblem
 
 
 def expected_profit(plan: pl.DataFrame | AllocationResult, problem: AllocationProblem) -> float:
-    """Expected profit of every forecast store × article of `problem` after the plan's deliveries."""
+    """The plan total (`AllocationResult.expected_profit`) of any plan of `problem`'s store × articles."""
     packs = plan_packs(plan, problem)
-    return float(pair_outcome(problem, DemandModel.from_problem(problem), packs).expected_profit.sum())
+    return plan_total(rounded_outcome(problem, DemandModel.from_problem(problem), packs))
 
 
 def evaluate_plan(
@@ -279,8 +320,8 @@ def evaluate_plan(
 
     Over every forecast store × article: sales = min(demand, on hand + units), lost = demand − sales,
     leftover = stock − sales; revenue = p·sales, lost_sales_cost = (p − c)·lost, holding_cost = h·leftover,
-    ship_cost = c_ship·units, profit = revenue − ship_cost − holding_cost (the allocation objective, realised)
-    and gross_profit = profit − c·sales. Demand rows for pairs without a forecast are ignored.
+    ship_cost = c_ship·units and profit = `forecast.business.profit` (the plan's expected profit, realised).
+    Demand rows for pairs without a forecast are ignored.
     """
     units = plan_packs(plan, problem) * problem.pack_size[problem.pair_article]
     keys = pl.DataFrame(
@@ -301,7 +342,7 @@ def evaluate_plan(
     revenue = problem.price[art] * sales
     holding = problem.holding_cost[art] * leftover
     ship = problem.ship_cost[store] * units
-    profit = revenue - ship - holding
+    money = _pair_money(problem, units, sales, leftover)
     return {
         "units_shipped": float(units.sum()),
         "sales_units": float(sales.sum()),
@@ -311,6 +352,6 @@ def evaluate_plan(
         "leftover_units": float(leftover.sum()),
         "holding_cost": float(holding.sum()),
         "ship_cost": float(ship.sum()),
-        "profit": float(profit.sum()),
-        "gross_profit": float((profit - problem.unit_cost[art] * sales).sum()),
+        "cost_of_sales": float((problem.unit_cost[art] * sales).sum()),
+        "profit": float(money.sum()),
     }

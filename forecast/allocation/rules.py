@@ -20,8 +20,11 @@ import polars as pl
 
 from forecast.allocation.demand import DemandModel
 from forecast.allocation.inputs import AllocationProblem, build_problem
-from forecast.allocation.results import AllocationResult, build_result
+from forecast.allocation.results import AllocationResult, build_result, plan_total, rounded_outcome
 from forecast.config import AllocationConfig
+
+COVER_WEEKS = 2.0
+RULE_LABELS = {"proportional": "proportional", "cover": f"{COVER_WEEKS:g} weeks of cover"}
 
 
 def proportional_packs(problem: AllocationProblem) -> np.ndarray:
@@ -40,7 +43,13 @@ def proportional_packs(problem: AllocationProblem) -> np.ndarray:
     return _drop_below_minimum(problem, packs)
 
 
-def cover_packs(problem: AllocationProblem, cover: float = 2.0) -> np.ndarray:
+def rule_profits(problem: AllocationProblem, demand: DemandModel) -> dict[str, float]:
+    """Plan totals of the rules (`RULE_LABELS`) on the same problem and demand as the optimiser."""
+    packs = {"proportional": proportional_packs(problem), "cover": cover_packs(problem, COVER_WEEKS)}
+    return {name: plan_total(rounded_outcome(problem, demand, p)) for name, p in packs.items()}
+
+
+def cover_packs(problem: AllocationProblem, cover: float = COVER_WEEKS) -> np.ndarray:
     """Packs per pair under the weeks-of-cover rule."""
     art = problem.pair_article
     pack = problem.pack_size[art]
@@ -112,7 +121,7 @@ def allocate_cover(
     config: AllocationConfig,
     *,
     week: date | None = None,
-    cover: float = 2.0,
+    cover: float = COVER_WEEKS,
 ) -> AllocationResult:
     """Plan by the weeks-of-cover rule (`cover` weeks of mean demand);
     same inputs and result as `allocate`."""

@@ -12,6 +12,7 @@ from forecast.allocation.demand import DemandModel
 from forecast.allocation.inputs import AllocationProblem, build_problem
 from forecast.allocation.model import build_increments, optimise, packs_of
 from forecast.allocation.results import AllocationResult, build_result
+from forecast.allocation.rules import rule_profits
 from forecast.config import AllocationConfig
 
 log = logging.getLogger(__name__)
@@ -67,12 +68,12 @@ def solve_problem(problem: AllocationProblem, config: AllocationConfig) -> Alloc
     )
     if result.gap <= config.max_gap and result.status == "heuristic":
         result.status = "within_gap"
+    result.rule_profits = rule_profits(problem, demand)
     log.info(
-        "allocation: %d pairs, %d pack increments, expected profit %.2f, bound %.2f, gap %.4f%%, %.2fs (%s)",
+        "allocation: %d pairs, %d pack increments, expected profit %.2f, gap %.4f%%, %.2fs (%s)",
         problem.n_pairs,
         inc.size,
-        result.objective,
-        result.bound,
+        result.expected_profit,
         100 * result.gap,
         seconds,
         method,

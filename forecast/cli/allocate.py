@@ -18,6 +18,7 @@ from forecast.cli.common import console
 from forecast.config import AllocationConfig, load_pipeline
 from forecast.errors import InputError
 from forecast.io import check_output, publish_set, staging_dir, unneutralise_frame, write_csv
+from forecast.outputs import csv_precision
 
 _IDS = {"article_id": pl.Utf8, "store_id": pl.Utf8}
 _SHOWN_ROWS = 8
@@ -104,7 +105,9 @@ def _config(pipeline: Path | None, dc: pl.DataFrame) -> tuple[AllocationConfig, 
     config = load_pipeline(pipeline, require_data=False)
     alloc = config.allocation
     if alloc.holding_cost is None and "price" in dc.columns:
-        default = pl.col("price").cast(pl.Float64, strict=False) * config.business.holding_cost_ratio
+        default = (pl.col("price").cast(pl.Float64, strict=False) * config.business.holding_cost_ratio).round(
+            2
+        )
         hold = (
             pl.col("holding_cost").cast(pl.Float64).fill_null(default)
             if "holding_cost" in dc.columns
@@ -121,6 +124,21 @@ def _table(title: str, frame: pl.DataFrame) -> Table:
     for row in frame.head(_SHOWN_ROWS).iter_rows():
         table.add_row(*(f"{v:,.2f}" if isinstance(v, float) else str(v) for v in row))
     return table
+
+
+def plan_lines(expected_profit: float, gap: float, rule_profits: dict[str, float]) -> list[tuple[str, str]]:
+    """(label, text) lines shared by `forecast allocate` and the `forecast run` summary: the plan's total,
+    its optimality gap and the rules' totals on the same demand."""
+    from forecast.allocation.rules import RULE_LABELS
+
+    lines = [("expected profit", f"{expected_profit:,.2f}"), ("optimality gap", f"{100 * gap:.3f}%")]
+    if rule_profits:
+        best = max(rule_profits, key=lambda k: rule_profits[k])
+        rules = ", ".join(f"{RULE_LABELS.get(k, k)} {v:,.2f}" for k, v in rule_profits.items())
+        diff = expected_profit - rule_profits[best]
+        share = f" ({100 * diff / abs(rule_profits[best]):+.1f}%)" if rule_profits[best] else ""
+        lines.append(("rules", f"{rules}; plan {diff:+,.2f}{share} vs {RULE_LABELS.get(best, best)}"))
+    return lines
 
 
 def _report(result: AllocationResult, out: Path) -> None:
@@ -142,11 +160,12 @@ def _report(result: AllocationResult, out: Path) -> None:
     )
     console.print(_table(f"stores (top {_SHOWN_ROWS} of {stores.height} by expected profit)", stores))
     console.print(_table(f"articles (top {_SHOWN_ROWS} of {articles.height} by units sent)", articles))
+    units = int(result.plan["units"].sum()) if result.plan.height else 0
+    console.print(f"plan: {result.plan.height:,} rows, {units:,} units -> {out}")
+    for label, text in plan_lines(result.expected_profit, result.gap, result.rule_profits):
+        console.print(f"{label}: {text}", highlight=False)
     console.print(
-        f"plan: {result.plan.height:,} rows, {int(result.plan['units'].sum()):,} units -> {out}\n"
-        f"expected profit {result.objective:,.2f} (nothing shipped: {result.baseline:,.2f}); "
-        f"bound {result.bound:,.2f}; gap {100 * result.gap:.4f}% of the added profit; "
-        f"{result.solve_seconds:.2f}s; {result.status} ({result.method})"
+        f"solved in {result.solve_seconds:.2f}s: {result.status} ({result.method})", highlight=False
     )
 
 
@@ -207,9 +226,9 @@ def _write_set(result: AllocationResult, out: Path) -> None:
         msg = "--out is a folder; it names the plan CSV file"
         raise InputError(msg, file=str(out), fix="pass a file path like out/plan.csv")
     frames = {
-        out.name: result.plan,
-        f"{out.stem}_store_summary.csv": result.store_summary,
-        f"{out.stem}_article_summary.csv": result.article_summary,
+        out.name: csv_precision(result.plan),
+        f"{out.stem}_store_summary.csv": csv_precision(result.store_summary),
+        f"{out.stem}_article_summary.csv": csv_precision(result.article_summary),
     }
     with staging_dir(out) as staging:
         files = {name: write_csv(frame, staging / name) for name, frame in frames.items()}

@@ -34,14 +34,19 @@ def select_models(config: PipelineConfig, names: str | None) -> PipelineConfig:
 
 
 def leaderboard_table(board: pl.DataFrame, title: str) -> Table:
-    """The leaderboard as a rich table (money rounded to whole numbers, errors to 3 decimals)."""
+    """The leaderboard as a rich table (money rounded to whole numbers, WAPE and coverage in percent, errors
+    to 3 decimals)."""
     table = Table(title=title)
     for name in board.columns:
         table.add_column(name, justify="left" if name == "model" else "right")
     money = {"revenue", "lost_sales_units", "lost_sales_cost", "overstock_units", "holding_cost", "profit"}
+    shares = {"wape", "coverage_80"}
     for row in board.iter_rows(named=True):
         cells = [
-            str(v) if k == "model" else (f"{v:,.0f}" if k in money else f"{v:.3f}") for k, v in row.items()
+            str(v)
+            if k == "model"
+            else (f"{v:,.0f}" if k in money else f"{100 * v:.1f}%" if k in shares else f"{v:.3f}")
+            for k, v in row.items()
         ]
         table.add_row(*cells)
     return table
@@ -60,6 +65,7 @@ def command(
     from forecast.backtest import run_backtest
     from forecast.io import check_output, write_csv
     from forecast.models import build_models
+    from forecast.outputs import csv_precision
     from forecast.panel import build_panel
 
     check_output(out, folder=True)
@@ -69,7 +75,7 @@ def command(
         status.update("building the panel")
         panel = build_panel(ds).collect()
         result = run_backtest(panel, build_models(config, ds), config, ds, progress=status.update)
-    path = write_csv(result.leaderboard, out / "leaderboard.csv")
+    path = write_csv(csv_precision(result.leaderboard), out / "leaderboard.csv")
     typer.echo(f"wrote {path}")
     table = leaderboard_table(result.leaderboard, f"{config.name}: champion {result.champion}")
     console.print(table, width=max(console.width, 200))

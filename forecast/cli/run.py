@@ -7,6 +7,7 @@ from pathlib import Path
 
 from rich.table import Table
 
+from forecast.cli.allocate import plan_lines
 from forecast.cli.common import DATA, HORIZON, OUT_DIR, PIPELINE, SEED, TRACKING_URI, console
 from forecast.config import PipelineConfig
 
@@ -49,22 +50,25 @@ def execute(config: PipelineConfig, out: Path, tracking_uri: str | None) -> None
     table.add_row("champion", f"{result.champion} (objective: {result.objective})")
     for key in SUMMARY_METRICS:
         if key in result.champion_metrics:
-            table.add_row(f"  {key} per fold", f"{result.champion_metrics[key]:,.2f}")
-    plan_units = float(result.plan["units"].sum()) if result.plan.height else 0.0
-    profit = result.allocation.get("objective")
-    plan = (
-        f"{plan_units:,.0f} {result.target_unit} to "
-        f"{result.plan['store_id'].n_unique() if result.plan.height else 0} stores"
+            value = result.champion_metrics[key]
+            shown = f"{100 * value:.1f}%" if key == "wape" else f"{value:,.2f}"
+            table.add_row(f"  {key} per fold", shown)
+    alloc = result.allocation
+    table.add_row(
+        "plan", f"{alloc.get('units', 0.0):,.0f} {result.target_unit} to {alloc.get('stores', 0)} stores"
     )
-    if isinstance(profit, float):
-        plan += f", expected profit {profit:,.2f} (gap {result.allocation.get('gap', float('nan')):.3%})"
-    table.add_row("plan", plan)
+    if isinstance(alloc.get("expected_profit"), float):
+        lines = plan_lines(
+            alloc["expected_profit"], alloc.get("gap", float("nan")), alloc.get("rule_profits", {})
+        )
+        for label, text in lines:
+            table.add_row(f"  {label}", text)
     for key, path in result.outputs.items():
         table.add_row(key, str(path))
     table.add_row("MLflow run", f"{result.run_id} ({result.tracking_uri})")
     if result.registration is not None:
         reg = result.registration
         table.add_row("model", f"models:/{reg.name}@{reg.alias} (version {reg.version})")
-    for warning in result.warnings[:5]:
+    for warning in result.warnings:
         table.add_row("warning", warning)
     console.print(table)
