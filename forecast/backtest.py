@@ -34,13 +34,16 @@ from datetime import date, timedelta
 import polars as pl
 
 from forecast.business import BUSINESS_COLUMNS, attach_costs, evaluate_business
+from forecast.calendar import week_of
 from forecast.config import PipelineConfig
 from forecast.dataset import Dataset
 from forecast.distribution import coherent_forecasts
-from forecast.errors import ConfigError, ForecastError
+from forecast.errors import ConfigError, ForecastError, InputError
 from forecast.ids import natural_order
 from forecast.metrics import accuracy, mase_scale, quantile_columns
 from forecast.models.base import FORECAST_COLUMNS, Forecaster
+from forecast.models.oracle import ORACLE, build_oracle
+from forecast.panel import cut_at_sale_end, sale_ends
 
 SERIES = ["article_id", "store_id"]
 ACCURACY_COLUMNS = ["wape", "mae", "rmse", "bias", "mase", "pinball", "coverage_80"]
@@ -57,7 +60,7 @@ class BacktestResult:
     leaderboard: one row per model (`LEADERBOARD_COLUMNS`), averaged over folds, best first.
     forecasts: every fold forecast with ``fold``, ``origin``, the actual ``units``, ``censored`` and costs.
     per_fold: metrics per model × fold, plus ``rows``, ``censored_rows`` and ``missing_forecasts``.
-    champion: name of the best model by ``config.backtest.objective``.
+    champion: name of the best model by ``config.backtest.objective`` (never the oracle).
     """
 
     leaderboard: pl.DataFrame
@@ -87,14 +90,53 @@ def fold_origins(panel: pl.DataFrame, folds: int, step: int, horizon: int) -> li
     return origins
 
 
-def history_at(panel: pl.DataFrame, origin: date, active_weeks: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+MIN_HISTORY_WEEKS = 2  # the first origin must come after the first week
+HISTORY_FIX = {
+    "hm": "give the two-year transactions_train.csv (--data FOLDER), or a folder written by "
+    "`forecast simulate --format hm --weeks 104`",
+}
+
+
+def check_history(ds: Dataset, config: PipelineConfig) -> None:
+    """Stop with one line when the sales span fewer weeks than the backtest needs.
+
+    The backtest needs ``backtest horizon + (folds - 1) · step + MIN_HISTORY_WEEKS`` weeks: a one-week file
+    such as H&M's ``transactions_last_week.csv`` (two calendar weeks) cannot be backtested at any setting.
+    """
+    if ds.sales.height == 0:
+        return
+    weeks = ds.sales.select(week_of("date", ds.week_label, ds.week_label_is_end).n_unique()).item()
+    need = config.backtest_horizon + (config.backtest.folds - 1) * config.backtest.step + MIN_HISTORY_WEEKS
+    if weeks >= need:
+        return
+    first, last = ds.sales["date"].min(), ds.sales["date"].max()
+    assert isinstance(first, date)
+    assert isinstance(last, date)
+    days = (last - first).days + 1
+    problem = (
+        f"{ds.name} sales span {days} day(s) ({first} to {last}, {weeks} calendar week(s)), too short to "
+        f"backtest: {config.backtest.folds} fold(s) of {config.backtest_horizon} weeks need at least "
+        f"{need} weeks of sales"
+    )
+    fix = HISTORY_FIX.get(ds.name, f"give at least {need} weeks of sales")
+    raise InputError(problem, fix=fix)
+
+
+def history_at(
+    panel: pl.DataFrame, origin: date, active_weeks: int, ends: pl.DataFrame | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The panel as known at `origin` and the series active there (see the module docstring).
+
+    The weeks an active series gets after its last sale keep what the panel knew of them at the origin
+    (a stock count, a stockout flag); weeks after the article's planned end of sale (`ends`, from
+    `forecast.panel.sale_ends`) are not added: the article was not on sale, so they say nothing of demand.
 
     Returns ``(history, active)``: history rows have ``week <= origin``; active lists article_id, store_id.
     """
     hist = panel.filter(pl.col("week") <= origin)
     sold = hist.filter(pl.col("units") > 0).group_by(SERIES).agg(pl.col("week").max().alias("_last_sale"))
-    hist = hist.join(sold, on=SERIES, how="inner").filter(pl.col("week") <= pl.col("_last_sale"))
+    known = hist.join(sold, on=SERIES, how="inner")
+    hist = known.filter(pl.col("week") <= pl.col("_last_sale"))
     cutoff = origin - timedelta(weeks=active_weeks)
     active = sold.filter(pl.col("_last_sale") > cutoff).sort(SERIES)
     gap_weeks = pl.DataFrame(
@@ -109,6 +151,11 @@ def history_at(panel: pl.DataFrame, origin: date, active_weeks: int) -> tuple[pl
         .filter(pl.col("week") > pl.col("_last_sale"))
         .with_columns(_zero_week_columns(panel))
     )
+    if ends is not None and ends.height:
+        tail = tail.join(ends, on="article_id", how="left").filter(
+            pl.col("end_week").is_null() | (pl.col("week") <= pl.col("end_week"))
+        )
+    tail = _known_tail(tail, known, panel)
     if "is_holiday" in panel.columns:
         flags = panel.group_by("week").agg(pl.col("is_holiday").any().alias("_week_holiday"))
         tail = tail.join(flags, on="week", how="left").with_columns(
@@ -116,6 +163,20 @@ def history_at(panel: pl.DataFrame, origin: date, active_weeks: int) -> tuple[pl
         )
     hist = pl.concat([hist, tail.select(hist.columns)], how="vertical_relaxed")
     return hist.drop("_last_sale").sort([*SERIES, "week"]), active.select(SERIES)
+
+
+def _known_tail(tail: pl.DataFrame, known: pl.DataFrame, panel: pl.DataFrame) -> pl.DataFrame:
+    """Tail weeks take the panel's stock count and stockout flag where the panel has the week."""
+    cols = [c for c in ("on_hand", "censored") if c in panel.columns]
+    if not cols:
+        return tail
+    seen = known.filter(pl.col("week") > pl.col("_last_sale")).select(
+        *SERIES, "week", *[pl.col(c).alias(f"_panel_{c}") for c in cols]
+    )
+    tail = tail.join(seen, on=[*SERIES, "week"], how="left")
+    return tail.with_columns(pl.coalesce(f"_panel_{c}", c).alias(c) for c in cols).drop(
+        [f"_panel_{c}" for c in cols]
+    )
 
 
 def _zero_week_columns(panel: pl.DataFrame) -> list[pl.Expr]:
@@ -202,15 +263,19 @@ def run_backtest(
     say = progress or (lambda _message: None)
     horizon = config.backtest_horizon
     origins = fold_origins(frame, config.backtest.folds, config.backtest.step, horizon)
+    oracle = build_oracle(ds.true_demand, config.forecast.quantiles)
+    scored_models = [*models, *([oracle] if oracle is not None and ORACLE not in names else [])]
+    ends = sale_ends(ds)
     scored_frames, metric_frames = [], []
     for fold, origin in enumerate(origins, start=1):
-        hist, active = history_at(frame, origin, config.forecast.active_weeks)
+        hist, active = history_at(frame, origin, config.forecast.active_weeks, ends)
         grid = actuals_grid(frame, active, origin, horizon)
         grid = attach_costs(grid, frame, ds.articles, config.business)
         grid = grid.join(mase_scale(hist), on=SERIES, how="left")
-        for model in models:
+        for model in scored_models:
             say(f"fold {fold}/{len(origins)} (origin {origin}, {active.height} series): {model.name}")
-            forecast, _ = coherent_forecasts(model.fit(hist, origin).predict(horizon, active))
+            raw = cut_at_sale_end(model.fit(hist, origin).predict(horizon, active), ends)
+            forecast, _ = coherent_forecasts(raw)
             scored, missing = _score_frame(grid, forecast, model.name)
             metric_frames.append(_fold_metrics(scored, fold, origin, missing))
             scored_frames.append(
@@ -223,7 +288,8 @@ def run_backtest(
     forecasts = pl.concat(scored_frames, how="diagonal_relaxed")
     lead = [*FORECAST_COLUMNS, "fold", "origin", "units", "censored"]
     forecasts = forecasts.select(*lead, *[c for c in forecasts.columns if c not in lead])
-    return BacktestResult(leaderboard, forecasts, per_fold, str(leaderboard["model"][0]))
+    champion = leaderboard.filter(pl.col("model") != ORACLE)["model"][0]
+    return BacktestResult(leaderboard, forecasts, per_fold, str(champion))
 
 
 def predict_all(
@@ -241,8 +307,10 @@ def predict_all(
     Returns the forecasts contract columns (plus any extra ``qNN``), coherent and rounded to 2 decimals
     (module docstring), sorted by article_id, store_id (natural id order), week.
     Cold-start rows (model ``cold_start``) cover catalogue articles marked ``is_future`` or absent from the
-    panel, in every store, from their launch week (the first week after the history, or the week of a later
-    ``launch_date``).
+    panel, in every store, for `horizon` weeks from their launch week (`cold_start_series`: the week of the
+    ``launch_date``, before or after the end of the history; the first week after it without a date); their
+    ``horizon`` is the week from launch (1 = the launch week). Every row after an article's planned end of
+    sale (catalogue ``end_date``) forecasts 0.
     """
     frame = panel.collect() if isinstance(panel, pl.LazyFrame) else panel
     say = progress or (lambda _message: None)
@@ -251,7 +319,8 @@ def predict_all(
         msg = "the panel is empty; there is no history to forecast from"
         raise ForecastError(msg)
     origin, horizon = weeks[-1], config.forecast.horizon
-    hist, active = history_at(frame, origin, config.forecast.active_weeks)
+    ends = sale_ends(ds)
+    hist, active = history_at(frame, origin, config.forecast.active_weeks, ends)
     model = model if model is not None else _named_model(config, ds, model_name)
     say(f"fitting {model_name} on {hist.height} rows up to {origin}; forecasting {active.height} series")
     parts = [model.fit(hist, origin).predict(horizon, active)]
@@ -263,7 +332,7 @@ def predict_all(
         assert cold_model is not None
         say(f"cold start: fitting, then forecasting {cold.height} new article x store pairs")
         parts.append(cold_model.fit(hist, origin).predict(horizon, cold))
-    out = pl.concat(parts, how="diagonal_relaxed")
+    out = cut_at_sale_end(pl.concat(parts, how="diagonal_relaxed"), ends)
     extra = [c for c in quantile_columns(out.columns) if c not in FORECAST_COLUMNS]
     out, coherence = coherent_forecasts(out.select(*FORECAST_COLUMNS, *extra), decimals=UNIT_DECIMALS)
     for warning in coherence.warnings():
@@ -285,7 +354,12 @@ def _named_model(config: PipelineConfig, ds: Dataset, model_name: str) -> Foreca
 
 
 def cold_start_series(ds: Dataset, panel: pl.DataFrame, origin: date) -> pl.DataFrame:
-    """article_id, store_id, launch_week of catalogue articles with no sales (future, or not in `panel`)."""
+    """article_id, store_id, launch_week of catalogue articles with no sales (future, or not in `panel`).
+
+    The launch week is the week holding the article's ``launch_date``, labelled as the panel labels weeks,
+    whether it comes after the history (a coming launch) or lies inside it (what would it have sold: the
+    published VISUELLE protocol); without a launch date, the first week after `origin`.
+    """
     articles = ds.articles
     if articles.height == 0:
         return pl.DataFrame(schema={"article_id": pl.Utf8, "store_id": pl.Utf8, "launch_week": pl.Date})
@@ -294,12 +368,10 @@ def cold_start_series(ds: Dataset, panel: pl.DataFrame, origin: date) -> pl.Data
     new = articles.with_columns(pl.col("article_id").cast(pl.Utf8)).filter(
         future | ~pl.col("article_id").is_in(sold.get_column("article_id").implode())
     )
-    launch = pl.col("launch_date") if "launch_date" in new.columns else pl.lit(None, dtype=pl.Date)
-    days = (launch.cast(pl.Date) - pl.lit(origin)).dt.total_days()
-    steps = (days + 6) // 7 if ds.week_label_is_end else days // 7
-    steps = pl.max_horizontal(steps.fill_null(1), pl.lit(1))
+    launch = pl.col("launch_date").cast(pl.Date) if "launch_date" in new.columns else pl.lit(None, pl.Date)
+    week = week_of(launch, ds.week_label, ds.week_label_is_end)
     new = new.select(
-        "article_id", (pl.lit(origin) + pl.duration(weeks=1) * steps).cast(pl.Date).alias("launch_week")
+        "article_id", week.fill_null(pl.lit(origin + timedelta(weeks=1))).cast(pl.Date).alias("launch_week")
     )
     return new.join(_stores(ds, panel), how="cross").select("article_id", "store_id", "launch_week")
 

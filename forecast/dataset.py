@@ -7,9 +7,11 @@ Canonical tables (Polars frames; column names are the contract):
   ``article_id`` (Utf8), ``units`` (Float64: the target; negative = returns), ``price`` (Float64, nullable:
   unit selling price). Optional: ``is_holiday`` (Boolean, when the source flags holiday weeks).
 - ``articles``: ``article_id`` (Utf8, unique), ``category`` (Utf8, nullable: product type / department,
-  used for hierarchy aggregates), ``launch_date`` (Date, nullable), ``list_price`` (Float64, nullable),
-  ``unit_cost`` (Float64, nullable), ``is_future`` (Boolean: catalogue article to be launched, whose sales,
-  if any in the source, are never history), plus attribute columns named in ``Dataset.article_attributes``.
+  used for hierarchy aggregates), ``launch_date`` (Date, nullable), ``end_date`` (Date, optional
+  and nullable: the planned last day on sale; no demand is forecast after it), ``list_price``
+  (Float64, nullable), ``unit_cost`` (Float64, nullable), ``is_future`` (Boolean: catalogue article to be
+  launched, whose sales, if any in the source, are never history), plus attribute columns named in
+  ``Dataset.article_attributes``.
 - ``stores``: ``store_id`` (Utf8, unique), ``capacity_units`` (Float64, nullable), plus attribute columns
   named in ``Dataset.store_attributes``.
 - ``stock`` (optional): ``week`` (Date), ``store_id``, ``article_id``, ``on_hand`` (Float64).
@@ -18,7 +20,8 @@ Canonical tables (Polars frames; column names are the contract):
 - ``trends`` (optional): ``week`` (Date), ``term`` (Utf8, lower case), ``value`` (Float64).
 - ``rejects``: ``file``, ``row`` (1-based data row, header excluded), ``column``, ``reason``, ``value``.
 - ``dc_stock`` (optional): the allocation contract's DC stock columns.
-- ``true_demand`` (optional, synthetic data only): ``week``, ``store_id``, ``article_id``, ``demand``.
+- ``true_demand`` (optional, synthetic data only): ``week``, ``store_id``, ``article_id``, ``demand``
+  (realised demand, before stockouts cut it) and ``expected_demand`` (the rate it was drawn from).
 """
 
 from __future__ import annotations

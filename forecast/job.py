@@ -193,6 +193,9 @@ def _compute(config: PipelineConfig, steps: Stages, progress: Progress) -> _Comp
     say(f"loading data ({config.data.adapter})")
     ds: Dataset = steps.load_dataset(config)
     steps.validate(ds)
+    from forecast.backtest import check_history
+
+    check_history(ds, config)
     fingerprint = tracking.data_fingerprint(ds)
     tracking.log_fingerprint(fingerprint)
     say(f"building the panel from {ds.sales.height:,} sales rows")

@@ -85,14 +85,22 @@ def _join_in_order(left: pl.LazyFrame, right: pl.LazyFrame, on: str | list[str])
     return joined.sort("_row").drop("_row")
 
 
-def _life_grid(weekly: pl.LazyFrame) -> pl.LazyFrame:
-    """Every week from the first to the last week of each article × store, sorted by series and week."""
+def _life_grid(weekly: pl.LazyFrame, stock: pl.LazyFrame | None) -> pl.LazyFrame:
+    """Every week from the first to the last week of each article × store, sorted by series and week.
+
+    The life ends at the later of the last sale and the last stock count of the series: weeks on the shelf
+    after the last sale (unsold stock, or an empty shelf whose demand is censored) are part of it.
+    """
+    life = weekly.group_by(SERIES).agg(
+        pl.col("week").min().alias("first"), pl.col("week").max().alias("last")
+    )
+    if stock is not None:
+        counted = stock.group_by(SERIES).agg(pl.col("week").max().alias("_counted"))
+        life = life.join(counted, on=SERIES, how="left").with_columns(
+            pl.max_horizontal("last", "_counted").alias("last")
+        )
     return (
-        weekly.group_by(SERIES)
-        .agg(pl.col("week").min().alias("first"), pl.col("week").max().alias("last"))
-        .sort(SERIES)
-        .select(*SERIES, pl.date_ranges("first", "last", "1w").alias("week"))
-        .explode("week")
+        life.sort(SERIES).select(*SERIES, pl.date_ranges("first", "last", "1w").alias("week")).explode("week")
     )
 
 
@@ -132,9 +140,8 @@ def _stock(ds: Dataset) -> pl.LazyFrame | None:
     return stock.group_by([*SERIES, "week"]).agg(pl.col("on_hand").sort_by("counted").last())
 
 
-def _with_stock(panel: pl.LazyFrame, ds: Dataset) -> pl.LazyFrame:
+def _with_stock(panel: pl.LazyFrame, stock: pl.LazyFrame | None) -> pl.LazyFrame:
     """Add on_hand and censored."""
-    stock = _stock(ds)
     if stock is None:
         return panel.with_columns(pl.lit(None, pl.Float64).alias("on_hand"), pl.lit(False).alias("censored"))
     panel = _join_in_order(panel, stock, [*SERIES, "week"])
@@ -182,16 +189,51 @@ def build_panel(ds: Dataset) -> pl.LazyFrame:
     # both are read twice below; cache them so the transactions are scanned and summed once
     sales = _sales(ds).cache()
     weekly = _weekly(sales).cache()
+    stock = _stock(ds)
+    stock = stock.cache() if stock is not None else None
     panel = (
-        _life_grid(weekly)
+        _life_grid(weekly, stock)
         .pipe(_join_in_order, weekly, [*SERIES, "week"])
         .with_columns(pl.col("units", "returns_units").fill_null(0.0))
     )
     panel = _with_prices(panel, ds.articles)
-    panel = _with_stock(panel, ds)
+    panel = _with_stock(panel, stock)
     panel = _with_holidays(panel, sales, ds)
     # the grid is sorted and every join keeps its order
     return panel.select([pl.col(name).cast(dtype) for name, dtype in PANEL_SCHEMA.items()])
+
+
+def sale_ends(ds: Dataset) -> pl.DataFrame:
+    """article_id, end_week: the last week each catalogue article is planned to be on sale.
+
+    From the catalogue's ``end_date`` (the last day on sale), as the label of the week that holds it (as the
+    panel labels weeks). Articles without an end date are left out; empty when the catalogue has no
+    ``end_date``.
+    """
+    schema = {"article_id": pl.Utf8(), "end_week": pl.Date()}
+    articles = ds.articles
+    if "end_date" not in articles.columns or articles.height == 0:
+        return pl.DataFrame(schema=schema)
+    ends = articles.filter(pl.col("end_date").is_not_null()).select(
+        pl.col("article_id").cast(pl.Utf8),
+        week_of("end_date", ds.week_label, ds.week_label_is_end).alias("end_week"),
+    )
+    return ends.unique("article_id", keep="first")
+
+
+def cut_at_sale_end(forecasts: pl.DataFrame, ends: pl.DataFrame) -> pl.DataFrame:
+    """Forecasts with mean and every quantile set to 0 on weeks after the article's planned end of sale.
+
+    A retailer that has planned an article's last week sells none of it afterwards; forecasting demand there
+    would only send stock to be left over. `ends` is `sale_ends`' frame; rows of articles without an end stay.
+    """
+    if ends.height == 0 or forecasts.height == 0:
+        return forecasts
+    values = ["mean", *[c for c in forecasts.columns if c[:1] == "q" and c[1:].replace(".", "").isdigit()]]
+    joined = forecasts.join(ends, on="article_id", how="left")
+    over = pl.col("end_week").is_not_null() & (pl.col("week") > pl.col("end_week"))
+    cut = joined.with_columns(pl.when(over).then(0.0).otherwise(pl.col(c)).alias(c) for c in values)
+    return cut.drop("end_week")
 
 
 def empty_panel() -> pl.DataFrame:
@@ -199,4 +241,4 @@ def empty_panel() -> pl.DataFrame:
     return pl.DataFrame(schema=PANEL_SCHEMA)
 
 
-__all__ = ["PANEL_SCHEMA", "SERIES", "build_panel", "empty_panel"]
+__all__ = ["PANEL_SCHEMA", "SERIES", "build_panel", "cut_at_sale_end", "empty_panel", "sale_ends"]

@@ -121,3 +121,33 @@ def test_hm_real(hm_dir: Path) -> None:
     assert len(ds.article_attributes) == 24  # plus article_id: all 25 catalogue columns
     assert (ds.sales["date"].min(), ds.sales["date"].max()) == (dt.date(2020, 9, 16), dt.date(2020, 9, 22))
     assert sorted(ds.sales["store_id"].unique()) == ["1", "2"]
+
+
+def test_one_week_of_real_transactions_stops_with_one_line(hm_dir: Path, repo_root: Path) -> None:
+    from forecast.adapters import load_dataset
+    from forecast.backtest import check_history
+    from forecast.config import load_pipeline
+
+    config = load_pipeline(repo_root / "pipelines" / "hm.toml", data=hm_dir)
+    with pytest.raises(InputError, match="too short to backtest") as info:
+        check_history(load_dataset(config), config)
+    assert "\n" not in str(info.value)
+    assert "transactions_train.csv" in str(info.value)
+
+
+def test_two_simulated_years_in_the_hm_format_backtest(tmp_path: Path, repo_root: Path) -> None:
+    from forecast.adapters import load_dataset
+    from forecast.backtest import check_history, run_backtest
+    from forecast.config import load_pipeline
+    from forecast.models.baselines import StatsForecastModel
+    from forecast.panel import build_panel
+    from forecast.simulate import write_hm
+
+    write_hm(tmp_path, articles=40, stores=2, weeks=104, seed=2)
+    config = load_pipeline(repo_root / "pipelines" / "hm.toml", data=tmp_path)
+    ds = load_dataset(config)
+    check_history(ds, config)
+    panel = build_panel(ds).collect()
+    result = run_backtest(panel, [StatsForecastModel("naive")], config, ds)
+    assert result.champion == "naive"
+    assert result.per_fold["rows"].sum() > 0

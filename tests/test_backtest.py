@@ -9,6 +9,7 @@ import pytest
 
 from forecast.backtest import (
     LEADERBOARD_COLUMNS,
+    check_history,
     cold_start_series,
     fold_origins,
     history_at,
@@ -17,7 +18,7 @@ from forecast.backtest import (
 )
 from forecast.config import BacktestConfig, ForecastConfig, ModelsConfig, PipelineConfig
 from forecast.dataset import Dataset
-from forecast.errors import ConfigError
+from forecast.errors import ConfigError, InputError
 from forecast.models.baselines import StatsForecastModel
 
 START = date(2024, 1, 1)  # a Monday
@@ -221,3 +222,74 @@ def test_predict_all_forecasts_active_series_and_lists_cold_starts(panel: pl.Dat
     assert launches == {"new": week(12), "later": week(14)}
     with pytest.raises(ConfigError, match="not in the pipeline"):
         predict_all(ds, panel, config, "prophet")
+
+
+def test_cold_start_rows_start_at_their_own_launch_week(panel: pl.DataFrame) -> None:
+    articles = pl.DataFrame(
+        {
+            "article_id": ["a", "b", "c", "past", "coming", "undated"],
+            "is_future": [False, False, False, True, True, True],
+            # a launch inside the history (a Wednesday) and one after it
+            "launch_date": [None, None, None, week(5) + timedelta(days=2), week(15), None],
+        },
+        schema_overrides={"launch_date": pl.Date},
+    )
+    cold = cold_start_series(make_dataset(panel, articles), panel, week(11))
+    launches = dict(cold.select("article_id", "launch_week").unique().iter_rows())
+    assert launches == {"past": week(5), "coming": week(15), "undated": week(12)}
+
+
+def test_forecasts_after_the_planned_end_of_sale_are_zero(panel: pl.DataFrame) -> None:
+    articles = pl.DataFrame(
+        {"article_id": ["a", "b", "c"], "end_date": [week(12) + timedelta(days=6), None, week(30)]},
+        schema_overrides={"end_date": pl.Date},
+    )
+    out = predict_all(make_dataset(panel, articles), panel, make_config(horizon=3), "naive")
+    a = out.filter(pl.col("article_id") == "a").sort("week")
+    assert a["week"].to_list() == [week(12), week(13), week(14)]
+    assert a["mean"].to_list() == [2.0, 0.0, 0.0]
+    assert a.tail(2).select(pl.col("q10", "q50", "q90")).to_numpy().max() == 0.0
+    assert out.filter(pl.col("article_id") == "c")["mean"].to_list() == [5.0] * 3
+
+
+def test_active_series_are_not_zero_filled_past_their_end_of_sale(panel: pl.DataFrame) -> None:
+    ends = pl.DataFrame(
+        {"article_id": ["b"], "end_week": [week(5)]}, schema={"article_id": pl.Utf8, "end_week": pl.Date}
+    )
+    hist, active = history_at(panel, week(7), active_weeks=3, ends=ends)
+    assert ("b", "s1") in active.rows()
+    assert hist.filter(pl.col("article_id") == "b")["week"].max() == week(5)
+
+
+def test_one_week_of_sales_stops_with_one_line() -> None:
+    sales = pl.DataFrame(
+        {"date": [date(2020, 9, 16), date(2020, 9, 22)], "store_id": "1", "article_id": "a", "units": 1.0}
+    )
+    ds = Dataset("hm", sales=sales, articles=pl.DataFrame({"article_id": ["a"]}), stores=pl.DataFrame())
+    with pytest.raises(InputError, match="too short to backtest") as info:
+        check_history(ds, make_config(folds=1, horizon=4))
+    message = str(info.value)
+    assert "\n" not in message
+    assert "2 calendar week(s)" in message
+    assert "transactions_train.csv" in message
+
+
+def test_simulated_data_gets_an_oracle_that_never_becomes_champion() -> None:
+    from forecast.config import SimulateConfig
+    from forecast.panel import build_panel
+    from forecast.simulate import simulate_dataset
+
+    ds = simulate_dataset(SimulateConfig(articles=30, stores=3, weeks=40, seed=3))
+    frame = build_panel(ds).collect()
+    config = make_config(folds=2, step=2, horizon=3)
+    result = run_backtest(frame, [StatsForecastModel("naive")], config, ds)
+    assert set(result.leaderboard["model"]) == {"naive", "oracle"}
+    assert result.champion == "naive"
+    rows = result.forecasts.filter(pl.col("model") == "oracle")
+    assert ds.true_demand is not None
+    truth = ds.true_demand.select("article_id", "store_id", "week", "expected_demand")
+    joined = rows.join(truth, on=["article_id", "store_id", "week"], how="inner")
+    assert joined.height > 0
+    assert (joined["mean"] - joined["expected_demand"]).abs().max() < 1e-9
+    assert (rows["q10"] <= rows["q50"]).all()
+    assert (rows["q50"] <= rows["q90"]).all()

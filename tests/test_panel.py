@@ -132,6 +132,40 @@ def test_censored_flags_from_stock() -> None:
     assert [r["censored"] for r in rows] == [False, True, True, False, True, False]
 
 
+def test_stock_counts_after_the_last_sale_extend_the_life() -> None:
+    sales = [(_week(0), "s1", "a", 2.0, 5.0), (_week(1), "s1", "a", 3.0, 5.0)]
+    stock = pl.DataFrame({
+        "week": [_week(0), _week(1), _week(2), _week(3)],
+        "store_id": ["s1"] * 4,
+        "article_id": ["a"] * 4,
+        "on_hand": [3.0, 0.0, 0.0, 0.0],
+    })  # fmt: skip
+    rows = _rows(_dataset(sales, stock=stock))
+    # the shelf stayed empty after the last sale: those weeks are censored, not zero demand
+    assert [r["week"] for r in rows] == [_week(i) for i in range(4)]
+    assert [r["units"] for r in rows] == [2.0, 3.0, 0.0, 0.0]
+    assert [r["censored"] for r in rows] == [False, True, True, True]
+
+
+def test_sale_ends_label_the_week_of_the_last_day_on_sale() -> None:
+    from forecast.panel import cut_at_sale_end, sale_ends
+
+    articles = pl.DataFrame(
+        {"article_id": ["a", "b"], "end_date": [_week(2, day=6), None]},
+        schema_overrides={"end_date": pl.Date},
+    )
+    ds = _dataset([(_week(0), "s1", "a", 1.0, 1.0)], articles=articles)
+    ends = sale_ends(ds)
+    assert ends.rows() == [("a", _week(2))]
+    forecasts = pl.DataFrame(
+        {"article_id": ["a", "a", "b"], "week": [_week(2), _week(3), _week(3)], "mean": [1.0, 1.0, 1.0],
+         "q90": [2.0, 2.0, 2.0]}
+    )  # fmt: skip
+    cut = cut_at_sale_end(forecasts, ends)
+    assert cut["mean"].to_list() == [1.0, 0.0, 1.0]
+    assert cut["q90"].to_list() == [2.0, 0.0, 2.0]
+
+
 def test_without_stock_nothing_is_censored() -> None:
     rows = _rows(_dataset([(_week(0), "s1", "a", 1.0, 1.0), (_week(2), "s1", "a", 1.0, 1.0)]))
     assert [r["censored"] for r in rows] == [False, False, False]

@@ -95,7 +95,8 @@ def test_tables_follow_the_canonical_contract(ds: Dataset) -> None:
         }
     )
     required = ["article_id", "category", "launch_date", "list_price", "unit_cost", "is_future"]
-    assert ds.articles.columns == required + ds.article_attributes
+    assert ds.articles.columns == [*required, "end_date", *ds.article_attributes]
+    assert ds.articles.schema["end_date"] == pl.Date
     assert ds.articles.schema["launch_date"] == pl.Date
     assert ds.articles.schema["is_future"] == pl.Boolean
     assert ds.stores.columns == ["store_id", "capacity_units", *ds.store_attributes]
@@ -103,7 +104,7 @@ def test_tables_follow_the_canonical_contract(ds: Dataset) -> None:
     assert ds.stock is not None
     assert ds.stock.columns == [*KEYS, "on_hand"]
     assert ds.true_demand is not None
-    assert ds.true_demand.columns == [*KEYS, "demand"]
+    assert ds.true_demand.columns == [*KEYS, "demand", "expected_demand"]
     assert ds.dc_stock is not None
     assert ds.dc_stock.columns == [
         "article_id",
@@ -312,3 +313,28 @@ def test_hm_schema_matches_the_real_hm_headers(hm_dir: Path, tmp_path: Path) -> 
     ours_frame = pl.read_csv(tmp_path / "articles.csv", schema_overrides={"article_id": pl.Utf8})
     assert ours_frame.schema == real.schema
     assert np.all(ours_frame["article_id"].str.len_chars().to_numpy() == 10)
+
+
+def test_true_demand_carries_the_expected_rate_it_was_drawn_from(ds: Dataset) -> None:
+    truth = ds.true_demand
+    assert truth is not None
+    assert truth["expected_demand"].min() >= 0.0
+    # the realised demand is drawn around the rate: over ~10k cells the totals agree within a few percent
+    ratio = truth["demand"].sum() / truth["expected_demand"].sum()
+    assert 0.95 < ratio < 1.05
+    assert truth.filter(pl.col("demand") > 0)["expected_demand"].min() > 0.0
+
+
+def test_articles_carry_their_planned_end_of_sale(ds: Dataset) -> None:
+    articles = ds.articles
+    assert (articles["end_date"] >= articles["launch_date"]).all()
+    assert (articles["end_date"].dt.weekday() == 7).all()  # the Sunday ending the last week on sale
+    assert ds.true_demand is not None
+    after = ds.true_demand.join(articles.select("article_id", "end_date"), on="article_id").filter(
+        pl.col("week") > pl.col("end_date")
+    )
+    assert after.height == 0
+    sold = ds.sales.filter(pl.col("units") > 0).join(
+        articles.select("article_id", "end_date"), on="article_id"
+    )
+    assert sold.filter(pl.col("date") > pl.col("end_date")).height == 0

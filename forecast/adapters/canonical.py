@@ -75,6 +75,7 @@ SPECS = {
         {
             "category": "str",
             "launch_date": "date",
+            "end_date": "date",
             "list_price": "float",
             "unit_cost": "float",
             "is_future": "bool",
@@ -166,7 +167,8 @@ def read_canonical_table(
             column
         )
         for column, kind in spec.optional.items()
-        if column not in typed.columns and column not in ("is_holiday", "holding_cost", "store_id")
+        if column not in typed.columns
+        and column not in ("is_holiday", "holding_cost", "store_id", "end_date")
     ]
     if table == "exog" and "store_id" not in typed.columns:
         defaults.append(pl.lit(None, pl.Utf8).alias("store_id"))

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 def build_models(config: PipelineConfig, ds: Dataset) -> list[Forecaster]:
     """The backtested models the pipeline names: its baselines, then LightGBM when enabled.
 
+    LightGBM learns the horizons 1..max(forecast horizon, backtest horizon), no more.
     The cold-start model is not in this list (it only forecasts articles with no history); see
     `build_cold_start`. Model modules are imported lazily, so a pipeline without LightGBM never loads it.
     """
@@ -34,6 +35,8 @@ def build_models(config: PipelineConfig, ds: Dataset) -> list[Forecaster]:
                 articles=ds.articles,
                 exog=ds.exog,
                 calibrate=config.models.calibrate_quantiles,
+                # only the horizons the pipeline asks for: the backtest's and the forecast's
+                max_horizon=max(config.forecast.horizon, config.backtest_horizon),
             )
         )
     return models

@@ -80,9 +80,15 @@ def simulate_dataset(cfg: SimulateConfig) -> Dataset:
         "sales": _sales_frame(book, price, articles, stores, mondays),
         "articles": _articles_frame(articles, cfg.start, cfg.weeks),
         "stores": _stores_frame(stores, book),
-        "stock": _cube_frame(book.on_hand, alive, articles, stores, mondays, "on_hand"),
+        "stock": _cube_frame({"on_hand": book.on_hand}, alive, articles, stores, mondays),
         "dc_stock": _dc_stock_frame(rng, articles, mean, price, cfg.weeks),
-        "true_demand": _cube_frame(book.demand, alive, articles, stores, mondays, "demand"),
+        "true_demand": _cube_frame(
+            {"demand": book.demand, "expected_demand": mean[:, :, : cfg.weeks]},
+            alive,
+            articles,
+            stores,
+            mondays,
+        ),
     }
     n_rows = {f"{name}.csv": frame.height for name, frame in tables.items()}
     return Dataset(
@@ -141,20 +147,20 @@ def _run_stores(
 
 
 def _cube_frame(
-    values: np.ndarray,
+    values: dict[str, np.ndarray],
     mask: np.ndarray,
     articles: Articles,
     stores: Stores,
     mondays: list[date],
-    column: str,
 ) -> pl.DataFrame:
+    """One row per article × store × week where `mask` holds, with one column per cube of `values`."""
     a, s, t = np.nonzero(mask)
     frame = pl.DataFrame(
         {
             "week": pl.Series(np.array(mondays, dtype="datetime64[D]")[t]).cast(pl.Date),
             "store_id": stores.store_id[s].astype(str),
             "article_id": articles.article_id[a].astype(str),
-            column: values[a, s, t].astype(np.float64),
+            **{column: cube[a, s, t].astype(np.float64) for column, cube in values.items()},
         }
     )
     return frame.sort("week", "store_id", "article_id")
@@ -184,6 +190,8 @@ def _sales_frame(
 
 def _articles_frame(articles: Articles, start: date, weeks: int) -> pl.DataFrame:
     launch = np.datetime64(start, "D") + (articles.launch * 7).astype("timedelta64[D]")
+    # the last day on sale: the Sunday that ends the article's last week of life
+    end = launch + (articles.life_weeks * 7 - 1).astype("timedelta64[D]")
     return pl.DataFrame(
         {
             "article_id": articles.article_id.astype(str),
@@ -192,6 +200,7 @@ def _articles_frame(articles: Articles, start: date, weeks: int) -> pl.DataFrame
             "list_price": articles.list_price,
             "unit_cost": articles.unit_cost,
             "is_future": articles.launch >= weeks,
+            "end_date": pl.Series(end).cast(pl.Date),
             "season": articles.season.astype(str),
             "collection": articles.collection.astype(str),
             "colour": np.array(COLOUR_NAMES)[articles.colour],
