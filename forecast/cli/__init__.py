@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from forecast.cli import allocate, backtest, demo, predict, run, simulate, validate
+from forecast.cli import allocate, backtest, demo, predict, replenish, run, simulate, validate
 from forecast.cli.common import state
 from forecast.errors import ForecastError
 
@@ -35,6 +35,7 @@ app.command("run")(run.command)
 app.command("backtest")(backtest.command)
 app.command("predict")(predict.command)
 app.command("allocate")(allocate.command)
+app.command("replenish")(replenish.command)
 app.command("simulate")(simulate.command)
 app.command("validate")(validate.command)
 
