@@ -43,6 +43,7 @@ Progress = Callable[[str], None]
 SERIES = ["article_id", "store_id"]
 DC_STOCK_MARGIN = 1.1
 OUTPUTS = ("leaderboard.csv", "forecasts.csv", "plan.csv", "report.html", "rejects.csv")
+REPLENISH_OUTPUTS = ("shipments.csv", "orders.csv", "replenishment_summary.csv")
 
 
 def _default_stages() -> dict[str, Callable[..., Any]]:
@@ -51,6 +52,7 @@ def _default_stages() -> dict[str, Callable[..., Any]]:
     from forecast.backtest import predict_all, run_backtest
     from forecast.models import build_models
     from forecast.panel import build_panel
+    from forecast.replenish import replenish
     from forecast.validation import check_dataset
 
     return {
@@ -61,6 +63,7 @@ def _default_stages() -> dict[str, Callable[..., Any]]:
         "run_backtest": run_backtest,
         "predict_all": predict_all,
         "allocate": allocate,
+        "replenish": replenish,
     }
 
 
@@ -75,6 +78,7 @@ class Stages:
     run_backtest: Callable[..., Any] | None = None
     predict_all: Callable[..., Any] | None = None
     allocate: Callable[..., Any] | None = None
+    replenish: Callable[..., Any] | None = None
 
     def resolved(self) -> Stages:
         defaults = _default_stages() if any(v is None for v in vars(self).values()) else {}
@@ -111,6 +115,7 @@ class _Computed:
     models: list[Any]
     fingerprint: dict[str, Any]
     champion_model: Any = None  # fitted on all history by predict_all, when the stage returned it
+    replenishment: Any = None  # `forecast.replenish.ReplenishResult` when [replenishment] is enabled
 
 
 def run_job(
@@ -187,7 +192,11 @@ def _compute(config: PipelineConfig, steps: Stages, say: Progress) -> _Computed:
     demand = forecasts.drop("model") if "model" in forecasts.columns else forecasts
     allocation = steps.allocate(demand, dc_stock, stores, stock, config.allocation, week=week)
     fitted = champion_model if champion_model is not None and _is_fitted(champion_model) else None
-    return _Computed(ds, panel, backtest, forecasts, allocation, models, fingerprint, fitted)
+    plan = None
+    if config.replenishment.enabled and steps.replenish is not None:
+        say(f"planning {config.replenishment.weeks} weeks of shipments and supplier orders")
+        plan = steps.replenish(demand, dc_stock, stores, stock, config.replenishment)
+    return _Computed(ds, panel, backtest, forecasts, allocation, models, fingerprint, fitted, plan)
 
 
 def _allocation_week(forecasts: pl.DataFrame) -> date | None:
@@ -336,6 +345,8 @@ def _report_data(config: PipelineConfig, done: _Computed, run_id: str) -> Report
         allocation=_allocation_summary(done.allocation),
         run_id=run_id,
         target_unit=done.ds.target_unit,
+        replenishment=done.replenishment.summary if done.replenishment is not None else None,
+        replenishment_stock=done.replenishment.article_weeks if done.replenishment is not None else None,
     )
 
 
@@ -353,6 +364,10 @@ def _write_outputs(staging: Path, done: _Computed, report_html: str) -> dict[str
     }
     if done.ds.rejects.height:
         files["rejects"] = write_csv(done.ds.rejects, staging / "rejects.csv")
+    if done.replenishment is not None:
+        frames = (done.replenishment.shipments, done.replenishment.orders, done.replenishment.summary)
+        for name, frame in zip(REPLENISH_OUTPUTS, frames, strict=True):
+            files[name.removesuffix(".csv")] = write_csv(frame, staging / name)
     return files
 
 
@@ -367,6 +382,12 @@ def _log_run(
     summary = _allocation_summary(done.allocation)
     numbers = {f"plan_{k}": float(v) for k, v in summary.items() if isinstance(v, int | float)}
     numbers["plan_units"] = float(done.allocation.plan["units"].sum()) if done.allocation.plan.height else 0.0
+    if done.replenishment is not None:
+        plan = done.replenishment
+        for key in ("objective", "bound", "gap", "solve_seconds"):
+            numbers[f"replenish_{key}"] = float(getattr(plan, key))
+        numbers["replenish_shipped_units"] = float(plan.shipments["units"].sum())
+        numbers["replenish_ordered_units"] = float(plan.orders["units"].sum())
     mlflow.log_metrics({k: v for k, v in numbers.items() if math.isfinite(v)})
     mlflow.set_tags({"champion": bt.champion, "objective": config.backtest.objective})
     tracking.log_files(files)
@@ -442,6 +463,9 @@ def _publish(out: Path, files: dict[str, Path]) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     if "rejects" not in files:
         (out / "rejects.csv").unlink(missing_ok=True)
+    for name in REPLENISH_OUTPUTS:
+        if name.removesuffix(".csv") not in files:
+            (out / name).unlink(missing_ok=True)
     published = {}
     for key, path in files.items():
         target = out / path.name

@@ -78,6 +78,8 @@ class ReplenishProblem:
     row_mean: np.ndarray
     row_known: np.ndarray
     row_known_left: np.ndarray  # expected leftover of the known stock at the week's end
+    row_carry: np.ndarray  # value of a delivered unit left at the week's end (module docstring)
+    row_shortage: np.ndarray  # goodwill cost per expected lost sale
     quantile_levels: np.ndarray
     quantile_values: np.ndarray
     dc_capacity: float | None = None
@@ -338,6 +340,37 @@ def _project_known(
     return _Known(row_known, row_left, store_known)
 
 
+def _carry_value(
+    rows: pl.DataFrame,
+    known: _Known,
+    demand: DemandModel,
+    price: np.ndarray,
+    dc: pl.DataFrame,
+    season_last: np.ndarray,
+    share: float,
+) -> np.ndarray:
+    """Per row: what a delivered unit left at the week's end is worth: the salvage value, or, before the
+    season's (and the horizon's) last week, `share` × (the next week's price times the chance that one more
+    unit sells then on top of the known stock, less holding) when that is more."""
+    art = rows["article"].to_numpy()
+    salvage = dc["salvage_value"].to_numpy().astype(float)[art]
+    hold = dc["holding_cost"].to_numpy().astype(float)[art]
+    store, week = rows["store"].to_numpy(), rows["t"].to_numpy()
+    n = rows.height
+    nxt = np.arange(1, n + 1)
+    has = np.zeros(n, dtype=bool)
+    if n > 1:
+        has[:-1] = (store[1:] == store[:-1]) & (art[1:] == art[:-1]) & (week[1:] == week[:-1] + 1)
+    has &= week < season_last[art]
+    carry = salvage.copy()
+    idx = nxt[has]
+    if idx.size:
+        level = known.row_known[idx]
+        marginal = demand.expected_sales(idx, level + 1) - demand.expected_sales(idx, level)
+        carry[has] = np.maximum(salvage[has], share * (price[idx] * marginal - hold[has]))
+    return carry
+
+
 def _check_store_room(
     store_known: np.ndarray, capacity: np.ndarray, ids: np.ndarray, weeks: list[date]
 ) -> None:
@@ -443,6 +476,8 @@ def build_problem(
         row_mean=rows["mean"].to_numpy().astype(float),
         row_known=known.row_known,
         row_known_left=known.row_left,
+        row_carry=_carry_value(rows, known, demand, row_price, dc, season_last, config.carry_share),
+        row_shortage=config.shortage_ratio * row_price,
         quantile_levels=levels,
         quantile_values=qvalues,
         dc_capacity=config.dc_capacity_units,

@@ -53,7 +53,8 @@ def row_value(problem: ReplenishProblem, rows: np.ndarray, stock: np.ndarray) ->
     """``(p + h − v)·E[min(D, y)] + (v − h)·y`` for stock y: expected profit before shipping cost, up to the
     known stock's salvage term (which does not depend on the shipment)."""
     art = problem.row_article[rows]
-    price, hold, salvage = problem.row_price[rows], problem.holding_cost[art], problem.salvage_value[art]
+    price = problem.row_price[rows] + problem.row_shortage[rows]
+    hold, salvage = problem.holding_cost[art], problem.row_carry[rows]
     return (price + hold - salvage) * problem.demand.expected_sales(rows, stock) + (salvage - hold) * stock
 
 
@@ -66,7 +67,8 @@ def known_value(problem: ReplenishProblem) -> np.ndarray:
     left = known - sales
     last = problem.row_week == problem.season_last[art]
     return (
-        problem.row_price * sales
+        problem.row_shortage * (sales - problem.row_mean)
+        + problem.row_price * sales
         - problem.holding_cost[art] * left
         + np.where(last, problem.salvage_value[art] * left, 0.0)
     )
@@ -79,7 +81,11 @@ def build_increments(problem: ReplenishProblem) -> Increments:
     art, store = problem.row_article, problem.row_store
     pack = problem.pack_size[art]
     ship_week = problem.row_week - problem.store_lead[store]
-    price, hold, salvage = problem.row_price, problem.holding_cost[art], problem.salvage_value[art]
+    price, hold, salvage = (
+        problem.row_price + problem.row_shortage,
+        problem.holding_cost[art],
+        problem.row_carry,
+    )
     ship = problem.ship_cost[store]
     denom = price + hold - salvage
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -104,7 +104,7 @@ def replay(cfg: ReplayConfig, progress: Progress | None = None) -> ReplayResult:
     ds = simulate_dataset(sim)
     panel = build_panel(ds).collect()
     pipeline = PipelineConfig(name="replay")
-    world = _world(ds, panel, cfg, pipeline)
+    world = _world(ds, panel, cfg)
     states = {p: _start(world, cfg) for p in cfg.policies}
     weekly = []
     all_weeks = sorted(panel["week"].unique().to_list())
@@ -132,7 +132,7 @@ def replay(cfg: ReplayConfig, progress: Progress | None = None) -> ReplayResult:
     return _results(pl.DataFrame(weekly))
 
 
-def _world(ds: Dataset, panel: pl.DataFrame, cfg: ReplayConfig, pipeline: PipelineConfig) -> _World:
+def _world(ds: Dataset, panel: pl.DataFrame, cfg: ReplayConfig) -> _World:
     assert ds.true_demand is not None
     assert ds.stock is not None
     all_weeks = sorted(panel["week"].unique().to_list())

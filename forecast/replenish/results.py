@@ -129,9 +129,10 @@ def outcome(problem: ReplenishProblem, plan: Plan) -> Outcome:
     salvage, hold = problem.salvage_value[art], problem.holding_cost[art]
     last = problem.row_week == problem.season_last[art]
     profit = (
-        problem.row_price * sales
+        problem.row_shortage * (sales - problem.row_mean)
+        + problem.row_price * sales
         - hold * leftover
-        + salvage * (leftover - known_left)
+        + problem.row_carry * (leftover - known_left)
         + np.where(last, salvage * known_left, 0.0)
         - problem.ship_cost[store] * units
     )
