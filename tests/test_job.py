@@ -24,6 +24,7 @@ from forecast.job import Stages, dc_stock_for, run_job, store_stock_for, stores_
 
 SERIES = ["article_id", "store_id"]
 OUTPUTS = {"leaderboard.csv", "forecasts.csv", "plan.csv", "report.html"}
+OUTPUTS |= {"shipments.csv", "orders.csv", "replenishment_summary.csv"}  # the replenishment step
 
 
 def fake_backtest(

@@ -1,6 +1,7 @@
 """Replenishment policies of the replay: this week's shipments (stores × articles) and orders (articles).
 
-``plan`` is the optimiser; ``base_stock`` and ``s_S`` are order-up-to policies at the newsvendor fractile
+``plan`` is the optimiser (``plan_service``: the same with a goodwill cost per lost sale and full carry
+value, for a higher fill rate); ``base_stock`` and ``s_S`` are order-up-to policies at the newsvendor fractile
 over lead time + review period; ``proportional`` and ``cover`` ship by the allocation rules and order like
 base-stock. See `forecast.replenish.replay`.
 """
@@ -16,7 +17,8 @@ import polars as pl
 
 from forecast.config import AllocationConfig, ReplenishmentConfig
 
-POLICIES = ("plan", "base_stock", "s_S", "proportional", "cover")
+POLICIES = ("plan", "plan_service", "base_stock", "s_S", "proportional", "cover")
+PLANS = ("plan", "plan_service")
 REVIEW_WEEKS = 1
 
 
@@ -29,13 +31,15 @@ class PolicyInput:
     dc: np.ndarray
     dc_pipe: np.ndarray
     forecast: pl.DataFrame  # article_id, store_id, horizon, week, mean, qNN (horizon 1 = this week)
-    config: ReplenishmentConfig
+    config: ReplenishmentConfig  # the plan's; ``plan_service`` uses `service_config`
+    service_config: ReplenishmentConfig | None = None
 
 
 def decide(policy: str, inp: PolicyInput) -> tuple[np.ndarray, np.ndarray]:
     """(shipments, orders) in units for this week."""
-    if policy == "plan":
-        return _plan(inp)
+    if policy in PLANS:
+        config = inp.service_config if policy == "plan_service" and inp.service_config else inp.config
+        return _plan(inp, config)
     levels = _levels(inp)
     if policy == "base_stock":
         return _ship_up_to(inp, levels, reorder=False), _order_up_to(inp, levels, reorder=False)
@@ -165,7 +169,7 @@ def _rule(inp: PolicyInput, policy: str) -> np.ndarray:
     return out
 
 
-def _plan(inp: PolicyInput) -> tuple[np.ndarray, np.ndarray]:
+def _plan(inp: PolicyInput, config: ReplenishmentConfig) -> tuple[np.ndarray, np.ndarray]:
     from forecast.replenish.solve import replenish
 
     world, w = inp.world, inp.week
@@ -206,7 +210,7 @@ def _plan(inp: PolicyInput) -> tuple[np.ndarray, np.ndarray]:
             "case_pack": world.case,
         }
     )
-    result = replenish(fc, dc, stores, stock, inp.config, in_transit=transit, suppliers=suppliers)
+    result = replenish(fc, dc, stores, stock, config, in_transit=transit, suppliers=suppliers)
     week = on(w)
     ships = np.zeros_like(inp.store)
     sent = result.shipments.filter(pl.col("ship_week") == week)

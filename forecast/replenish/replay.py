@@ -35,7 +35,7 @@ import polars as pl
 
 from forecast.config import PipelineConfig, ReplenishmentConfig, SimulateConfig
 from forecast.dataset import Dataset
-from forecast.replenish.policies import POLICIES, PolicyInput, decide
+from forecast.replenish.policies import PLANS, POLICIES, PolicyInput, decide
 
 SERIES = ["article_id", "store_id"]
 STORE_LEAD = 1
@@ -56,6 +56,9 @@ class ReplayConfig:
     holding_ratio: float = 0.01  # per unit left in a store at a week's end, share of the week's price
     policies: tuple[str, ...] = POLICIES
     plan_config: ReplenishmentConfig = field(default_factory=lambda: ReplenishmentConfig(time_limit_s=20.0))
+    service_config: ReplenishmentConfig = field(
+        default_factory=lambda: ReplenishmentConfig(time_limit_s=20.0, carry_share=1.0, shortage_ratio=0.5)
+    )
 
 
 @dataclass
@@ -124,6 +127,7 @@ def replay(cfg: ReplayConfig, progress: Progress | None = None) -> ReplayResult:
                 dc_pipe=state.dc_pipe,
                 forecast=forecast,
                 config=cfg.plan_config,
+                service_config=cfg.service_config,
             )
             shipments, orders = decide(policy, inputs)
             weekly.append({"policy": policy, "week": week, **_execute(world, state, w, shipments, orders)})
@@ -353,7 +357,7 @@ def _results(weekly: pl.DataFrame) -> ReplayResult:
         ).alias("profit"),
         (pl.col("sales_units") / pl.col("demand_units")).alias("fill_rate"),
     )
-    others = summary.filter(pl.col("policy") != "plan")
+    others = summary.filter(~pl.col("policy").is_in(PLANS))
     best = float(others["profit"].max()) if others.height else float("nan")  # type: ignore[arg-type]
     summary = summary.with_columns((pl.col("profit") / best - 1.0).alias("vs_best_policy"))
     return ReplayResult(summary=summary, weekly=weekly.filter(pl.col("week").is_not_null()))
