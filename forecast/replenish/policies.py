@@ -1,9 +1,9 @@
 """Replenishment policies of the replay: this week's shipments (stores × articles) and orders (articles).
 
-``plan`` is the optimiser (``plan_service``: the same with a goodwill cost per lost sale and full carry
-value, for a higher fill rate); ``base_stock`` and ``s_S`` are order-up-to policies at the newsvendor fractile
-over lead time + review period; ``proportional`` and ``cover`` ship by the allocation rules and order like
-base-stock. See `forecast.replenish.replay`.
+``plan`` is the optimiser (``plan_service``: the same with a goodwill cost of 2.5 × price per expected
+lost sale and carry share 0.25, for a higher fill rate); ``base_stock`` and ``s_S`` are order-up-to
+policies at the newsvendor fractile over lead time + review period; ``proportional`` and ``cover`` ship
+by the allocation rules and order like base-stock. See `forecast.replenish.replay`.
 """
 
 from __future__ import annotations

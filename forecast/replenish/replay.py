@@ -57,7 +57,7 @@ class ReplayConfig:
     policies: tuple[str, ...] = POLICIES
     plan_config: ReplenishmentConfig = field(default_factory=lambda: ReplenishmentConfig(time_limit_s=20.0))
     service_config: ReplenishmentConfig = field(
-        default_factory=lambda: ReplenishmentConfig(time_limit_s=20.0, carry_share=1.0, shortage_ratio=0.5)
+        default_factory=lambda: ReplenishmentConfig(time_limit_s=20.0, carry_share=0.25, shortage_ratio=2.5)
     )
 
 

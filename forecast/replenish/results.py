@@ -310,7 +310,7 @@ def _summary(problem: ReplenishProblem, plan: Plan, done: Outcome) -> pl.DataFra
             "store_capacity_units": np.full(n_t, float(problem.capacity_units.sum())),
             "demand_mean": per_week(problem.row_mean),
             "expected_sales": per_week(done.sales),
-            "expected_lost_sales": per_week(problem.row_mean - done.sales),
+            "expected_lost_sales": per_week(np.maximum(problem.row_mean - done.sales, 0.0)),
             "expected_leftover": per_week(done.leftover),
             "expected_profit": profit - purchase,
         },
