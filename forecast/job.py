@@ -1,9 +1,11 @@
 """The main job: load -> panel -> backtest -> champion -> forecasts -> allocation -> report -> MLflow.
 
-Outputs (``leaderboard.csv``, ``forecasts.csv``, ``plan.csv``, ``report.html``, and ``rejects.csv`` when rows
-were rejected) are all or nothing: they are written into a staging folder beside the output folder and moved
-in only after every stage and the MLflow logging succeeded, so a failed or interrupted job never leaves a
-half-written plan or report. The MLflow run of a failed job ends FAILED with the error.
+Outputs (``leaderboard.csv``, ``forecasts.csv``, ``plan.csv``, ``report.html``, ``rejects.csv`` when rows
+were rejected, and the multi-week plan's ``shipments.csv``, ``orders.csv`` and ``replenishment_summary.csv``
+when ``[replenishment] enabled``) are all or nothing: they are written into a staging folder beside the
+output folder and moved in only after every stage and the MLflow logging succeeded, so a failed or
+interrupted job never leaves a half-written plan or report. The MLflow run of a failed job ends FAILED with
+the error.
 
 Allocation inputs when the data has none (documented in the README):
 
