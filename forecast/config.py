@@ -260,6 +260,49 @@ class AllocationConfig:
 
 
 @dataclass
+class ReplenishmentConfig:
+    """Multi-week plan: weekly DC -> store shipments and supplier orders (`forecast.replenish`)."""
+
+    enabled: bool = True  # the replenishment step of `forecast run`
+    weeks: int = 8  # planning horizon
+    store_lead_weeks: int = 1  # default DC -> store lead time (stores.lead_weeks overrides)
+    supplier_lead_weeks: int = 3  # default supplier lead time (suppliers.lead_weeks overrides)
+    moq_units: int = 0  # default supplier minimum order quantity
+    case_pack: int = 1  # default supplier case pack
+    salvage_ratio: float = 0.3  # salvage value = ratio × unit cost where the DC stock has none
+    shortage_ratio: float = 0.0  # goodwill cost per expected lost sale, as a share of the price
+    carry_share: float = 0.5  # share of next week's marginal sale value credited to a unit left over
+    holding_cost: float | None = None  # per unit left in a store at a week's end; default business ratio
+    ship_cost: float = 0.0  # per unit sent, where the stores file has none
+    dc_capacity_units: float | None = None  # units the DC can hold at the end of a week (None = unlimited)
+    budget: float | None = None  # purchase budget over the horizon (None = unlimited)
+    time_limit_s: float = 60.0
+    max_gap: float = 0.005
+    demand: str = "auto"  # auto | poisson | quantiles, as in [allocation]
+
+    def __post_init__(self) -> None:
+        if self.weeks < 1 or self.store_lead_weeks < 0 or self.supplier_lead_weeks < 0:
+            msg = "`replenishment.weeks` must be >= 1 and the lead times >= 0"
+            raise ConfigError(msg)
+        if self.moq_units < 0 or self.case_pack < 1 or min(self.salvage_ratio, self.shortage_ratio) < 0:
+            msg = "`replenishment.moq_units`, `salvage_ratio`, `ship_cost` must be >= 0, `case_pack` >= 1"
+            raise ConfigError(msg)
+        for name in ("holding_cost", "dc_capacity_units", "budget", "ship_cost"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                msg = f"`replenishment.{name}` must be >= 0, got {value!r}"
+                raise ConfigError(msg)
+        if self.time_limit_s <= 0 or not 0 <= self.max_gap <= 1 or not 0 <= self.carry_share <= 1:
+            msg = "`replenishment.time_limit_s` must be > 0, `max_gap` and `carry_share` in [0, 1]"
+            raise ConfigError(msg)
+        if self.demand not in ("auto", "poisson", "quantiles"):
+            msg = (
+                f"`replenishment.demand` must be one of ('auto', 'poisson', 'quantiles'), got {self.demand!r}"
+            )
+            raise ConfigError(msg)
+
+
+@dataclass
 class TrackingConfig:
     experiment: str | None = None  # default: the pipeline name
     tracking_uri: str | None = None  # default: MLFLOW_TRACKING_URI, else sqlite:///mlruns/mlflow.db
@@ -291,6 +334,7 @@ class PipelineConfig:
     backtest: BacktestConfig = field(default_factory=BacktestConfig)
     business: BusinessConfig = field(default_factory=BusinessConfig)
     allocation: AllocationConfig = field(default_factory=AllocationConfig)
+    replenishment: ReplenishmentConfig = field(default_factory=ReplenishmentConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
     @property
@@ -334,6 +378,7 @@ SECTIONS: dict[str, type] = {
     "backtest": BacktestConfig,
     "business": BusinessConfig,
     "allocation": AllocationConfig,
+    "replenishment": ReplenishmentConfig,
     "tracking": TrackingConfig,
 }
 

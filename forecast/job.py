@@ -3,10 +3,11 @@
 Outputs (``leaderboard.csv``, ``forecasts.csv``, ``plan.csv`` with ``plan_store_summary.csv`` and
 ``plan_article_summary.csv``, the allocation inputs the plan was made from (``dc_stock.csv``, ``stores.csv``
 and, when stores hold stock, ``store_stock.csv``: `forecast allocate` on them gives the same plan),
-``report.html``, and ``rejects.csv`` when rows were rejected) are all or nothing: they are written into a
-staging folder beside the output folder and moved in only after every stage and the MLflow logging succeeded,
-so a failed or interrupted job never leaves a half-written plan or report. The MLflow run of a failed job ends
-FAILED with the error.
+``report.html``, ``rejects.csv`` when rows were rejected, and the multi-week plan's ``shipments.csv``,
+``orders.csv`` and ``replenishment_summary.csv`` when ``[replenishment] enabled``) are all or nothing: they
+are written into a staging folder beside the output folder and moved in only after every stage and the
+MLflow logging succeeded, so a failed or interrupted job never leaves a half-written plan or report. The
+MLflow run of a failed job ends FAILED with the error.
 
 Allocation inputs when the data has none (documented in the README):
 
@@ -59,6 +60,7 @@ OUTPUTS = (
     "report.html",
     "rejects.csv",
 )
+REPLENISH_OUTPUTS = ("shipments.csv", "orders.csv", "replenishment_summary.csv")
 
 
 def _default_stages() -> dict[str, Callable[..., Any]]:
@@ -67,6 +69,7 @@ def _default_stages() -> dict[str, Callable[..., Any]]:
     from forecast.backtest import predict_all, run_backtest
     from forecast.models import build_models
     from forecast.panel import build_panel
+    from forecast.replenish import replenish
     from forecast.validation import check_dataset
 
     return {
@@ -77,6 +80,7 @@ def _default_stages() -> dict[str, Callable[..., Any]]:
         "run_backtest": run_backtest,
         "predict_all": predict_all,
         "allocate": allocate,
+        "replenish": replenish,
     }
 
 
@@ -91,6 +95,7 @@ class Stages:
     run_backtest: Callable[..., Any] | None = None
     predict_all: Callable[..., Any] | None = None
     allocate: Callable[..., Any] | None = None
+    replenish: Callable[..., Any] | None = None
 
     def resolved(self) -> Stages:
         defaults = _default_stages() if any(v is None for v in vars(self).values()) else {}
@@ -129,6 +134,7 @@ class _Computed:
     champion_model: Any = None  # fitted on all history by predict_all, when the stage returned it
     inputs: dict[str, pl.DataFrame] = field(default_factory=dict)  # the allocation's dc stock, stores, stock
     warnings: list[str] = field(default_factory=list)  # every warning a stage reported
+    replenishment: Any = None  # `forecast.replenish.ReplenishResult` when [replenishment] is enabled
 
 
 def run_job(
@@ -227,8 +233,12 @@ def _compute(config: PipelineConfig, steps: Stages, progress: Progress) -> _Comp
     }
     if stock is not None:
         inputs["store_stock"] = natural_order(stock, ["store_id", "article_id"])
+    plan = None
+    if config.replenishment.enabled and steps.replenish is not None:
+        say(f"planning {config.replenishment.weeks} weeks of shipments and supplier orders")
+        plan = steps.replenish(demand, dc_stock, stores, stock, config.replenishment)
     return _Computed(
-        ds, panel, backtest, forecasts, allocation, models, fingerprint, fitted, inputs, warnings
+        ds, panel, backtest, forecasts, allocation, models, fingerprint, fitted, inputs, warnings, plan
     )
 
 
@@ -391,6 +401,8 @@ def _report_data(config: PipelineConfig, done: _Computed, run_id: str) -> Report
         store_summary=getattr(done.allocation, "store_summary", None),
         article_summary=getattr(done.allocation, "article_summary", None),
         warnings=list(done.warnings),
+        replenishment=done.replenishment.summary if done.replenishment is not None else None,
+        replenishment_stock=done.replenishment.article_weeks if done.replenishment is not None else None,
     )
 
 
@@ -419,6 +431,10 @@ def _write_outputs(staging: Path, done: _Computed, report_html: str) -> dict[str
     files["report"] = write_text(report_html, staging / "report.html")
     if done.ds.rejects.height:
         files["rejects"] = write_csv(done.ds.rejects, staging / "rejects.csv")
+    if done.replenishment is not None:
+        frames = (done.replenishment.shipments, done.replenishment.orders, done.replenishment.summary)
+        for name, frame in zip(REPLENISH_OUTPUTS, frames, strict=True):
+            files[name.removesuffix(".csv")] = write_csv(frame, staging / name)
     return files
 
 
@@ -438,6 +454,12 @@ def _log_run(
     }
     for rule, value in summary.get("rule_profits", {}).items():
         numbers[f"plan_rule_{rule}_expected_profit"] = float(value)
+    if done.replenishment is not None:
+        plan = done.replenishment
+        for key in ("objective", "bound", "gap", "solve_seconds"):
+            numbers[f"replenish_{key}"] = float(getattr(plan, key))
+        numbers["replenish_shipped_units"] = float(plan.shipments["units"].sum())
+        numbers["replenish_ordered_units"] = float(plan.orders["units"].sum())
     mlflow.log_metrics({k: v for k, v in numbers.items() if math.isfinite(v)})
     mlflow.set_tags({"champion": bt.champion, "objective": config.backtest.objective})
     tracking.log_files(files)
@@ -507,10 +529,11 @@ def _commit(
     """Publish the outputs as one set, then register the model, then end the run FINISHED: the last steps.
 
     Signals are held meanwhile and checked before the run is marked finished; a failure or an interrupt
-    at any point takes the registration back out and puts the previous outputs back (a rejects.csv of an
-    earlier run goes when this run has none, and so does a store_stock.csv).
+    at any point takes the registration back out and puts the previous outputs back (a rejects.csv,
+    store_stock.csv or multi-week plan file of an earlier run goes when this run has none).
     """
-    remove = [f"{key}.csv" for key in ("rejects", "store_stock") if key not in files]
+    optional = ["rejects.csv", "store_stock.csv", *REPLENISH_OUTPUTS]
+    remove = [name for name in optional if name.removesuffix(".csv") not in files]
     with interrupts.held(), publish_set(out, files, remove=remove) as outputs:
         registration = None
         if model_uri is not None:

@@ -66,6 +66,8 @@ class ReportData:
     store_summary: pl.DataFrame | None = None
     article_summary: pl.DataFrame | None = None
     warnings: Sequence[str] = ()
+    replenishment: pl.DataFrame | None = None  # weekly summary of the multi-week plan
+    replenishment_stock: pl.DataFrame | None = None  # its article × week planned stock and demand
 
 
 def png(fig: Figure) -> bytes:
@@ -243,6 +245,10 @@ def figures(data: ReportData) -> dict[str, bytes]:
         out[f"cold_start_{_safe(cold)}.png"] = png(fig)
     if data.plan.height:
         out["plan_by_store.png"] = png(plan_figure(store_totals(data.plan)))
+    if data.replenishment_stock is not None and data.replenishment_stock.height:
+        from forecast.replenish.figure import stock_figure
+
+        out["replenishment_stock.png"] = png(stock_figure(data.replenishment_stock))
     return out
 
 
@@ -453,6 +459,14 @@ def _coming_section(data: ReportData, plots: Mapping[str, bytes]) -> str:
     return "".join(parts) or "<p>No forecasts to plot.</p>"
 
 
+def _replenishment_section(data: ReportData, plots: Mapping[str, bytes]) -> list[str]:
+    if data.replenishment is None:
+        return []
+    from forecast.replenish.figure import section
+
+    return ["<h2>Replenishment plan</h2>", section(data.replenishment, dict(plots), _img, html_table)]
+
+
 def render_report(data: ReportData, plots: Mapping[str, bytes] | None = None) -> str:
     """The report as one self-contained HTML page (pass `plots` from `figures` to reuse them)."""
     plots = figures(data) if plots is None else plots
@@ -475,6 +489,7 @@ def render_report(data: ReportData, plots: Mapping[str, bytes] | None = None) ->
         _forecast_section(plots),
         "<h2>Allocation plan</h2>",
         _plan_section(data, plots),
+        *_replenishment_section(data, plots),
         "<h2>Data</h2>",
         _data_section(data),
     ]

@@ -36,6 +36,7 @@ OUTPUTS = {
     "stores.csv",
     "report.html",
 }
+OUTPUTS |= {"shipments.csv", "orders.csv", "replenishment_summary.csv"}  # the replenishment step
 
 
 def fake_backtest(

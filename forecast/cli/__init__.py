@@ -14,7 +14,7 @@ import click
 import typer
 
 from forecast import interrupts
-from forecast.cli import allocate, backtest, demo, predict, run, simulate, validate
+from forecast.cli import allocate, backtest, demo, predict, replenish, run, simulate, validate
 from forecast.cli.common import state
 from forecast.errors import EXIT_INPUT, EXIT_INTERNAL, EXIT_TRACKING, ForecastError, Interrupted
 from forecast.tracking_store import is_store_error
@@ -40,6 +40,7 @@ app.command("run")(run.command)
 app.command("backtest")(backtest.command)
 app.command("predict")(predict.command)
 app.command("allocate")(allocate.command)
+app.command("replenish")(replenish.command)
 app.command("simulate")(simulate.command)
 app.command("validate")(validate.command)
 
