@@ -63,6 +63,7 @@ from forecast.models.lgbm_features import (
     SERIES,
     SeriesMatrix,
     build_matrix,
+    denoise,
     design,
     training_rows,
 )
@@ -143,6 +144,7 @@ class LightGBMForecaster:
         target: str = "residual",
         calibrate: bool = False,
         calibration_weeks: int = 13,
+        denoise_rank: int | None = None,
     ) -> None:
         self.features = features
         self.quantiles = quantiles
@@ -159,6 +161,7 @@ class LightGBMForecaster:
         self.target = target
         self.calibrate = calibrate
         self.calibration_weeks = calibration_weeks
+        self.denoise_rank = denoise_rank
 
     # ------------------------------------------------------------------ helpers
 
@@ -209,10 +212,15 @@ class LightGBMForecaster:
         if self.target == "level":
             return np.zeros(frame.height)
         growth = pl.col("f_yoy").fill_nan(None).fill_null(1.0).clip(0.5, 2.0)
-        seasonal = pl.col("f_seasonal_52").fill_nan(None) * growth
+        source = "f_seasonal_svd" if "f_seasonal_svd" in frame.columns else "f_seasonal_52"
+        seasonal = pl.col(source).fill_nan(None) * growth
         recent = pl.col("f_roll_mean_4").fill_nan(None) if "f_roll_mean_4" in frame.columns else pl.lit(None)
         base = seasonal.fill_null(recent).fill_null(0.0)
         return frame.select(base.cast(pl.Float64)).to_series().to_numpy()
+
+    def _build(self, data: pl.DataFrame, origin: date) -> SeriesMatrix:
+        m = build_matrix(data, origin)
+        return denoise(m, self.denoise_rank) if self.denoise_rank else m
 
     def _matrix(self, frame: pl.DataFrame) -> np.ndarray:
         return frame.select(pl.col(self.feature_names_).cast(pl.Float64)).to_numpy()
@@ -229,7 +237,7 @@ class LightGBMForecaster:
         if data.filter(pl.col("week") <= origin).height == 0:
             msg = f"panel has no week on or before the origin {origin.isoformat()!r}"
             raise InputError(msg, column="week", fix="pick an origin inside the panel's weeks")
-        m = build_matrix(data, origin)
+        m = self._build(data, origin)
         last = m.weeks - 1
         first = max(last - self.train_weeks, 4)
         origins = list(range(last - 1, first - 1, -self.origin_step))
@@ -247,7 +255,7 @@ class LightGBMForecaster:
             # rows without last year's week would teach corrections of a different baseline
             seasonal = train.filter(pl.col("f_seasonal_52").is_not_nan())
             train = seasonal if seasonal.height else train
-        self.matrix_ = build_matrix(data, origin)
+        self.matrix_ = self._build(data, origin)
         self.origin_ = origin
         names = [c for c in train.columns if c.startswith("f_")] + ["horizon"]
         self.feature_names_ = names
