@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 def build_models(config: PipelineConfig, ds: Dataset) -> list[Forecaster]:
     """The backtested models the pipeline names: its baselines, then LightGBM when enabled.
 
+    With ``models.svd_blend`` the LightGBM model is blended with the stlf.svd model (name ``lightgbm_svd``).
+
     The cold-start model is not in this list (it only forecasts articles with no history); see
     `build_cold_start`. Model modules are imported lazily, so a pipeline without LightGBM never loads it.
     """
@@ -25,17 +27,22 @@ def build_models(config: PipelineConfig, ds: Dataset) -> list[Forecaster]:
     if config.models.lightgbm:
         from forecast.models.lgbm import LightGBMForecaster
 
-        models.append(
-            LightGBMForecaster(
-                features=config.features,
-                quantiles=config.forecast.quantiles,
-                seed=config.forecast.seed,
-                params=config.models.lightgbm_params,
-                articles=ds.articles,
-                exog=ds.exog,
-                calibrate=config.models.calibrate_quantiles,
-            )
+        lgbm = LightGBMForecaster(
+            features=config.features,
+            quantiles=config.forecast.quantiles,
+            seed=config.forecast.seed,
+            params=config.models.lightgbm_params,
+            articles=ds.articles,
+            exog=ds.exog,
+            calibrate=config.models.calibrate_quantiles,
+            holiday_weight=config.models.holiday_weight,
         )
+        if config.models.svd_blend:
+            from forecast.models.blend import BlendForecaster
+
+            models.append(BlendForecaster(lgbm))
+        else:
+            models.append(lgbm)
     return models
 
 

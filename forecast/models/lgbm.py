@@ -145,6 +145,7 @@ class LightGBMForecaster:
         calibrate: bool = False,
         calibration_weeks: int = 13,
         denoise_rank: int | None = None,
+        denoise_target: bool = False,
     ) -> None:
         self.features = features
         self.quantiles = quantiles
@@ -162,6 +163,7 @@ class LightGBMForecaster:
         self.calibrate = calibrate
         self.calibration_weeks = calibration_weeks
         self.denoise_rank = denoise_rank
+        self.denoise_target = denoise_target
 
     # ------------------------------------------------------------------ helpers
 
@@ -183,7 +185,17 @@ class LightGBMForecaster:
     ) -> pl.DataFrame:
         """Design rows with keys, target week and calendar and categorical features."""
         lags, windows = self._spec()
-        feats, rows = design(m, origins, max_h, lags, windows, last=last, keep=keep, seed=self.seed)
+        feats, rows = design(
+            m,
+            origins,
+            max_h,
+            lags,
+            windows,
+            last=last,
+            keep=keep,
+            seed=self.seed,
+            denoised_target=self.denoise_target,
+        )
         if feats.height == 0:
             return feats
         codes = getattr(self, "codes_", None) or category_codes(m.keys)

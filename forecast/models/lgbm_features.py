@@ -248,6 +248,7 @@ def design(
     last: int | None = None,
     keep: float = 1.0,
     seed: int = 0,
+    denoised_target: bool = False,
 ) -> tuple[pl.DataFrame, np.ndarray]:
     """Feature rows for every series × origin × horizon 1..max_h and the series row index of each.
 
@@ -272,7 +273,8 @@ def design(
             block["horizon"] = np.full(n, h)
             block["row"] = index
             if last is not None:
-                block["units"] = m.units[:, o + h]
+                targets = m.denoised if denoised_target and m.denoised is not None else m.units
+                block["units"] = targets[:, o + h]
                 block["holiday"] = np.full(n, m.holiday[o + h])
                 mask = ~np.isnan(block["units"]) & (rng.random(n) < keep)
                 block = {name: values[mask] for name, values in block.items()}
