@@ -53,13 +53,15 @@ def test_seasonal_naive_path_repeats_last_year_of_the_denoised_history() -> None
         got = out.filter(pl.col("store_id") == store)["mean"].to_numpy()
         want = expected.filter(pl.col("store_id") == store)["units"].to_numpy()[:4]
         assert got == pytest.approx(want, rel=1e-9)
-    assert (out["q10"] <= out["q50"]).all() and (out["q50"] <= out["q90"]).all()
+    assert (out["q10"] <= out["q50"]).all()
+    assert (out["q50"] <= out["q90"]).all()
 
 
 def test_mstl_path_follows_the_seasonal_shape() -> None:
     data = panel(120, noise=0.5)
     origin = START + timedelta(weeks=119)
-    out = SVDSTLForecaster(rank=1).fit(data, origin).predict(8, data.select("article_id", "store_id").unique())
+    everyone = data.select("article_id", "store_id").unique()
+    out = SVDSTLForecaster(rank=1).fit(data, origin).predict(8, everyone)
     truth = 4 * (10 + 5 * np.sin(2 * np.pi * np.arange(120, 128) / 52))
     got = out.filter(pl.col("store_id") == "s3").sort("week")["mean"].to_numpy()
     assert np.abs(got - truth).mean() < 1.0
@@ -82,11 +84,13 @@ def test_christmas_shift_moves_a_share_of_each_peak_week_into_the_next() -> None
 
 def test_lightgbm_denoise_keeps_the_shared_shape_and_unknown_weeks() -> None:
     clean = panel(70).with_columns(pl.lit(False).alias("censored"))
-    noisy = panel(70, noise=1.0).with_columns((pl.col("week") == START + timedelta(weeks=3)).alias("censored"))
+    week_3 = START + timedelta(weeks=3)
+    noisy = panel(70, noise=1.0).with_columns((pl.col("week") == week_3).alias("censored"))
     origin = START + timedelta(weeks=60)
     truth = build_matrix(clean, origin).units
     m = denoise(build_matrix(noisy, origin), 1)
-    assert m.denoised is not None and m.denoised.shape == (4, 61)
+    assert m.denoised is not None
+    assert m.denoised.shape == (4, 61)
     assert np.isnan(m.denoised[:, 3]).all()  # censored weeks stay unknown
     known = ~np.isnan(m.units)
     assert np.abs(m.denoised - truth)[known].mean() < 0.7 * np.abs(m.units - truth)[known].mean()
@@ -127,8 +131,10 @@ def test_blend_averages_both_models_column_by_column() -> None:
     origin = START + timedelta(weeks=69)
     local = SVDSTLForecaster(rank=1).fit(data, origin).predict(3)
     out = BlendForecaster(Fixed(100.0), SVDSTLForecaster(rank=1)).fit(data, origin).predict(3)
-    assert out.columns == FORECAST_COLUMNS and out.height == local.height
+    assert out.columns == FORECAST_COLUMNS
+    assert out.height == local.height
     assert set(out["model"]) == {"lightgbm_svd"}
     joined = out.join(local, on=["article_id", "store_id", "week"], suffix="_local")
     assert joined["mean"].to_numpy() == pytest.approx((100.0 + joined["mean_local"].to_numpy()) / 2)
-    assert (out["q10"] <= out["q50"]).all() and (out["q50"] <= out["q90"]).all()
+    assert (out["q10"] <= out["q50"]).all()
+    assert (out["q50"] <= out["q90"]).all()
