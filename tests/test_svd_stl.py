@@ -138,3 +138,14 @@ def test_blend_averages_both_models_column_by_column() -> None:
     assert joined["mean"].to_numpy() == pytest.approx((100.0 + joined["mean_local"].to_numpy()) / 2)
     assert (out["q10"] <= out["q50"]).all()
     assert (out["q50"] <= out["q90"]).all()
+
+
+def test_blend_forecasts_from_a_new_history_slice() -> None:
+    data = panel(70)
+    origin = START + timedelta(weeks=60)
+    model = BlendForecaster(Fixed(100.0), SVDSTLForecaster(rank=1)).fit(data, origin)
+    later = START + timedelta(weeks=69)
+    keys = data.select("article_id", "store_id").unique()
+    out = model.predict_from(data, later, 2, keys)
+    assert out["week"].min() == later + timedelta(weeks=1)
+    assert out.height == 2 * keys.height

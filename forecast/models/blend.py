@@ -14,6 +14,7 @@ blend 1,207; holiday fold LightGBM 1,811, stlf.svd 1,817, blend 1,602.
 
 from __future__ import annotations
 
+import copy
 from datetime import date
 
 import polars as pl
@@ -55,7 +56,33 @@ class BlendForecaster:
         """Blend of both models' forecasts for `series` (default: the global model's active series)."""
         first = self.global_model.predict(horizon, series)
         wanted = series if series is not None else first.select(SERIES).unique()
-        second = self.local_model.predict(horizon, wanted)
+        start = self.start_
+        assert isinstance(start, date)
+        return self._combine(first, self.local_model, horizon, wanted, start)
+
+    def predict_from(
+        self, panel: pl.DataFrame, origin: date, horizon: int, series: pl.DataFrame
+    ) -> pl.DataFrame:
+        """Forecast from new history (an MLflow input slice): the global model keeps what it learnt, the
+        local model is refitted on the slice, as a per-series model's fit is."""
+        from forecast.pyfunc import forecast_from
+
+        history = panel.filter(pl.col("week") <= origin)
+        first = forecast_from(self.global_model, history, horizon)
+        local = copy.deepcopy(self.local_model).fit(history, origin)
+        start = history["week"].min()
+        assert isinstance(start, date)
+        return self._combine(first, local, horizon, series, start)
+
+    def _combine(
+        self,
+        first: pl.DataFrame,
+        local: SVDSTLForecaster,
+        horizon: int,
+        wanted: pl.DataFrame,
+        start: date,
+    ) -> pl.DataFrame:
+        second = local.predict(horizon, wanted)
         values = [c for c in first.columns if c == "mean" or (c.startswith("q") and c in second.columns)]
         both = first.join(second.select(*KEYS, *values), on=KEYS, how="full", coalesce=True, suffix="_local")
         both = both.with_columns(
@@ -66,9 +93,7 @@ class BlendForecaster:
         blended = both.with_columns(
             pl.mean_horizontal(pl.col(c), pl.col(f"{c}_local")).alias(c) for c in values
         ).select(*SERIES, "week", "horizon", pl.lit(self.name).alias("model"), *values)
-        start = self.start_
-        assert isinstance(start, date)
-        years = self.local_model._full_years()[-1:]  # noqa: SLF001 - same history as the local model
+        years = local._full_years()[-1:]  # noqa: SLF001 - the copied year: the last full one in history
         shifted = shift_christmas(blended, values, start=start, source_years=years)
         quantiles = sorted((c for c in values if c != "mean"), key=lambda c: float(c[1:]))
         ordered = shifted.with_columns(
