@@ -149,3 +149,20 @@ def test_blend_forecasts_from_a_new_history_slice() -> None:
     out = model.predict_from(data, later, 2, keys)
     assert out["week"].min() == later + timedelta(weeks=1)
     assert out.height == 2 * keys.height
+
+
+def test_walmart_pipeline_forecasts_with_the_blend_by_default() -> None:
+    from pathlib import Path
+
+    from forecast.cli.backtest import select_models
+    from forecast.cli.predict import default_model
+    from forecast.config import load_pipeline
+
+    path = Path(__file__).resolve().parents[1] / "pipelines" / "walmart.toml"
+    config = load_pipeline(path)
+    assert config.models.svd_blend
+    assert config.models.holiday_weight == 5.0
+    assert default_model(config) == "lightgbm_svd"
+    chosen = select_models(config, "seasonal_naive,lightgbm_svd")
+    assert chosen.models.lightgbm
+    assert chosen.models.baselines == ["seasonal_naive"]
