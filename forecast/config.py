@@ -170,6 +170,10 @@ class ModelsConfig:
     # conformal widening of LightGBM's q10/q90 on held-out recent weeks: 80% coverage and lower pinball
     # loss, but lower newsvendor profit on the demo and Walmart, so off by default
     calibrate_quantiles: bool = False
+    # weight of training rows whose target week is a holiday (5 matches Walmart's WMAE)
+    holiday_weight: float = 1.0
+    # replace LightGBM by its equal-weight blend with the per-series stlf.svd model ("lightgbm_svd")
+    svd_blend: bool = False
     cold_start: bool = True
 
     def __post_init__(self) -> None:

@@ -24,6 +24,9 @@ def select_models(config: PipelineConfig, names: str | None) -> PipelineConfig:
     wanted = [n.strip() for n in names.split(",") if n.strip()]
     from forecast.models.baselines import METHODS
 
+    wanted = [
+        "lightgbm" if n == "lightgbm_svd" else n for n in wanted
+    ]  # the blend is the pipeline's LightGBM
     unknown = [n for n in wanted if n not in (*METHODS, "lightgbm")]
     if unknown:
         msg = f"--models: unknown model(s) {unknown}; choose from {[*METHODS, 'lightgbm']}"

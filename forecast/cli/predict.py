@@ -16,9 +16,9 @@ MODEL = typer.Option(
 
 
 def default_model(config: PipelineConfig) -> str:
-    """The pipeline's global model when enabled, else its first baseline."""
+    """The pipeline's global model (`lightgbm_svd` with `svd_blend`) when enabled, else its first baseline."""
     if config.models.lightgbm or not config.models.baselines:
-        return "lightgbm"
+        return "lightgbm_svd" if config.models.lightgbm and config.models.svd_blend else "lightgbm"
     return config.models.baselines[0]
 
 

@@ -14,7 +14,9 @@ if TYPE_CHECKING:
 def build_models(config: PipelineConfig, ds: Dataset) -> list[Forecaster]:
     """The backtested models the pipeline names: its baselines, then LightGBM when enabled.
 
-    LightGBM learns the horizons 1..max(forecast horizon, backtest horizon), no more.
+    LightGBM learns the horizons 1..max(forecast horizon, backtest horizon), no more. With ``models.svd_blend``
+    the LightGBM model is blended with the stlf.svd model (name ``lightgbm_svd``).
+
     The cold-start model is not in this list (it only forecasts articles with no history); see
     `build_cold_start`. Model modules are imported lazily, so a pipeline without LightGBM never loads it.
     """
@@ -26,19 +28,24 @@ def build_models(config: PipelineConfig, ds: Dataset) -> list[Forecaster]:
     if config.models.lightgbm:
         from forecast.models.lgbm import LightGBMForecaster
 
-        models.append(
-            LightGBMForecaster(
-                features=config.features,
-                quantiles=config.forecast.quantiles,
-                seed=config.forecast.seed,
-                params=config.models.lightgbm_params,
-                articles=ds.articles,
-                exog=ds.exog,
-                calibrate=config.models.calibrate_quantiles,
-                # only the horizons the pipeline asks for: the backtest's and the forecast's
-                max_horizon=max(config.forecast.horizon, config.backtest_horizon),
-            )
+        lgbm = LightGBMForecaster(
+            features=config.features,
+            quantiles=config.forecast.quantiles,
+            seed=config.forecast.seed,
+            params=config.models.lightgbm_params,
+            articles=ds.articles,
+            exog=ds.exog,
+            calibrate=config.models.calibrate_quantiles,
+            holiday_weight=config.models.holiday_weight,
+            # only the horizons the pipeline asks for: the backtest's and the forecast's
+            max_horizon=max(config.forecast.horizon, config.backtest_horizon),
         )
+        if config.models.svd_blend:
+            from forecast.models.blend import BlendForecaster
+
+            models.append(BlendForecaster(lgbm))
+        else:
+            models.append(lgbm)
     return models
 
 

@@ -48,6 +48,7 @@ class SeriesMatrix:
     alive: np.ndarray  # series × weeks, True inside the selling life
     holiday: np.ndarray  # weeks, the panel's holiday flag
     is_end: bool  # week labels name the last day of the week
+    denoised: np.ndarray | None = None  # units after per-article low-rank denoising (see `denoise`)
 
     @property
     def weeks(self) -> int:
@@ -86,6 +87,24 @@ def build_matrix(panel: pl.DataFrame, origin: date) -> SeriesMatrix:
         holiday[flagged] = True
     is_end = start.isoweekday() != 1
     return SeriesMatrix(keys.drop("row"), start, units, alive, holiday, is_end)
+
+
+def denoise(m: SeriesMatrix, rank: int) -> SeriesMatrix:
+    """`m` with ``denoised``: each article's stores × weeks block replaced by its rank-`rank` SVD.
+
+    Unknown weeks count as zero in the decomposition and stay NaN in the result. The decomposition reads the
+    matrix, i.e. weeks up to the origin it was built at.
+    """
+    from forecast.models.svd_stl import low_rank
+
+    filled = np.nan_to_num(m.units)
+    out = np.full_like(filled, np.nan)
+    articles = m.keys["article_id"].to_numpy()
+    for article in np.unique(articles):
+        members = np.flatnonzero(articles == article)
+        out[members] = low_rank(filled[members], rank)
+    out[np.isnan(m.units)] = np.nan
+    return SeriesMatrix(m.keys, m.start, m.units, m.alive, m.holiday, m.is_end, out)
 
 
 def _holiday_week_offset(week: date, name: str, is_end: bool) -> int:
@@ -168,11 +187,13 @@ def origin_block(
     return out
 
 
-def _seasonal(m: SeriesMatrix, o: int, target: int, back: int) -> np.ndarray:
+def _seasonal(
+    m: SeriesMatrix, o: int, target: int, back: int, values: np.ndarray | None = None
+) -> np.ndarray:
     col = target - back
     if col < 0 or col > o:
         return np.full(m.units.shape[0], np.nan)
-    return m.units[:, col]
+    return (m.units if values is None else values)[:, col]
 
 
 def _group_index(values: np.ndarray, groups: np.ndarray, n_groups: int, weights: np.ndarray) -> np.ndarray:
@@ -203,6 +224,8 @@ def target_block(
     }
     for name, (index, n_groups) in groups.items():
         out[f"f_{name}_seasonal"] = _group_index(s52, index, n_groups, scale)
+    if m.denoised is not None:
+        out["f_seasonal_svd"] = _seasonal(m, o, target, back, m.denoised) / scale
     return out
 
 
@@ -225,6 +248,7 @@ def design(
     last: int | None = None,
     keep: float = 1.0,
     seed: int = 0,
+    denoised_target: bool = False,
 ) -> tuple[pl.DataFrame, np.ndarray]:
     """Feature rows for every series × origin × horizon 1..max_h and the series row index of each.
 
@@ -249,7 +273,8 @@ def design(
             block["horizon"] = np.full(n, h)
             block["row"] = index
             if last is not None:
-                block["units"] = m.units[:, o + h]
+                targets = m.denoised if denoised_target and m.denoised is not None else m.units
+                block["units"] = targets[:, o + h]
                 block["holiday"] = np.full(n, m.holiday[o + h])
                 mask = ~np.isnan(block["units"]) & (rng.random(n) < keep)
                 block = {name: values[mask] for name, values in block.items()}
