@@ -14,8 +14,8 @@ if TYPE_CHECKING:
 def build_models(config: PipelineConfig, ds: Dataset) -> list[Forecaster]:
     """The backtested models the pipeline names: its baselines, then LightGBM when enabled.
 
-    LightGBM learns the horizons 1..max(forecast horizon, backtest horizon), no more. With ``models.svd_blend``
-    the LightGBM model is blended with the stlf.svd model (name ``lightgbm_svd``).
+    LightGBM learns the horizons 1..max(forecast horizon, backtest horizon), no more. With
+    ``models.svd_blend`` the LightGBM model is blended with the stlf.svd model (name ``lightgbm_svd``).
 
     The cold-start model is not in this list (it only forecasts articles with no history); see
     `build_cold_start`. Model modules are imported lazily, so a pipeline without LightGBM never loads it.
