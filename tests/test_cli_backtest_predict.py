@@ -61,7 +61,8 @@ def test_backtest_writes_leaderboard(pipeline: Path, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     board = pl.read_csv(out / "leaderboard.csv")
     assert board.columns == LEADERBOARD_COLUMNS
-    assert sorted(board["model"]) == ["naive", "window_average"]
+    # simulated data: the oracle (expected demand) is scored beside the models
+    assert sorted(board["model"]) == ["naive", "oracle", "window_average"]
     assert board["profit"].is_sorted(descending=True)
     assert "champion" in result.stderr
     assert not list(out.glob(".*.tmp"))
