@@ -9,6 +9,8 @@
   back the previous files of a publication that was cut off.
 - CSV cells a spreadsheet would run as a formula (text starting with ``= + - @``, a tab or a carriage
   return) get a leading single quote, as OWASP recommends against CSV injection; numbers are never touched.
+  Control characters inside text (only rejected values can hold them) are written as visible escapes
+  (``\\n``, ``\\t``), so no cell splits a line.
   `unneutralise` undoes it for files the tool reads back (its own forecasts).
 """
 
@@ -150,12 +152,21 @@ def safe_for_spreadsheets(frame: pl.DataFrame) -> pl.DataFrame:
     starts = "^[" + re.escape("".join(FORMULA_START)) + "]"
     text = [c for c, dtype in frame.schema.items() if dtype in (pl.Utf8, pl.Categorical, pl.Enum)]
     if text:
+        frame = frame.with_columns(pl.col(c).cast(pl.Utf8) for c in text)
+        # a line break inside a cell (a rejected id quoted in rejects.csv) would split rows for
+        # line-based tools: control characters are written as visible escapes
         frame = frame.with_columns(
-            pl.when(pl.col(c).cast(pl.Utf8).str.contains(starts))
-            .then(pl.lit("'") + pl.col(c).cast(pl.Utf8))
-            .otherwise(pl.col(c).cast(pl.Utf8))
-            .alias(c)
+            pl.col(c)
+            .str.replace_all("\n", "\\n", literal=True)
+            .str.replace_all("\r", "\\r", literal=True)
+            .str.replace_all("\t", "\\t", literal=True)
+            .str.replace_all(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "\ufffd")
             for c in text
+        )
+        formula = [pl.col(c).str.contains(starts) for c in text]
+        frame = frame.with_columns(
+            pl.when(risky).then(pl.lit("'") + pl.col(c)).otherwise(pl.col(c)).alias(c)
+            for c, risky in zip(text, formula, strict=True)
         )
     renamed = {c: neutralise(c) for c in frame.columns if neutralise(c) != c}
     return frame.rename(renamed) if renamed else frame
