@@ -92,6 +92,20 @@ def check_output(path: str | Path, *, folder: bool, option: str = "--out") -> Pa
     return target
 
 
+def make_parents(folder: Path) -> list[Path]:
+    """Create `folder` and its missing parents; return the folders this call created (outermost first)."""
+    missing = [p for p in [folder, *folder.parents] if not p.exists()][::-1]
+    folder.mkdir(parents=True, exist_ok=True)
+    return missing
+
+
+def remove_if_empty(created: list[Path]) -> None:
+    """Remove folders `make_parents` created when they are still empty (a failed write leaves no trace)."""
+    for folder in reversed(created):
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+
+
 def _marker(name: str, kind: str) -> str:
     return f".{name}.{kind}.{os.getpid()}."
 
@@ -103,10 +117,10 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     A failure or an interrupt inside the block leaves `path` untouched (no half-written file).
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
     if target.is_dir():
         msg = f"{target}: is a folder, expected a file path"
         raise IsADirectoryError(msg)
+    created = make_parents(target.parent)
     remove_stale(target.parent)
     fd, tmp_name = tempfile.mkstemp(prefix=_marker(target.name, "partial"), suffix=".tmp", dir=target.parent)
     os.close(fd)
@@ -121,6 +135,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
+        if not target.exists():
+            remove_if_empty(created)
 
 
 def neutralise(value: str) -> str:
@@ -206,13 +222,15 @@ def staging_dir(out: Path) -> Iterator[Path]:
 
     Staging folders left by processes that are gone are removed first.
     """
-    out.parent.mkdir(parents=True, exist_ok=True)
+    created = make_parents(out.parent)
     remove_stale(out.parent)
     staging = Path(tempfile.mkdtemp(prefix=_marker(out.name, "staging"), dir=out.parent))
     try:
         yield staging
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        if not out.exists():
+            remove_if_empty(created)
 
 
 @contextlib.contextmanager
