@@ -86,7 +86,8 @@ def check_output(path: str | Path, *, folder: bool, option: str = "--out") -> Pa
         msg = f"{option} {str(target)!r} is a folder; fix: {fix}"
         raise ConfigError(msg)
     existing = next((p for p in [target, *target.parents] if p.exists()), None)
-    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+    mode = os.W_OK | os.X_OK if existing is not None and existing.is_dir() else os.W_OK
+    if existing is not None and not os.access(existing, mode):
         msg = f"{option} {str(target)!r}: {str(existing)!r} is not writable; fix: {fix}"
         raise ConfigError(msg)
     return target

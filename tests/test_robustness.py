@@ -495,3 +495,22 @@ def test_dates_setting_moves_the_plausible_range(tmp_path: Path) -> None:
 def test_interrupted_is_exit_code_of_the_signal() -> None:
     assert Interrupted(signal.SIGINT).exit_code == 130
     assert Interrupted(signal.SIGTERM).exit_code == 143
+
+
+@pytest.mark.parametrize("cell", ["nan", "inf", "-inf", "1e300", "abc"])
+def test_non_finite_or_text_numbers_in_allocation_inputs_are_named(tmp_path: Path, cell: str) -> None:
+    from forecast.cli.allocate import read_table
+
+    path = tmp_path / "forecasts.csv"
+    path.write_text(f"article_id,store_id,week,mean\nA1,S1,2024-01-01,1\nA1,S2,2024-01-01,{cell}\n")
+    with pytest.raises(InputError, match=r"forecasts\.csv: column 'mean', row 2: ") as caught:
+        read_table(path, "forecasts")
+    assert "; fix: " in str(caught.value)
+
+
+def test_an_existing_output_file_can_be_replaced(tmp_path: Path) -> None:
+    target = tmp_path / "plan.csv"
+    target.write_text("old\n")
+    assert io.check_output(target, folder=False) == target
+    with pytest.raises(ConfigError, match="is a file, not a folder"):
+        io.check_output(target / "x.csv", folder=False)

@@ -79,8 +79,9 @@ def _check_values(frame: pl.DataFrame, file: str) -> None:
             checks.append(
                 (
                     column,
-                    pl.col(column).is_not_null() & pl.col(column).cast(pl.Float64, strict=False).is_null(),
-                    "not a number",
+                    pl.col(column).is_not_null()
+                    & ~pl.col(column).cast(pl.Float64, strict=False).is_finite().fill_null(False),
+                    "not a finite number",
                 )
             )
         if dtype.is_float():
