@@ -429,8 +429,8 @@ def load_pipeline(
 ) -> PipelineConfig:
     """Read a pipeline TOML file and apply command-line overrides (`--data`, `--horizon`, `--seed`).
 
-    A command that reads data (`require_data`) needs the file to name its ``[data] adapter`` (or `data`):
-    silently falling back to synthetic data would make a plan from the wrong data.
+    A command that reads data (`require_data`) needs the file to name its ``[data] adapter`` (or `data`, or
+    a ``[simulate]`` section): silently falling back to synthetic data would make a plan from the wrong data.
     """
     source = Path(path)
     if not source.exists():
@@ -448,7 +448,10 @@ def load_pipeline(
         msg = f"{source}: cannot be read ({exc.strerror}); fix: check the file's permissions"
         raise ConfigError(msg) from exc
     data_section = raw.get("data")
-    named = isinstance(data_section, dict) and "adapter" in data_section
+    # a [simulate] section says the data is simulated; otherwise the file must say where its data is
+    named = (isinstance(data_section, dict) and "adapter" in data_section) or (
+        data_section is None and "simulate" in raw
+    )
     if require_data and data is None and not named:
         msg = (
             f"{source}: no [data] adapter: the pipeline does not say which data to read; fix: add "

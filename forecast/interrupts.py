@@ -27,13 +27,14 @@ class _State:
     raised: bool = False  # an Interrupted was already raised: ignore the next signals
     installed: bool = False
     received: int | None = None  # the signal that interrupted the process
+    settled: bool = False  # the work is committed: later signals are ignored
 
 
 _state = _State()
 
 
 def _handler(signum: int, _frame: FrameType | None) -> None:
-    if _state.raised:
+    if _state.raised or _state.settled:
         return
     if _state.depth:
         _state.pending = _state.pending or signum
@@ -57,6 +58,7 @@ def reset() -> None:
     _state.pending = None
     _state.raised = False
     _state.received = None
+    _state.settled = False
 
 
 @contextmanager
@@ -75,10 +77,17 @@ def held() -> Iterator[None]:
         _state.depth -= 1
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-        if previous and _state.depth == 0 and _state.pending is not None and not _state.raised:
+        settled = _state.raised or _state.settled
+        if previous and _state.depth == 0 and _state.pending is not None and not settled:
             # outside the command line nobody else will raise it: do it now, as the default handler would
             pending, _state.pending = _state.pending, None
             raise Interrupted(pending)
+
+
+def settle(done: bool = True) -> None:
+    """Mark the work committed (`done`): a signal from now on is ignored, since stopping could only make
+    the exit code contradict what was published. ``settle(False)`` listens again (a new job starts)."""
+    _state.settled = done
 
 
 def check() -> None:

@@ -9,6 +9,8 @@
   back the previous files of a publication that was cut off.
 - CSV cells a spreadsheet would run as a formula (text starting with ``= + - @``, a tab or a carriage
   return) get a leading single quote, as OWASP recommends against CSV injection; numbers are never touched.
+  Control characters inside text (only rejected values can hold them) are written as visible escapes
+  (``\\n``, ``\\t``), so no cell splits a line.
   `unneutralise` undoes it for files the tool reads back (its own forecasts).
 """
 
@@ -84,10 +86,25 @@ def check_output(path: str | Path, *, folder: bool, option: str = "--out") -> Pa
         msg = f"{option} {str(target)!r} is a folder; fix: {fix}"
         raise ConfigError(msg)
     existing = next((p for p in [target, *target.parents] if p.exists()), None)
-    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+    mode = os.W_OK | os.X_OK if existing is not None and existing.is_dir() else os.W_OK
+    if existing is not None and not os.access(existing, mode):
         msg = f"{option} {str(target)!r}: {str(existing)!r} is not writable; fix: {fix}"
         raise ConfigError(msg)
     return target
+
+
+def make_parents(folder: Path) -> list[Path]:
+    """Create `folder` and its missing parents; return the folders this call created (outermost first)."""
+    missing = [p for p in [folder, *folder.parents] if not p.exists()][::-1]
+    folder.mkdir(parents=True, exist_ok=True)
+    return missing
+
+
+def remove_if_empty(created: list[Path]) -> None:
+    """Remove folders `make_parents` created when they are still empty (a failed write leaves no trace)."""
+    for folder in reversed(created):
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 def _marker(name: str, kind: str) -> str:
@@ -101,10 +118,10 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     A failure or an interrupt inside the block leaves `path` untouched (no half-written file).
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
     if target.is_dir():
         msg = f"{target}: is a folder, expected a file path"
         raise IsADirectoryError(msg)
+    created = make_parents(target.parent)
     remove_stale(target.parent)
     fd, tmp_name = tempfile.mkstemp(prefix=_marker(target.name, "partial"), suffix=".tmp", dir=target.parent)
     os.close(fd)
@@ -119,6 +136,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
+        if not target.exists():
+            remove_if_empty(created)
 
 
 def neutralise(value: str) -> str:
@@ -150,12 +169,21 @@ def safe_for_spreadsheets(frame: pl.DataFrame) -> pl.DataFrame:
     starts = "^[" + re.escape("".join(FORMULA_START)) + "]"
     text = [c for c, dtype in frame.schema.items() if dtype in (pl.Utf8, pl.Categorical, pl.Enum)]
     if text:
+        frame = frame.with_columns(pl.col(c).cast(pl.Utf8) for c in text)
+        # a line break inside a cell (a rejected id quoted in rejects.csv) would split rows for
+        # line-based tools: control characters are written as visible escapes
         frame = frame.with_columns(
-            pl.when(pl.col(c).cast(pl.Utf8).str.contains(starts))
-            .then(pl.lit("'") + pl.col(c).cast(pl.Utf8))
-            .otherwise(pl.col(c).cast(pl.Utf8))
-            .alias(c)
+            pl.col(c)
+            .str.replace_all("\n", "\\n", literal=True)
+            .str.replace_all("\r", "\\r", literal=True)
+            .str.replace_all("\t", "\\t", literal=True)
+            .str.replace_all(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "\ufffd")
             for c in text
+        )
+        formula = [pl.col(c).str.contains(starts) for c in text]
+        frame = frame.with_columns(
+            pl.when(risky).then(pl.lit("'") + pl.col(c)).otherwise(pl.col(c)).alias(c)
+            for c, risky in zip(text, formula, strict=True)
         )
     renamed = {c: neutralise(c) for c in frame.columns if neutralise(c) != c}
     return frame.rename(renamed) if renamed else frame
@@ -195,13 +223,15 @@ def staging_dir(out: Path) -> Iterator[Path]:
 
     Staging folders left by processes that are gone are removed first.
     """
-    out.parent.mkdir(parents=True, exist_ok=True)
+    created = make_parents(out.parent)
     remove_stale(out.parent)
     staging = Path(tempfile.mkdtemp(prefix=_marker(out.name, "staging"), dir=out.parent))
     try:
         yield staging
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        if not out.exists():
+            remove_if_empty(created)
 
 
 @contextlib.contextmanager

@@ -149,6 +149,7 @@ def run_job(
     started = time.perf_counter()
     say = progress or (lambda _message: None)
     steps = (stages or Stages()).resolved()
+    interrupts.settle(False)
     out = check_output(out_dir, folder=True)
     uri = tracking.resolve_tracking_uri(tracking_uri, config.tracking.tracking_uri)
     tracking_store.check_uri(uri)  # before any work: a bad store fails in seconds
@@ -543,6 +544,7 @@ def _commit(
         try:
             interrupts.check()
             tracking.finish_run(run_id)
+            interrupts.settle()  # committed: a signal from here on cannot undo it, so it is ignored
         except BaseException:
             if registration is not None:
                 tracking.unregister(registration)

@@ -188,9 +188,28 @@ def initialise(uri: str) -> None:
     for name in ("mlflow.store.db.utils", "alembic", "alembic.runtime.migration"):
         logging.getLogger(name).setLevel(logging.WARNING)
     with store_lock(uri):
+        if sqlite_path(uri) is not None:
+            _finish_migrations(uri)
         client = MlflowClient(tracking_uri=uri, registry_uri=uri)
         retry_locked(client.search_experiments, max_results=1)
         retry_locked(client.search_registered_models, max_results=1)
+
+
+def _finish_migrations(uri: str) -> None:
+    """Bring a SQLite store whose creation was cut off (``kill -9`` while MLflow migrated it) up to date."""
+    path = sqlite_path(uri)
+    if path is None or not path.is_file() or path.stat().st_size == 0:
+        return
+    from mlflow.store.db import utils
+
+    engine = utils.create_sqlalchemy_engine_with_retry(f"sqlite:///{path}")
+    try:
+        if not utils._all_tables_exist(engine):
+            return  # new, or cut off before its tables existed: MLflow creates them (under our lock)
+        if utils._get_schema_version(engine) != utils._get_latest_schema_revision():
+            utils._upgrade_db(engine)
+    finally:
+        engine.dispose()
 
 
 def process_tags() -> dict[str, str]:

@@ -443,10 +443,9 @@ def test_formula_cells_are_neutralised_numbers_untouched_and_read_back(tmp_path:
     assert raw["article_id"].to_list()[6:] == ["plain", "a-b"]
     assert raw["mean"].to_list() == frame["mean"].to_list()  # negative numbers stay numbers
     assert path.read_text().splitlines()[1].endswith(",-1.5")
-    with pytest.raises(InputError, match="control character"):
-        read_table(path, "forecasts")  # the tab and carriage return ids are refused on the way back in
-    clean = io.write_csv(frame.head(4), tmp_path / "g.csv")
-    assert read_table(clean, "forecasts")["article_id"].to_list() == frame.head(4)["article_id"].to_list()
+    assert raw["article_id"].to_list()[4:6] == ["\\tx", "\\rx"]  # visible escapes: no line splits
+    assert len(path.read_text().splitlines()) == 1 + frame.height
+    assert read_table(path, "forecasts")["article_id"].to_list()[:4] == frame.head(4)["article_id"].to_list()
 
 
 def test_allocate_publishes_its_three_files_as_one_set(
@@ -496,3 +495,22 @@ def test_dates_setting_moves_the_plausible_range(tmp_path: Path) -> None:
 def test_interrupted_is_exit_code_of_the_signal() -> None:
     assert Interrupted(signal.SIGINT).exit_code == 130
     assert Interrupted(signal.SIGTERM).exit_code == 143
+
+
+@pytest.mark.parametrize("cell", ["nan", "inf", "-inf", "1e300", "abc"])
+def test_non_finite_or_text_numbers_in_allocation_inputs_are_named(tmp_path: Path, cell: str) -> None:
+    from forecast.cli.allocate import read_table
+
+    path = tmp_path / "forecasts.csv"
+    path.write_text(f"article_id,store_id,week,mean\nA1,S1,2024-01-01,1\nA1,S2,2024-01-01,{cell}\n")
+    with pytest.raises(InputError, match=r"forecasts\.csv: column 'mean', row 2: ") as caught:
+        read_table(path, "forecasts")
+    assert "; fix: " in str(caught.value)
+
+
+def test_an_existing_output_file_can_be_replaced(tmp_path: Path) -> None:
+    target = tmp_path / "plan.csv"
+    target.write_text("old\n")
+    assert io.check_output(target, folder=False) == target
+    with pytest.raises(ConfigError, match="is a file, not a folder"):
+        io.check_output(target / "x.csv", folder=False)

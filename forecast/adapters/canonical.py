@@ -5,9 +5,11 @@ Files (CSV or Parquet with the same stem; names from the pipeline's ``[data]`` s
 ``true_demand.csv`` (optional). Columns are those of `forecast.dataset`; extra columns are kept (numbers when
 every value parses as a number, else text) and, in ``articles`` and ``stores``, listed as attributes.
 
-The grain is inferred: ``weekly`` when every sales date falls on one weekday (which becomes ``week_label``)
-and there is at most one row per article × store × date, counting sales (units >= 0) and returns
-(units < 0) apart, since a weekly table may list a week's returns on their own row; else ``transactions``.
+The grain is inferred (unless ``[data] grain`` names it): ``weekly`` when every sales date is one weekday
+(which becomes ``week_label``) and there is at most one row per article × store × date, counting sales
+(units >= 0) and returns (units < 0) apart, since a weekly table may list a week's returns on their own row;
+else ``transactions``. Rows identical to an earlier row are left out of that judgement: in weekly data they
+are copies, rejected as "duplicate row" (never summed); in transactions they are separate sales.
 """
 
 from __future__ import annotations

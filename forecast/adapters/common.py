@@ -149,7 +149,12 @@ def read_parquet_text(path: Path) -> pl.DataFrame:
             casts.append(pl.col(column).cast(pl.Date).dt.strftime(DATE_FORMAT))
         else:
             casts.append(pl.col(column).cast(pl.Utf8))
-    return _with_rows(frame.select(casts), path.name)
+    try:
+        text = frame.select(casts)
+    except pl.exceptions.PolarsError as exc:
+        msg = "has a column that is not a plain value (a list or a struct?)"
+        raise InputError(msg, file=path.name, fix="store one plain value per cell") from exc
+    return _with_rows(text, path.name)
 
 
 def read_table(path: Path, *, required: Iterable[str], null_values: Sequence[str] = ()) -> pl.DataFrame:

@@ -80,8 +80,9 @@ def _check_values(frame: pl.DataFrame, file: str) -> None:
             checks.append(
                 (
                     column,
-                    pl.col(column).is_not_null() & pl.col(column).cast(pl.Float64, strict=False).is_null(),
-                    "not a number",
+                    pl.col(column).is_not_null()
+                    & ~pl.col(column).cast(pl.Float64, strict=False).is_finite().fill_null(False),
+                    "not a finite number",
                 )
             )
         if dtype.is_float():
@@ -89,6 +90,9 @@ def _check_values(frame: pl.DataFrame, file: str) -> None:
         if dtype.is_numeric():
             big = pl.col(column).cast(pl.Float64)
             checks.append((column, big.is_finite() & (big.abs() > MAX_MAGNITUDE), "implausibly large"))
+    if "week" in frame.columns and frame.schema["week"] not in (pl.Utf8, pl.Date, pl.Datetime):
+        msg = f"week must be an ISO date like 2024-03-04, got {frame['week'][0]!r}"
+        raise InputError(msg, file=file, column="week", row=1, fix="write weeks as YYYY-MM-DD")
     for column, mask, problem in checks:
         bad = rows.filter(mask.fill_null(False))
         if bad.height:
@@ -234,3 +238,4 @@ def _write_set(result: AllocationResult, out: Path) -> None:
         files = {name: write_csv(frame, staging / name) for name, frame in frames.items()}
         with interrupts.held(), publish_set(out.parent, files):
             interrupts.check()
+            interrupts.settle()

@@ -10,6 +10,7 @@ import typer
 from forecast import interrupts
 from forecast.cli.common import OUT_DIR, console
 from forecast.config import SimulateConfig
+from forecast.config_checks import check_seed
 from forecast.io import check_output, publish_set, staging_dir
 
 _DEFAULTS = SimulateConfig()
@@ -42,6 +43,7 @@ def command(
 ) -> None:
     """Write a synthetic dataset (collections, life cycles, markdowns, stockouts, returns, cold starts)."""
     check_output(out, folder=True)
+    check_seed(seed, "--seed")
     # every file lands in a staging folder first and they move into --out together (all or none)
     if fmt is Format.hm:
         with staging_dir(out) as staging:
@@ -65,6 +67,7 @@ def _publish(staging: Path, out: Path) -> None:
     files = {path.name: path for path in sorted(staging.iterdir()) if path.is_file()}
     with interrupts.held(), publish_set(out, files):
         interrupts.check()
+        interrupts.settle()
 
 
 def _write_hm(out: Path, articles: int, stores: int, weeks: int, seed: int) -> None:
