@@ -109,7 +109,8 @@ def fit_tails(
         scaled = values * factor[:, None]
         if decimals is not None:
             step = 10.0**decimals
-            scaled = np.where(lowered[:, None], np.floor(scaled * step) / step, scaled)
+            # down, so the rounded row still holds the mean (the epsilon absorbs float noise like 0.99999...)
+            scaled = np.where(lowered[:, None], np.floor(scaled * step + 1e-9) / step, scaled)
         values = np.where(lowered[:, None], scaled, values)
     base, w_a, w_b = _tail_terms(levels, values)
     a0, b0 = _default_tails(levels, values)
@@ -271,10 +272,10 @@ def coherent_forecasts(
 
     Examples
     --------
-    >>> rows = pl.DataFrame({"mean": [1.0, 5.0], "q10": [2.0, 1.0], "q50": [3.0, 6.0], "q90": [4.0, 4.0]})
-    >>> fixed, info = coherent_forecasts(rows)
-    >>> fixed["q10"].to_list(), fixed["q50"].to_list(), info.lowered, info.reordered
-    ([0.4, 1.0], [0.6, 4.0], 1, 1)
+    >>> rows = pl.DataFrame({"mean": [1.45, 5.0], "q10": [2.0, 1.0], "q50": [3.0, 6.0], "q90": [4.0, 4.0]})
+    >>> fixed, info = coherent_forecasts(rows, decimals=2)  # row 1 cannot hold 1.45 (at least 2.9): halved
+    >>> fixed["q10"].to_list(), fixed["q50"].to_list(), fixed["q90"].to_list(), info.lowered, info.reordered
+    ([1.0, 1.0], [1.5, 4.0], [2.0, 6.0], 1, 1)
     """
     qcols = quantile_columns(forecasts.columns)
     if forecasts.height == 0 or mean_col not in forecasts.columns:
