@@ -242,15 +242,11 @@ def select_weeks(forecasts: pl.DataFrame, week: date | None, cover_weeks: int, f
     return [w for w in weeks if w >= start][:cover_weeks]
 
 
-def _pairs(
-    frame: pl.DataFrame,
-    weeks: list[date],
-    qcols: list[str],
-    dc: pl.DataFrame,
-    stores: pl.DataFrame,
-    file: str,
+def known_rows(
+    frame: pl.DataFrame, weeks: list[date], dc: pl.DataFrame, stores: pl.DataFrame, file: str
 ) -> tuple[pl.DataFrame, list[str]]:
-    """Forecast rows of the allocation weeks summed per store × article, checked against stores and DC."""
+    """Forecast rows of `weeks` (with their file row number in ``_row``) for articles the DC stocks; a store
+    missing from the stores file is an error, an article missing from the DC stock a warning."""
     rows = frame.with_row_index("_row").filter(pl.col("week").is_in(weeks))
     unknown = rows.filter(~pl.col("store_id").is_in(stores["store_id"].implode()))
     if not unknown.is_empty():
@@ -265,7 +261,19 @@ def _pairs(
         warnings.append(
             f"{len(ids)} forecast article(s) are not in the DC stock and get nothing, e.g. {ids[:3]}"
         )
-    rows = rows.filter(pl.col("article_id").is_in(dc["article_id"].implode()))
+    return rows.filter(pl.col("article_id").is_in(dc["article_id"].implode())), warnings
+
+
+def _pairs(
+    frame: pl.DataFrame,
+    weeks: list[date],
+    qcols: list[str],
+    dc: pl.DataFrame,
+    stores: pl.DataFrame,
+    file: str,
+) -> tuple[pl.DataFrame, list[str]]:
+    """Forecast rows of the allocation weeks summed per store × article, checked against stores and DC."""
+    rows, warnings = known_rows(frame, weeks, dc, stores, file)
     aggs = [pl.col("mean").sum()]
     # a quantile summed over weeks is null when any week lacks it (that pair falls back to Poisson)
     aggs += [pl.when(pl.col(q).is_null().any()).then(None).otherwise(pl.col(q).sum()).alias(q) for q in qcols]

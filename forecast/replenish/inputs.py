@@ -32,6 +32,7 @@ from forecast.allocation.inputs import (
     check_dc_stock,
     check_store_stock,
     check_stores,
+    known_rows,
     quantile_columns,
     select_weeks,
 )
@@ -254,21 +255,7 @@ def _forecast_rows(
         _check(
             frame, pl.col("price") <= 0, "forecasts", "price", "price must be > 0 or empty", "fix the price"
         )
-    rows = frame.with_row_index("_row").filter(pl.col("week").is_in(weeks))
-    unknown = rows.filter(~pl.col("store_id").is_in(stores["store_id"].implode()))
-    if not unknown.is_empty():
-        first = unknown.row(0, named=True)
-        msg = f"store {first['store_id']!r} is not in the stores file ({unknown.height} row(s))"
-        fix = "add the store to the stores file or drop its forecasts"
-        raise InputError(msg, file="forecasts", column="store_id", row=int(first["_row"]) + 1, fix=fix)
-    warnings = []
-    absent = rows.filter(~pl.col("article_id").is_in(dc["article_id"].implode()))
-    if not absent.is_empty():
-        ids = sorted(absent["article_id"].unique().to_list())
-        warnings.append(
-            f"{len(ids)} forecast article(s) are not in the DC stock and get nothing, e.g. {ids[:3]}"
-        )
-    rows = rows.filter(pl.col("article_id").is_in(dc["article_id"].implode()))
+    rows, warnings = known_rows(frame, weeks, dc, stores, "forecasts")
     return rows, qcols, warnings
 
 
