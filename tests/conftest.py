@@ -7,6 +7,11 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property tests judge behaviour, not speed: a loaded CI machine must not fail them on hypothesis's timer.
+settings.register_profile("forecast", deadline=None)
+settings.load_profile("forecast")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("FORECAST_SHARED_DATA", REPO.parent / "shared" / "data"))
