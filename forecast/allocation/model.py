@@ -239,11 +239,8 @@ def solve_mip(
     solver.Maximize(sum(float(inc.gain[i]) * take[i] for i in range(inc.size)))
     chosen, _ = _taken_usage(problem, inc, hint)
     solver.SetHint(take, [float(c) for c in chosen])
-    solver.SetTimeLimit(int(time_limit_s * 1000))
-    params = pywraplp.MPSolverParameters()
-    params.SetDoubleParam(params.RELATIVE_MIP_GAP, max_gap)
-    status = solver.Solve(params)
-    if status not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
+    status = run_mip(solver, time_limit_s, max_gap)
+    if status is None:
         return None
     values = np.array([v.solution_value() > 0.5 for v in take])
     taken = np.bincount(inc.pair[values], minlength=problem.n_pairs).astype(np.int64)
@@ -287,3 +284,13 @@ def packs_of(problem: AllocationProblem, inc: Increments, taken: np.ndarray) -> 
     return np.bincount(inc.pair[chosen], weights=inc.packs[chosen], minlength=problem.n_pairs).astype(
         np.int64
     )
+
+
+def run_mip(solver: pywraplp.Solver, time_limit_s: float, max_gap: float) -> int | None:
+    """Solve `solver` within `time_limit_s` seconds to a relative MIP gap of `max_gap`; the status when a
+    plan was found (optimal or feasible), else None."""
+    solver.SetTimeLimit(int(time_limit_s * 1000))
+    params = pywraplp.MPSolverParameters()
+    params.SetDoubleParam(params.RELATIVE_MIP_GAP, max_gap)
+    status = solver.Solve(params)
+    return status if status in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE) else None

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 from ortools.linear_solver import pywraplp
 
+from forecast.allocation.model import run_mip
 from forecast.replenish.inputs import ReplenishProblem
 from forecast.replenish.model import Increments, order_caps
 from forecast.replenish.results import Plan
@@ -91,11 +92,8 @@ def solve_exact(
     solver.Maximize(sum(float(inc.gain[i]) * take[i] for i in range(inc.size)) - purchase + salvage)
     if hint is not None:
         _set_hint(solver, problem, inc, hint, take, cases)
-    solver.SetTimeLimit(int(time_limit_s * 1000))
-    params = pywraplp.MPSolverParameters()
-    params.SetDoubleParam(params.RELATIVE_MIP_GAP, max_gap)
-    status = solver.Solve(params)
-    if status not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
+    status = run_mip(solver, time_limit_s, max_gap)
+    if status is None:
         return None
     chosen = np.array([v.solution_value() > 0.5 for v in take], dtype=bool)
     packs = np.bincount(inc.row[chosen], minlength=problem.n_rows).astype(np.int64)

@@ -246,9 +246,8 @@ def _in_transit(
 
 
 def _forecast_rows(
-    forecasts: pl.DataFrame, weeks: list[date], dc: pl.DataFrame, stores: pl.DataFrame
+    frame: pl.DataFrame, weeks: list[date], dc: pl.DataFrame, stores: pl.DataFrame
 ) -> tuple[pl.DataFrame, list[str], list[str]]:
-    frame = _forecast_frame(forecasts, "forecasts")
     qcols = [col for _, col in quantile_columns(frame.columns)]
     if "price" in frame.columns:
         frame = _numeric(frame, ("price",), "forecasts")
@@ -388,7 +387,7 @@ def build_problem(
     stock = check_store_stock(store_stock, store_frame, "store stock")
     frame = _forecast_frame(forecasts, "forecasts")
     weeks = _horizon(frame, config.weeks)
-    rows, qcols, warnings = _forecast_rows(forecasts, weeks, dc, store_frame)
+    rows, qcols, warnings = _forecast_rows(frame, weeks, dc, store_frame)
     supply = _suppliers(suppliers, dc, config)
     transit = _in_transit(in_transit, weeks, store_frame, dc)
     store_idx = {s: i for i, s in enumerate(store_frame["store_id"].to_list())}
