@@ -21,29 +21,13 @@ Definitions (y = actual, f = forecast, n = rows):
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 
 import polars as pl
 
-QUANTILE_COLUMN = re.compile(r"^q(\d+(?:\.\d+)?)$")
-ID_COLS = ("article_id", "store_id")
+from forecast.contracts import SERIES, quantile_columns
 
-
-def quantile_columns(columns: Sequence[str]) -> dict[str, float]:
-    """Map each quantile column name (``q10``, ``q97.5``...) to its level, sorted by level.
-
-    Examples
-    --------
-    >>> quantile_columns(["mean", "q90", "q10", "q50"])
-    {'q10': 0.1, 'q50': 0.5, 'q90': 0.9}
-    """
-    found = {}
-    for name in columns:
-        match = QUANTILE_COLUMN.match(name)
-        if match and 0 < float(match.group(1)) < 100:
-            found[name] = float(match.group(1)) / 100
-    return dict(sorted(found.items(), key=lambda item: item[1]))
+ID_COLS = tuple(SERIES)
 
 
 def _require(df: pl.DataFrame, *columns: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from forecast.metrics import QUANTILE_COLUMN
+from forecast.contracts import QUANTILE_COLUMN
 
 MONEY = frozenset(
     {

@@ -14,19 +14,9 @@ from typing import Protocol, runtime_checkable
 
 import polars as pl
 
-FORECAST_COLUMNS = ["article_id", "store_id", "week", "horizon", "model", "mean", "q10", "q50", "q90"]
+from forecast.contracts import FORECAST_COLUMNS, quantile_column
 
-
-def quantile_column(q: float) -> str:
-    """Column name of quantile `q`: 0.1 -> "q10", 0.5 -> "q50", 0.975 -> "q97.5".
-
-    Examples
-    --------
-    >>> quantile_column(0.9)
-    'q90'
-    """
-    pct = round(q * 100, 6)
-    return f"q{int(pct)}" if float(pct).is_integer() else f"q{pct:g}"
+__all__ = ["FORECAST_COLUMNS", "Forecaster", "quantile_column"]
 
 
 @runtime_checkable
