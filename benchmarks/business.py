@@ -154,7 +154,7 @@ def main() -> None:
     ds = load_dataset(config)
     panel = build_panel(ds).collect()
     names = [n.strip() for n in args.models.split(",") if n.strip()]
-    models = replay_models(config, ds, names, lightgbm_params={"num_threads": args.lgbm_threads})
+    models = replay_models(config, names, lightgbm_params={"num_threads": args.lgbm_threads})
     started = time.perf_counter()
     forecasts = replay_forecasts(ds, panel, models, config, weeks=args.weeks, progress=console.log)
     fitted = time.perf_counter() - started

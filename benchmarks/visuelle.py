@@ -139,8 +139,8 @@ def cold_start(
     panel: pl.DataFrame, articles: pl.DataFrame, trends: pl.DataFrame, test_a: pl.DataFrame
 ) -> Pred:
     """The cold-start model's median (q50, the scored point forecast) and mean forecasts."""
-    model = ColdStartForecaster([0.1, 0.5, 0.9], 42, articles, trends=trends, attributes=ATTRIBUTES)
-    model.fit(panel, panel["week"].max())  # type: ignore[arg-type]
+    model = ColdStartForecaster([0.1, 0.5, 0.9], 42, attributes=ATTRIBUTES)
+    model.fit(panel, panel["week"].max(), articles=articles, trends=trends)  # type: ignore[arg-type]
     series = test_a.select(
         "article_id", pl.lit("ALL").alias("store_id"), pl.col("launch_date").alias("launch_week")
     )

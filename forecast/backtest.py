@@ -1,4 +1,4 @@
-"""Rolling-origin backtest with accuracy and business metrics, and the final fit-and-forecast (`predict_all`).
+"""Rolling-origin backtest with accuracy and business metrics (production forecasts: `forecast.predict`).
 
 Folds: ``config.backtest.folds`` origins ``config.backtest.step`` weeks apart; the last fold's horizon
 (``config.backtest_horizon`` weeks) ends at the last week of the panel.
@@ -19,9 +19,12 @@ the count is reported as ``missing_forecasts`` in `per_fold`).
 Metrics per fold × model are `forecast.metrics.accuracy` and `forecast.business.evaluate_business`
 (business metrics are sums over the fold's rows); the leaderboard averages them over folds.
 
-Every model's forecast, in the backtest and in `predict_all`, passes through
+Every model's forecast, here and in `forecast.predict.predict_all`, passes through
 `forecast.distribution.coherent_forecasts`, so each row's mean and quantiles are one demand distribution
-(quantiles ordered, the distribution's mean = ``mean``); `predict_all` also rounds to 2 decimals.
+(quantiles ordered, the distribution's mean = ``mean``).
+
+Every model is fitted with ``fit(history, origin, articles=ds.articles, exog=ds.exog)``: the same instance
+on every fold (fitting never changes a model's parameters).
 """
 
 from __future__ import annotations
@@ -36,20 +39,18 @@ import polars as pl
 from forecast.business import BUSINESS_COLUMNS, attach_costs, evaluate_business
 from forecast.calendar import week_of
 from forecast.config import PipelineConfig
+from forecast.contracts import SERIES
 from forecast.dataset import Dataset
 from forecast.distribution import coherent_forecasts
 from forecast.errors import ConfigError, ForecastError, InputError
-from forecast.ids import natural_order
 from forecast.metrics import accuracy, mase_scale, quantile_columns
 from forecast.models.base import FORECAST_COLUMNS, Forecaster
 from forecast.models.oracle import ORACLE, build_oracle
+from forecast.objectives import MAXIMISE
 from forecast.panel import cut_at_sale_end, sale_ends
 
-SERIES = ["article_id", "store_id"]
 ACCURACY_COLUMNS = ["wape", "mae", "rmse", "bias", "mase", "pinball", "coverage_80"]
 LEADERBOARD_COLUMNS = ["model", *ACCURACY_COLUMNS, *BUSINESS_COLUMNS]
-MAXIMISE = ("profit", "revenue")
-UNIT_DECIMALS = 2  # forecasts as written: units to 2 decimals
 Progress = Callable[[str], None]
 
 
@@ -69,13 +70,13 @@ class BacktestResult:
     champion: str
 
 
-def _weeks(panel: pl.DataFrame) -> list[date]:
+def panel_weeks(panel: pl.DataFrame) -> list[date]:
     return panel.get_column("week").unique().sort().to_list()
 
 
 def fold_origins(panel: pl.DataFrame, folds: int, step: int, horizon: int) -> list[date]:
     """Forecast origins, oldest first; the last one's `horizon` weeks end at the panel's last week."""
-    weeks = _weeks(panel)
+    weeks = panel_weeks(panel)
     if not weeks:
         msg = "the panel is empty; there is nothing to backtest"
         raise ForecastError(msg)
@@ -274,7 +275,8 @@ def run_backtest(
         grid = grid.join(mase_scale(hist), on=SERIES, how="left")
         for model in scored_models:
             say(f"fold {fold}/{len(origins)} (origin {origin}, {active.height} series): {model.name}")
-            raw = cut_at_sale_end(model.fit(hist, origin).predict(horizon, active), ends)
+            fitted = model.fit(hist, origin, articles=ds.articles, exog=ds.exog)
+            raw = cut_at_sale_end(fitted.predict(horizon, active), ends)
             forecast, _ = coherent_forecasts(raw)
             scored, missing = _score_frame(grid, forecast, model.name)
             metric_frames.append(_fold_metrics(scored, fold, origin, missing))
@@ -290,97 +292,3 @@ def run_backtest(
     forecasts = forecasts.select(*lead, *[c for c in forecasts.columns if c not in lead])
     champion = leaderboard.filter(pl.col("model") != ORACLE)["model"][0]
     return BacktestResult(leaderboard, forecasts, per_fold, str(champion))
-
-
-def predict_all(
-    ds: Dataset,
-    panel: pl.DataFrame | pl.LazyFrame,
-    config: PipelineConfig,
-    model_name: str,
-    progress: Progress | None = None,
-    model: Forecaster | None = None,
-) -> pl.DataFrame:
-    """Fit `model_name` on all history; forecast every active series and the cold-start articles.
-
-    Pass `model` (an unfitted instance named `model_name`) to keep the fitted model: it is fitted in place.
-
-    Returns the forecasts contract columns (plus any extra ``qNN``), coherent and rounded to 2 decimals
-    (module docstring), sorted by article_id, store_id (natural id order), week.
-    Cold-start rows (model ``cold_start``) cover catalogue articles marked ``is_future`` or absent from the
-    panel, in every store, for `horizon` weeks from their launch week (`cold_start_series`: the week of the
-    ``launch_date``, before or after the end of the history; the first week after it without a date); their
-    ``horizon`` is the week from launch (1 = the launch week). Every row after an article's planned end of
-    sale (catalogue ``end_date``) forecasts 0.
-    """
-    frame = panel.collect() if isinstance(panel, pl.LazyFrame) else panel
-    say = progress or (lambda _message: None)
-    weeks = _weeks(frame)
-    if not weeks:
-        msg = "the panel is empty; there is no history to forecast from"
-        raise ForecastError(msg)
-    origin, horizon = weeks[-1], config.forecast.horizon
-    ends = sale_ends(ds)
-    hist, active = history_at(frame, origin, config.forecast.active_weeks, ends)
-    model = model if model is not None else _named_model(config, ds, model_name)
-    say(f"fitting {model_name} on {hist.height} rows up to {origin}; forecasting {active.height} series")
-    parts = [model.fit(hist, origin).predict(horizon, active)]
-    cold = cold_start_series(ds, frame, origin)
-    if cold.height and config.models.cold_start:
-        from forecast.models import build_cold_start
-
-        cold_model = build_cold_start(config, ds)
-        assert cold_model is not None
-        say(f"cold start: fitting, then forecasting {cold.height} new article x store pairs")
-        parts.append(cold_model.fit(hist, origin).predict(horizon, cold))
-    out = cut_at_sale_end(pl.concat(parts, how="diagonal_relaxed"), ends)
-    extra = [c for c in quantile_columns(out.columns) if c not in FORECAST_COLUMNS]
-    out, coherence = coherent_forecasts(out.select(*FORECAST_COLUMNS, *extra), decimals=UNIT_DECIMALS)
-    for warning in coherence.warnings():
-        say(f"warning: {warning}")
-    return natural_order(out, SERIES, then=["week", "model"])
-
-
-def _named_model(config: PipelineConfig, ds: Dataset, model_name: str) -> Forecaster:
-    from forecast.models import build_models
-    from forecast.models.baselines import METHODS, StatsForecastModel
-
-    if model_name in METHODS:
-        return StatsForecastModel(model_name, quantiles=config.forecast.quantiles)
-    models = {m.name: m for m in build_models(config, ds)}
-    if model_name not in models:
-        msg = f"model {model_name!r} is not in the pipeline; choose one of {sorted(models)}"
-        raise ConfigError(msg)
-    return models[model_name]
-
-
-def cold_start_series(ds: Dataset, panel: pl.DataFrame, origin: date) -> pl.DataFrame:
-    """article_id, store_id, launch_week of catalogue articles with no sales (future, or not in `panel`).
-
-    The launch week is the week holding the article's ``launch_date``, labelled as the panel labels weeks,
-    whether it comes after the history (a coming launch) or lies inside it (what would it have sold: the
-    published VISUELLE protocol); without a launch date, the first week after `origin`.
-    """
-    articles = ds.articles
-    if articles.height == 0:
-        return pl.DataFrame(schema={"article_id": pl.Utf8, "store_id": pl.Utf8, "launch_week": pl.Date})
-    sold = panel.select("article_id").unique()
-    future = pl.col("is_future").fill_null(False) if "is_future" in articles.columns else pl.lit(False)
-    new = articles.with_columns(pl.col("article_id").cast(pl.Utf8)).filter(
-        future | ~pl.col("article_id").is_in(sold.get_column("article_id").implode())
-    )
-    launch = pl.col("launch_date").cast(pl.Date) if "launch_date" in new.columns else pl.lit(None, pl.Date)
-    week = week_of(launch, ds.week_label, ds.week_label_is_end)
-    new = new.select(
-        "article_id", week.fill_null(pl.lit(origin + timedelta(weeks=1))).cast(pl.Date).alias("launch_week")
-    )
-    return new.join(_stores(ds, panel), how="cross").select("article_id", "store_id", "launch_week")
-
-
-def _stores(ds: Dataset, panel: pl.DataFrame) -> pl.DataFrame:
-    """Stores a new article can launch in: "ALL" for chain-level data, else every store of the dataset."""
-    in_panel = panel.select(pl.col("store_id").cast(pl.Utf8)).unique().sort("store_id")
-    if in_panel.height and in_panel.get_column("store_id").to_list() == ["ALL"]:
-        return in_panel
-    if ds.stores.height:
-        return ds.stores.select(pl.col("store_id").cast(pl.Utf8)).unique().sort("store_id")
-    return in_panel

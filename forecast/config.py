@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from forecast.config_checks import check_lightgbm_params, check_seed, check_value
 from forecast.errors import ConfigError
+from forecast.objectives import OBJECTIVES
 
 SIMULATE_MAX_ROWS = 50_000_000
 MAX_WEEKS = 520  # horizons, lags and windows: ten years of weeks
@@ -162,6 +163,9 @@ class FeaturesConfig:
 
 @dataclass
 class ModelsConfig:
+    """The backtested models: `baselines` names registered models (`forecast.models.registered`: the
+    statsforecast methods, ``stlf_svd`` and any model registered in code), then LightGBM when enabled."""
+
     baselines: list[str] = field(
         default_factory=lambda: ["seasonal_naive", "naive", "window_average", "croston_optimized", "tsb"]
     )
@@ -177,14 +181,26 @@ class ModelsConfig:
     cold_start: bool = True
 
     def __post_init__(self) -> None:
-        from forecast.models.baselines import METHODS
+        from forecast.models import registered
 
-        unknown = [m for m in self.baselines if m not in METHODS]
+        known = [name for name in registered() if name not in GLOBAL_MODELS]
+        unknown = [m for m in self.baselines if m not in known]
         if unknown:
-            msg = f"`models.baselines`: unknown model(s) {unknown}; choose from {list(METHODS)}"
+            msg = f"`models.baselines`: unknown model(s) {unknown}; choose from {known}"
             raise ConfigError(msg)
         if self.lightgbm_params:
             check_lightgbm_params(self.lightgbm_params)
+
+    def names(self) -> list[str]:
+        """The registered names of the backtested models, in order: `baselines`, then the global model
+        (``lightgbm``, or ``lightgbm_svd`` with `svd_blend`) when `lightgbm` is on."""
+        names = list(dict.fromkeys(self.baselines))
+        if self.lightgbm:
+            names.append(GLOBAL_MODELS[1] if self.svd_blend else GLOBAL_MODELS[0])
+        return names
+
+
+GLOBAL_MODELS = ("lightgbm", "lightgbm_svd")  # switched by `models.lightgbm` and `models.svd_blend`
 
 
 @dataclass
@@ -206,7 +222,7 @@ class BacktestConfig:
                 f"`backtest.folds` and `backtest.step` must be at least 1, got {self.folds!r}, {self.step!r}"
             )
             raise ConfigError(msg)
-        allowed = ("profit", "revenue", "wape", "mae", "lost_sales_cost")
+        allowed = tuple(OBJECTIVES)
         if self.objective not in allowed:
             msg = f"`backtest.objective` must be one of {allowed}, got {self.objective!r}"
             raise ConfigError(msg)
@@ -345,6 +361,11 @@ class PipelineConfig:
     def backtest_horizon(self) -> int:
         return self.backtest.horizon or self.forecast.horizon
 
+    @property
+    def model_horizon(self) -> int:
+        """The horizons a model must forecast: the forecast's and the backtest's, whichever is longer."""
+        return max(self.forecast.horizon, self.backtest_horizon)
+
 
 T = TypeVar("T")
 
@@ -425,28 +446,21 @@ def load_pipeline(
     data: str | Path | None = None,
     horizon: int | None = None,
     seed: int | None = None,
+    data_seed: int | None = None,
     require_data: bool = True,
 ) -> PipelineConfig:
-    """Read a pipeline TOML file and apply command-line overrides (`--data`, `--horizon`, `--seed`).
+    """Read a pipeline TOML file with command-line overrides, checked as the file's values are.
+
+    `data` (``--data``) sets ``[data] path`` (simulated data then reads the canonical files there),
+    `horizon` ``[forecast] horizon``, `seed` the model seed ``[forecast] seed`` and `data_seed` the
+    simulator's ``[simulate] seed``: the overrides are written into the parsed file, which is then checked
+    once, so a bad value on the command line gets the same one-line error as in the file.
 
     A command that reads data (`require_data`) needs the file to name its ``[data] adapter`` (or `data`, or
     a ``[simulate]`` section): silently falling back to synthetic data would make a plan from the wrong data.
     """
     source = Path(path)
-    if not source.exists():
-        msg = f"{source}: pipeline file not found; fix: pass a path like pipelines/demo.toml"
-        raise ConfigError(msg)
-    if not source.is_file():
-        msg = f"{source}: is not a file; fix: pass a pipeline TOML file like pipelines/demo.toml"
-        raise ConfigError(msg)
-    try:
-        raw = tomllib.loads(source.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        msg = f"{source}: not a valid TOML file ({' '.join(str(exc).split())}); fix: correct the TOML syntax"
-        raise ConfigError(msg) from exc
-    except OSError as exc:
-        msg = f"{source}: cannot be read ({exc.strerror}); fix: check the file's permissions"
-        raise ConfigError(msg) from exc
+    raw = _read_pipeline(source)
     data_section = raw.get("data")
     # a [simulate] section says the data is simulated; otherwise the file must say where its data is
     named = (isinstance(data_section, dict) and "adapter" in data_section) or (
@@ -459,22 +473,63 @@ def load_pipeline(
             "or pass --data"
         )
         raise ConfigError(msg)
-    config = parse_pipeline(raw, source.resolve())
-    if data is not None:
-        config.data.path = Path(data).expanduser().resolve()
-        if config.data.adapter == "simulate":
-            config.data.adapter = "canonical"
-    if horizon is not None:
-        check_value(horizon, int, "--horizon")
-        config.forecast = ForecastConfig(
-            horizon=horizon,
-            quantiles=config.forecast.quantiles,
-            seed=config.forecast.seed,
-            active_weeks=config.forecast.active_weeks,
-        )
-    if seed is not None:
-        check_value(seed, int, "--seed")
-        check_seed(seed, "--seed")
-        config.forecast.seed = seed
-        config.simulate.seed = seed
-    return config
+    overrides = {"--horizon": horizon, "--seed": seed, "--data-seed": data_seed}
+    for option, value in overrides.items():
+        if value is not None:
+            check_value(value, int, option)
+    raw = _with_overrides(raw, data, horizon, seed, data_seed)
+    try:
+        return parse_pipeline(raw, source.resolve())
+    except ConfigError as exc:
+        given = [f"{option} {value}" for option, value in overrides.items() if value is not None]
+        if not given:
+            raise
+        msg = f"{exc} (with {', '.join(given)} from the command line)"
+        raise ConfigError(msg) from exc
+
+
+def _read_pipeline(source: Path) -> dict[str, Any]:
+    if not source.exists():
+        msg = f"{source}: pipeline file not found; fix: pass a path like pipelines/demo.toml"
+        raise ConfigError(msg)
+    if not source.is_file():
+        msg = f"{source}: is not a file; fix: pass a pipeline TOML file like pipelines/demo.toml"
+        raise ConfigError(msg)
+    try:
+        return tomllib.loads(source.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        msg = f"{source}: not a valid TOML file ({' '.join(str(exc).split())}); fix: correct the TOML syntax"
+        raise ConfigError(msg) from exc
+    except OSError as exc:
+        msg = f"{source}: cannot be read ({exc.strerror}); fix: check the file's permissions"
+        raise ConfigError(msg) from exc
+
+
+def _with_overrides(
+    raw: dict[str, Any],
+    data: str | Path | None,
+    horizon: int | None,
+    seed: int | None,
+    data_seed: int | None,
+) -> dict[str, Any]:
+    """`raw` with the command-line values written into their sections (sections that are not tables are
+    left for `parse_pipeline` to refuse)."""
+    out = dict(raw)
+
+    def section(name: str) -> dict[str, Any] | None:
+        value = out.get(name, {})
+        if not isinstance(value, dict):
+            return None
+        out[name] = dict(value)
+        return out[name]
+
+    if data is not None and (table := section("data")) is not None:
+        table["path"] = str(Path(data).expanduser().resolve())
+        if table.get("adapter", "simulate") == "simulate":
+            table["adapter"] = "canonical"
+    for name, key, value in (("forecast", "horizon", horizon), ("forecast", "seed", seed)):
+        if value is not None and (table := section(name)) is not None:
+            table[key] = value
+    if data_seed is not None and (table := section("simulate")) is not None:
+        table["seed"] = data_seed
+    return out

@@ -42,6 +42,7 @@ from forecast.config import PipelineConfig
 from forecast.dataset import Dataset
 from forecast.ids import natural_order
 from forecast.io import check_output, publish_set, staging_dir, write_csv, write_text
+from forecast.models.base import Forecaster
 from forecast.outputs import csv_precision
 from forecast.report import ReportData, figures, render_report
 
@@ -66,9 +67,10 @@ REPLENISH_OUTPUTS = ("shipments.csv", "orders.csv", "replenishment_summary.csv")
 def _default_stages() -> dict[str, Callable[..., Any]]:
     from forecast.adapters import load_dataset
     from forecast.allocation import allocate
-    from forecast.backtest import predict_all, run_backtest
+    from forecast.backtest import run_backtest
     from forecast.models import build_models
     from forecast.panel import build_panel
+    from forecast.predict import predict_all
     from forecast.replenish import replenish
     from forecast.validation import check_dataset
 
@@ -208,7 +210,7 @@ def _compute(config: PipelineConfig, steps: Stages, progress: Progress) -> _Comp
     say(f"building the panel from {ds.sales.height:,} sales rows")
     lazy = steps.build_panel(ds)
     panel: pl.DataFrame = lazy.collect() if isinstance(lazy, pl.LazyFrame) else lazy
-    models = steps.build_models(config, ds)
+    models = steps.build_models(config)
     say(f"backtesting {len(models)} models on {panel.height:,} panel rows")
     backtest = steps.run_backtest(panel, models, config, ds, progress=say)
     say(f"champion: {backtest.champion}; forecasting {config.forecast.horizon} weeks")
@@ -227,7 +229,7 @@ def _compute(config: PipelineConfig, steps: Stages, progress: Progress) -> _Comp
     stock = csv_precision(stock) if stock is not None else None
     allocation = steps.allocate(demand, dc_stock, stores, stock, config.allocation, week=week)
     warnings += [w for w in getattr(allocation, "warnings", []) if w not in warnings]
-    fitted = champion_model if champion_model is not None and _is_fitted(champion_model) else None
+    fitted = champion_model if champion_model is not None and champion_model.is_fitted else None
     inputs = {
         "dc_stock": natural_order(dc_stock, ["article_id"]),
         "stores": natural_order(stores, ["store_id"]),
@@ -473,19 +475,13 @@ def _log_run(
     return metrics
 
 
-def _fresh_champion(models: list[Any], champion: str) -> Any:
-    """An unfitted copy of the champion, for `predict_all` to fit once on all history."""
-    import copy
-
+def _fresh_champion(models: list[Forecaster], champion: str) -> Forecaster | None:
+    """An unfitted clone of the champion, for `predict_all` to fit once on all history."""
     model = next((m for m in models if m.name == champion), None)
-    return copy.deepcopy(model) if model is not None else None
+    return model.clone() if model is not None else None
 
 
-def _is_fitted(model: Any) -> bool:
-    return any(name.endswith("_") and not name.startswith("_") for name in vars(model))
-
-
-def fit_champion(config: PipelineConfig, done: _Computed) -> Any:
+def fit_champion(config: PipelineConfig, done: _Computed) -> Forecaster:
     """The champion fitted on all history (what the registered model forecasts with); reuses the fit of
     the forecasting step when there was one."""
     from forecast.backtest import history_at
@@ -498,7 +494,7 @@ def fit_champion(config: PipelineConfig, done: _Computed) -> Any:
         raise ValueError(msg)
     origin: date = done.panel["week"].max()  # type: ignore[assignment]
     hist, _ = history_at(done.panel, origin, config.forecast.active_weeks)
-    return model.fit(hist, origin)
+    return model.fit(hist, origin, articles=done.ds.articles, exog=done.ds.exog)
 
 
 def _log_model(

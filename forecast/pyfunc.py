@@ -15,9 +15,7 @@ installed `forecast` package, so a fresh process only needs ``pip install foreca
 
 from __future__ import annotations
 
-import copy
 import warnings
-from datetime import date
 from importlib import metadata
 from typing import Any
 
@@ -75,27 +73,13 @@ def _as_date(panel: pl.DataFrame, name: str) -> pl.Expr:
 def forecast_from(forecaster: Forecaster, panel: pl.DataFrame, horizon: int) -> pl.DataFrame:
     """Forecast `horizon` weeks after the last week of `panel` for each of its article × store series.
 
-    A model that can forecast from new history with what it learned (a ``predict_from(panel, origin,
-    horizon, series)`` method, or the global LightGBM model, whose trees are kept while its features are
-    read from the slice) does so; any other model is refitted on the slice (a copy: the logged model stays
-    as it was), which is what a local statistical model's fit is.
+    The model's public `Forecaster.forecast_from` does it: the global LightGBM model keeps its trees and
+    reads its features from the slice, the blend does so for its global part and refits its local part,
+    any other model is refitted on the slice (a clone: the logged model stays as it was), which is what a
+    local statistical model's fit is.
     """
-    origin: date = panel["week"].max()  # type: ignore[assignment]
     series = panel.select(SERIES).unique().sort(SERIES)
-    predict_from = getattr(forecaster, "predict_from", None)
-    if callable(predict_from):
-        out: pl.DataFrame = predict_from(panel, origin, horizon, series)
-        return out
-    if hasattr(forecaster, "matrix_") and hasattr(forecaster, "models_"):
-        # the global LightGBM model: keep its trees, read the features from the new history
-        from forecast.models.lgbm_features import build_matrix
-
-        model = copy.copy(forecaster)
-        model.matrix_ = build_matrix(panel, origin)  # type: ignore[attr-defined]
-        model.origin_ = origin  # type: ignore[attr-defined]
-        return model.predict(horizon, series)
-    model = copy.deepcopy(forecaster).fit(panel, origin)
-    return model.predict(horizon, series)
+    return forecaster.forecast_from(panel, horizon, series)
 
 
 def output_columns(frame: pl.DataFrame) -> list[str]:

@@ -32,6 +32,7 @@ Stocking (`replay_stocking`)
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -111,42 +112,27 @@ class StockingResult:
 
 def replay_models(
     config: PipelineConfig,
-    ds: Dataset,
     names: Sequence[str],
     *,
-    lightgbm_max_horizon: int = 1,
     lightgbm_params: dict[str, Any] | None = None,
 ) -> list[Forecaster]:
-    """Replay models by name: statsforecast methods (``seasonal_naive``, ``tsb``, ...) or ``lightgbm``.
+    """Replay models by registered name (``seasonal_naive``, ``tsb``, ``lightgbm``, ...).
 
-    The replay forecasts one week ahead, so LightGBM trains on horizon-1 rows only (`lightgbm_max_horizon`);
-    `lightgbm_params` override the pipeline's LightGBM parameters (e.g. ``{"num_threads": 1}``).
+    The replay forecasts one week ahead, so the models are built for a one-week horizon (LightGBM trains
+    on horizon-1 rows only); `lightgbm_params` override the pipeline's LightGBM parameters (e.g.
+    ``{"num_threads": 1}``).
     """
-    from forecast.models.baselines import METHODS, StatsForecastModel
+    from forecast.models import create
 
-    models: list[Forecaster] = []
-    for name in names:
-        if name in METHODS:
-            models.append(StatsForecastModel(name, quantiles=config.forecast.quantiles))
-        elif name == "lightgbm":
-            from forecast.models.lgbm import LightGBMForecaster
-
-            params = {**config.models.lightgbm_params, **(lightgbm_params or {})}
-            models.append(
-                LightGBMForecaster(
-                    features=config.features,
-                    quantiles=config.forecast.quantiles,
-                    seed=config.forecast.seed,
-                    params=params,
-                    articles=ds.articles,
-                    exog=ds.exog,
-                    max_horizon=lightgbm_max_horizon,
-                )
-            )
-        else:
-            msg = f"model must be one of {(*METHODS, 'lightgbm')}, got {name!r}"
-            raise ConfigError(msg)
-    return models
+    one_week = dataclasses.replace(
+        config,
+        forecast=dataclasses.replace(config.forecast, horizon=1),
+        backtest=dataclasses.replace(config.backtest, horizon=1),
+        models=dataclasses.replace(
+            config.models, lightgbm_params={**config.models.lightgbm_params, **(lightgbm_params or {})}
+        ),
+    )
+    return [create(name, one_week) for name in names]
 
 
 def replay_weeks(panel: pl.DataFrame, weeks: int) -> list[tuple[date, date]]:

@@ -7,19 +7,13 @@ from datetime import date, timedelta
 import polars as pl
 import pytest
 
-from forecast.backtest import (
-    LEADERBOARD_COLUMNS,
-    check_history,
-    cold_start_series,
-    fold_origins,
-    history_at,
-    predict_all,
-    run_backtest,
-)
+from forecast.backtest import LEADERBOARD_COLUMNS, check_history, fold_origins, history_at, run_backtest
 from forecast.config import BacktestConfig, ForecastConfig, ModelsConfig, PipelineConfig
 from forecast.dataset import Dataset
 from forecast.errors import ConfigError, InputError
+from forecast.models.base import Forecaster
 from forecast.models.baselines import StatsForecastModel
+from forecast.predict import cold_start_series, predict_all
 
 START = date(2024, 1, 1)  # a Monday
 
@@ -68,7 +62,7 @@ def make_dataset(panel: pl.DataFrame, articles: pl.DataFrame | None = None) -> D
     return Dataset("test", sales=pl.DataFrame(), articles=arts, stores=stores)
 
 
-class Recorder:
+class Recorder(Forecaster):
     """Forecasts a constant and records what it was fitted on."""
 
     def __init__(self, name: str, value: float) -> None:
@@ -76,16 +70,16 @@ class Recorder:
         self.value = value
         self.seen: list[tuple[date, pl.DataFrame]] = []
 
-    def fit(self, panel: pl.DataFrame, origin: date) -> Recorder:
+    def fit(self, panel: pl.DataFrame, origin: date, **_: object) -> Recorder:
         self.seen.append((origin, panel))
-        self.origin = origin
+        self.origin_ = origin
         return self
 
     def predict(self, horizon: int, series: pl.DataFrame | None = None) -> pl.DataFrame:
         assert series is not None
         steps = pl.DataFrame({"horizon": list(range(1, horizon + 1))}, schema={"horizon": pl.Int32})
         return series.join(steps, how="cross").with_columns(
-            (pl.lit(self.origin) + pl.duration(weeks=1) * pl.col("horizon")).cast(pl.Date).alias("week"),
+            (pl.lit(self.origin_) + pl.duration(weeks=1) * pl.col("horizon")).cast(pl.Date).alias("week"),
             pl.lit(self.name).alias("model"),
             pl.lit(self.value).alias("mean"),
             pl.lit(self.value * 0.5).alias("q10"),
@@ -220,7 +214,7 @@ def test_predict_all_forecasts_active_series_and_lists_cold_starts(panel: pl.Dat
     assert cold.height == 2 * 2  # two new articles × two stores
     launches = dict(cold.select("article_id", "launch_week").unique().iter_rows())
     assert launches == {"new": week(12), "later": week(14)}
-    with pytest.raises(ConfigError, match="not in the pipeline"):
+    with pytest.raises(ConfigError, match="unknown model .prophet."):
         predict_all(ds, panel, config, "prophet")
 
 

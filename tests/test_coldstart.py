@@ -73,8 +73,8 @@ def _fit(
     articles: pl.DataFrame, panel: pl.DataFrame, trends: pl.DataFrame | None = None
 ) -> ColdStartForecaster:
     history = panel.filter(pl.col("week") <= ORIGIN)
-    model = ColdStartForecaster([0.1, 0.5, 0.9], 3, articles, trends=trends, params=PARAMS)
-    return model.fit(history, ORIGIN)
+    model = ColdStartForecaster([0.1, 0.5, 0.9], 3, params=PARAMS)
+    return model.fit(history, ORIGIN, articles=articles, trends=trends)
 
 
 def _new_series(articles: pl.DataFrame) -> pl.DataFrame:
@@ -129,7 +129,7 @@ def test_learns_category_and_store_levels() -> None:
 
 def test_predict_before_fit_raises() -> None:
     articles, _ = _retailer()
-    model = ColdStartForecaster([0.1, 0.5, 0.9], 0, articles)
+    model = ColdStartForecaster([0.1, 0.5, 0.9], 0)
     with pytest.raises(NotFittedError, match="not fitted yet"):
         model.predict(4, _new_series(articles))
 
@@ -241,8 +241,8 @@ def test_recent_launches_teach_the_first_weeks() -> None:
     )
     # attributes only: the chain level and the calendar would rise for every launch after the hot weeks
     small = {**PARAMS, "drop_features": ("f_level", "f_month", "f_week", "f_days", "f_launch")}
-    model = ColdStartForecaster([0.1, 0.5, 0.9], 3, articles, params=small)
-    model.fit(panel.filter(pl.col("week") <= ORIGIN), ORIGIN)
+    model = ColdStartForecaster([0.1, 0.5, 0.9], 3, params=small)
+    model.fit(panel.filter(pl.col("week") <= ORIGIN), ORIGIN, articles=articles)
     out = model.predict(1, _new_series(articles)).join(articles, on="article_id")
     jeans = out.filter(pl.col("category") == "jeans")["q50"].mean()
     others = out.filter(pl.col("category") != "jeans")["q50"].mean()
@@ -263,8 +263,8 @@ def test_unseen_attribute_values_and_store_are_forecast() -> None:
         schema=articles.schema,
     )
     catalogue = pl.concat([articles, extra])
-    model = ColdStartForecaster([0.1, 0.5, 0.9], 3, catalogue, params=PARAMS)
-    model.fit(panel.filter(pl.col("week") <= ORIGIN), ORIGIN)
+    model = ColdStartForecaster([0.1, 0.5, 0.9], 3, params=PARAMS)
+    model.fit(panel.filter(pl.col("week") <= ORIGIN), ORIGIN, articles=catalogue)
     series = pl.DataFrame(
         {
             "article_id": ["new1", "new1"],
@@ -280,8 +280,8 @@ def test_unseen_attribute_values_and_store_are_forecast() -> None:
 def test_history_after_origin_is_ignored() -> None:
     articles, panel = _retailer()
     series = _new_series(articles)
-    model = ColdStartForecaster([0.1, 0.5, 0.9], 3, articles, params=PARAMS)
-    with_future = model.fit(panel, ORIGIN).predict(4, series)
+    model = ColdStartForecaster([0.1, 0.5, 0.9], 3, params=PARAMS)
+    with_future = model.fit(panel, ORIGIN, articles=articles).predict(4, series)
     assert with_future.equals(_fit(articles, panel).predict(4, series))
 
 
@@ -297,8 +297,8 @@ def test_visuelle_latest_season_beats_mean_curve(visuelle_dir: Path) -> None:
     test = articles.filter(pl.col("season") == "AW19")
     history = panel.join(articles.filter(pl.col("season") != "AW19").select("article_id"), on="article_id")
     attributes = ["category", "color", "fabric", "extra", "season_type"]
-    model = ColdStartForecaster([0.1, 0.5, 0.9], 0, articles, ds.trends, attributes)
-    model.fit(history, history["week"].max())  # type: ignore[arg-type]
+    model = ColdStartForecaster([0.1, 0.5, 0.9], 0, attributes)
+    model.fit(history, history["week"].max(), articles=articles, trends=ds.trends)  # type: ignore[arg-type]
     series = test.select(
         "article_id", pl.lit("ALL").alias("store_id"), pl.col("launch_date").alias("launch_week")
     )
@@ -317,8 +317,8 @@ def test_visuelle_latest_season_beats_mean_curve(visuelle_dir: Path) -> None:
 
 def test_analogues_read_only_windows_that_ended_before_launch() -> None:
     articles, panel = _retailer()
-    model = ColdStartForecaster([0.1, 0.5, 0.9], 3, articles, params={**PARAMS, "analogues": 5})
-    model.fit(panel.filter(pl.col("week") <= ORIGIN), ORIGIN)
+    model = ColdStartForecaster([0.1, 0.5, 0.9], 3, params={**PARAMS, "analogues": 5})
+    model.fit(panel.filter(pl.col("week") <= ORIGIN), ORIGIN, articles=articles)
     bank = model.bank_
     # a window of 12 weekly labels from launch ends the day after its 12th week
     assert bank.select((pl.col("_end") == pl.col("_launch") + pl.duration(days=84)).all()).item()

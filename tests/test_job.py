@@ -70,7 +70,7 @@ def fake_stages(**overrides: Any) -> Stages:
         "load_dataset": lambda _config: make_dataset(),
         "validate": lambda _ds: None,
         "build_panel": lambda _ds: make_panel().lazy(),
-        "build_models": lambda _config, _ds: [LastMeanModel(), LastMeanModel(window=2, name="last_2")],
+        "build_models": lambda _config: [LastMeanModel(), LastMeanModel(window=2, name="last_2")],
         "run_backtest": fake_backtest,
         "predict_all": fake_predict_all,
     }

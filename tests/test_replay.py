@@ -227,7 +227,7 @@ def test_same_seed_same_replay() -> None:
 def test_replay_with_statsforecast_models(data: tuple[Dataset, pl.DataFrame]) -> None:
     ds, panel = data
     config = make_config()
-    models = replay_models(config, ds, ["naive", "window_average"])
+    models = replay_models(config, ["naive", "window_average"])
     forecasts = replay_forecasts(ds, panel, models, config, weeks=2)
     result = replay_allocation(ds, panel, models, config, weeks=2, forecasts=forecasts)
     assert set(result.summary["model"]) == {"naive", "window_average"}
@@ -296,4 +296,4 @@ def test_bad_requests(data: tuple[Dataset, pl.DataFrame]) -> None:
     with pytest.raises(ConfigError, match="unique"):
         replay_forecasts(ds, panel, [RecordingModel(), RecordingModel()], config, weeks=1)
     with pytest.raises(ConfigError, match="prophet"):
-        replay_models(config, ds, ["prophet"])
+        replay_models(config, ["prophet"])

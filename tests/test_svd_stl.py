@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from forecast.models.base import FORECAST_COLUMNS
+from forecast.models.base import FORECAST_COLUMNS, Forecaster
 from forecast.models.blend import BlendForecaster
 from forecast.models.lgbm_features import build_matrix, denoise
 from forecast.models.svd_stl import SVDSTLForecaster, low_rank, shift_christmas
@@ -96,34 +96,27 @@ def test_lightgbm_denoise_keeps_the_shared_shape_and_unknown_weeks() -> None:
     assert np.abs(m.denoised - truth)[known].mean() < 0.7 * np.abs(m.units - truth)[known].mean()
 
 
-class Fixed:
+class Fixed(Forecaster):
     """A stand-in global model returning constant forecasts."""
 
     name = "fixed"
-    quantiles = (0.1, 0.5, 0.9)
 
     def __init__(self, value: float) -> None:
         self.value = value
 
-    def fit(self, panel: pl.DataFrame, origin: date) -> Fixed:
-        self.origin = origin
-        self.keys = panel.select("article_id", "store_id").unique()
+    def fit(self, panel: pl.DataFrame, origin: date, **_: object) -> Fixed:
+        self.origin_ = origin
+        self.keys_ = panel.select("article_id", "store_id").unique()
         return self
 
     def predict(self, horizon: int, series: pl.DataFrame | None = None) -> pl.DataFrame:
-        keys = self.keys if series is None else series
+        keys = self.keys_ if series is None else series
         weeks = pl.DataFrame(
-            {"week": [self.origin + timedelta(weeks=h) for h in range(1, horizon + 1)]}
+            {"week": [self.origin_ + timedelta(weeks=h) for h in range(1, horizon + 1)]}
         ).with_row_index("horizon", offset=1)
-        v = self.value
-        return keys.join(weeks, how="cross").with_columns(
-            pl.col("horizon").cast(pl.Int32),
-            pl.lit(self.name).alias("model"),
-            pl.lit(v).alias("mean"),
-            pl.lit(v - 1).alias("q10"),
-            pl.lit(v).alias("q50"),
-            pl.lit(v + 1).alias("q90"),
-        )
+        grid = keys.join(weeks, how="cross")
+        v = np.full(grid.height, self.value)
+        return self.forecast_frame(grid, v, np.column_stack([v - 1, v, v + 1]))
 
 
 def test_blend_averages_both_models_column_by_column() -> None:
@@ -146,7 +139,7 @@ def test_blend_forecasts_from_a_new_history_slice() -> None:
     model = BlendForecaster(Fixed(100.0), SVDSTLForecaster(rank=1)).fit(data, origin)
     later = START + timedelta(weeks=69)
     keys = data.select("article_id", "store_id").unique()
-    out = model.predict_from(data, later, 2, keys)
+    out = model.forecast_from(data.filter(pl.col("week") <= later), 2, keys)
     assert out["week"].min() == later + timedelta(weeks=1)
     assert out.height == 2 * keys.height
 

@@ -19,6 +19,7 @@ from forecast import tracking
 from forecast.config import PipelineConfig
 from forecast.dataset import Dataset
 from forecast.distribution import coherent_forecasts
+from forecast.models.base import Forecaster
 from forecast.panel import PANEL_SCHEMA
 from forecast.pyfunc import DemandModel, example_slice, log_pyfunc, panel_from_pandas, panel_to_pandas
 
@@ -26,14 +27,14 @@ SERIES = ["article_id", "store_id"]
 START = date(2024, 1, 1)
 
 
-class LastMeanModel:
+class LastMeanModel(Forecaster):
     """Mean of the last `window` weeks per series, flat over the horizon; quantiles 0.5x / 1x / 1.5x."""
 
     def __init__(self, window: int = 4, name: str = "last_mean") -> None:
         self.window = window
         self.name = name
 
-    def fit(self, panel: pl.DataFrame, origin: date) -> LastMeanModel:
+    def fit(self, panel: pl.DataFrame, origin: date, **_: object) -> LastMeanModel:
         history = panel.filter(pl.col("week") <= origin).sort("week")
         self.origin_ = origin
         self.level_ = history.group_by(SERIES).agg(pl.col("units").tail(self.window).mean().alias("mean"))

@@ -2,38 +2,44 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import polars as pl
 import typer
 from rich.table import Table
 
-from forecast.cli.common import DATA, HORIZON, OUT_DIR, PIPELINE, SEED, console
+from forecast.cli.common import DATA, DATA_SEED, HORIZON, OUT_DIR, PIPELINE, SEED, console
 from forecast.config import PipelineConfig, load_pipeline
 from forecast.errors import ConfigError
 
 MODELS = typer.Option(
-    None, "--models", help="Comma-separated subset of the pipeline's models, e.g. naive,lightgbm."
+    None, "--models", help="Comma-separated registered models to backtest, e.g. naive,lightgbm."
 )
 
 
 def select_models(config: PipelineConfig, names: str | None) -> PipelineConfig:
-    """Restrict the pipeline's models to `names` (baseline methods and/or ``lightgbm``)."""
+    """The pipeline backtesting only `names` (registered models; ``lightgbm`` and ``lightgbm_svd`` switch
+    the pipeline's global model on, plain or blended)."""
     if not names:
         return config
-    wanted = [n.strip() for n in names.split(",") if n.strip()]
-    from forecast.models.baselines import METHODS
+    from forecast.config import GLOBAL_MODELS, ModelsConfig
+    from forecast.models import registered
 
-    wanted = [
-        "lightgbm" if n == "lightgbm_svd" else n for n in wanted
-    ]  # the blend is the pipeline's LightGBM
-    unknown = [n for n in wanted if n not in (*METHODS, "lightgbm")]
+    wanted = list(dict.fromkeys(n.strip() for n in names.split(",") if n.strip()))
+    unknown = [n for n in wanted if n not in registered()]
     if unknown:
-        msg = f"--models: unknown model(s) {unknown}; choose from {[*METHODS, 'lightgbm']}"
+        msg = f"--models: unknown model(s) {unknown}; choose from {registered()}"
         raise ConfigError(msg)
-    config.models.baselines = [n for n in wanted if n != "lightgbm"]
-    config.models.lightgbm = "lightgbm" in wanted
-    return config
+    chosen = [n for n in wanted if n in GLOBAL_MODELS]
+    models = dataclasses.replace(
+        config.models,
+        baselines=[n for n in wanted if n not in GLOBAL_MODELS],
+        lightgbm=bool(chosen),
+        svd_blend=chosen[-1] == "lightgbm_svd" if chosen else config.models.svd_blend,
+    )
+    assert isinstance(models, ModelsConfig)
+    return dataclasses.replace(config, models=models)
 
 
 def leaderboard_table(board: pl.DataFrame, title: str) -> Table:
@@ -62,6 +68,7 @@ def command(
     horizon: int | None = HORIZON,
     seed: int | None = SEED,
     models: str | None = MODELS,
+    data_seed: int | None = DATA_SEED,
 ) -> None:
     """Backtest the pipeline's models on rolling origins; write leaderboard.csv into --out."""
     from forecast.adapters import load_dataset
@@ -72,12 +79,14 @@ def command(
     from forecast.panel import build_panel
 
     check_output(out, folder=True)
-    config = select_models(load_pipeline(pipeline, data=data, horizon=horizon, seed=seed), models)
+    config = select_models(
+        load_pipeline(pipeline, data=data, horizon=horizon, seed=seed, data_seed=data_seed), models
+    )
     with console.status("loading data") as status:
         ds = load_dataset(config)
         status.update("building the panel")
         panel = build_panel(ds).collect()
-        result = run_backtest(panel, build_models(config, ds), config, ds, progress=status.update)
+        result = run_backtest(panel, build_models(config), config, ds, progress=status.update)
     path = write_csv(csv_precision(result.leaderboard), out / "leaderboard.csv")
     typer.echo(f"wrote {path}")
     table = leaderboard_table(result.leaderboard, f"{config.name}: champion {result.champion}")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from forecast.cli.common import DATA, HORIZON, PIPELINE, SEED, console
+from forecast.cli.common import DATA, DATA_SEED, HORIZON, PIPELINE, SEED, console
 from forecast.config import PipelineConfig, load_pipeline
 
 OUT_FILE = typer.Option(..., "--out", help="Forecasts CSV to write, e.g. out/forecasts.csv.")
@@ -17,9 +17,10 @@ MODEL = typer.Option(
 
 def default_model(config: PipelineConfig) -> str:
     """The pipeline's global model (`lightgbm_svd` with `svd_blend`) when enabled, else its first baseline."""
-    if config.models.lightgbm or not config.models.baselines:
-        return "lightgbm_svd" if config.models.lightgbm and config.models.svd_blend else "lightgbm"
-    return config.models.baselines[0]
+    names = config.models.names()
+    if config.models.lightgbm or not names:
+        return "lightgbm_svd" if config.models.svd_blend else "lightgbm"
+    return names[0]
 
 
 def command(
@@ -29,15 +30,16 @@ def command(
     horizon: int | None = HORIZON,
     seed: int | None = SEED,
     model: str | None = MODEL,
+    data_seed: int | None = DATA_SEED,
 ) -> None:
     """Forecast the horizon for every active article x store and every catalogue article not sold yet."""
     from forecast.adapters import load_dataset
-    from forecast.backtest import predict_all
     from forecast.io import check_output, write_csv
     from forecast.panel import build_panel
+    from forecast.predict import predict_all
 
     check_output(out, folder=False)
-    config = load_pipeline(pipeline, data=data, horizon=horizon, seed=seed)
+    config = load_pipeline(pipeline, data=data, horizon=horizon, seed=seed, data_seed=data_seed)
     name = model or default_model(config)
     with console.status("loading data") as status:
         ds = load_dataset(config)

@@ -8,7 +8,7 @@ from pathlib import Path
 from rich.table import Table
 
 from forecast.cli.allocate import plan_lines
-from forecast.cli.common import DATA, HORIZON, OUT_DIR, PIPELINE, SEED, TRACKING_URI, console
+from forecast.cli.common import DATA, DATA_SEED, HORIZON, OUT_DIR, PIPELINE, SEED, TRACKING_URI, console
 from forecast.config import PipelineConfig
 
 SUMMARY_METRICS = ("profit", "revenue", "lost_sales_cost", "holding_cost", "wape")
@@ -21,11 +21,12 @@ def command(
     tracking_uri: str | None = TRACKING_URI,
     horizon: int | None = HORIZON,
     seed: int | None = SEED,
+    data_seed: int | None = DATA_SEED,
 ) -> None:
     """Validate, build the panel, backtest, pick the champion, forecast, allocate, report, log to MLflow."""
     from forecast.config import load_pipeline
 
-    config = load_pipeline(pipeline, data=data, horizon=horizon, seed=seed)
+    config = load_pipeline(pipeline, data=data, horizon=horizon, seed=seed, data_seed=data_seed)
     execute(config, out, tracking_uri)
 
 

@@ -1,67 +1,133 @@
-"""Demand models: statsforecast baselines, the global LightGBM model and the cold-start model."""
+"""Demand models and their registry: the one place models are listed.
+
+A model is registered under its name with a factory that builds it, unfitted, from the pipeline config
+(`register`); the backtest, `forecast predict`, the replay, the CLI's ``--models`` and the pipeline's
+``[models]`` section all read the registry. Adding a model:
+
+>>> from forecast.models import register, registered
+>>> from forecast.models.baselines import StatsForecastModel
+>>> register("naive_copy", lambda config: StatsForecastModel("naive", config.forecast.quantiles))
+>>> "naive_copy" in registered()
+True
+>>> unregister("naive_copy")
+
+then name it in ``[models] baselines`` (or ``forecast backtest --models naive_copy``). Model modules are
+imported by the factories, so a pipeline without LightGBM never loads it.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from forecast.models.base import FORECAST_COLUMNS, Forecaster, quantile_column
+from forecast.errors import ConfigError
+from forecast.models.base import FORECAST_COLUMNS, Forecaster, LaunchForecaster, quantile_column
+from forecast.models.baselines import METHODS as STATSFORECAST_METHODS
 
 if TYPE_CHECKING:
     from forecast.config import PipelineConfig
-    from forecast.dataset import Dataset
+
+Factory = Callable[["PipelineConfig"], Forecaster]
+_REGISTRY: dict[str, Factory] = {}
 
 
-def build_models(config: PipelineConfig, ds: Dataset) -> list[Forecaster]:
-    """The backtested models the pipeline names: its baselines, then LightGBM when enabled.
-
-    LightGBM learns the horizons 1..max(forecast horizon, backtest horizon), no more. With
-    ``models.svd_blend`` the LightGBM model is blended with the stlf.svd model (name ``lightgbm_svd``).
-
-    The cold-start model is not in this list (it only forecasts articles with no history); see
-    `build_cold_start`. Model modules are imported lazily, so a pipeline without LightGBM never loads it.
-    """
-    from forecast.models.baselines import StatsForecastModel
-
-    models: list[Forecaster] = [
-        StatsForecastModel(method, quantiles=config.forecast.quantiles) for method in config.models.baselines
-    ]
-    if config.models.lightgbm:
-        from forecast.models.lgbm import LightGBMForecaster
-
-        lgbm = LightGBMForecaster(
-            features=config.features,
-            quantiles=config.forecast.quantiles,
-            seed=config.forecast.seed,
-            params=config.models.lightgbm_params,
-            articles=ds.articles,
-            exog=ds.exog,
-            calibrate=config.models.calibrate_quantiles,
-            holiday_weight=config.models.holiday_weight,
-            # only the horizons the pipeline asks for: the backtest's and the forecast's
-            max_horizon=max(config.forecast.horizon, config.backtest_horizon),
-        )
-        if config.models.svd_blend:
-            from forecast.models.blend import BlendForecaster
-
-            models.append(BlendForecaster(lgbm))
-        else:
-            models.append(lgbm)
-    return models
+def register(name: str, factory: Factory, *, replace: bool = False) -> None:
+    """Register `factory` (pipeline config -> unfitted model named `name`) under `name`."""
+    if name in _REGISTRY and not replace:
+        msg = f"model {name!r} is already registered; pass replace=True to replace it"
+        raise ConfigError(msg)
+    _REGISTRY[name] = factory
 
 
-def build_cold_start(config: PipelineConfig, ds: Dataset) -> Any | None:
+def unregister(name: str) -> None:
+    """Remove `name` from the registry (tests that register a model take it back out)."""
+    _REGISTRY.pop(name, None)
+
+
+def registered() -> list[str]:
+    """Registered model names, in registration order."""
+    return list(_REGISTRY)
+
+
+def create(name: str, config: PipelineConfig) -> Forecaster:
+    """The unfitted model registered as `name`, built from `config`."""
+    if name not in _REGISTRY:
+        msg = f"unknown model {name!r}; choose one of {registered()}"
+        raise ConfigError(msg)
+    model = _REGISTRY[name](config)
+    if model.name != name:
+        msg = f"the factory registered as {name!r} built a model named {model.name!r}"
+        raise ConfigError(msg)
+    return model
+
+
+def build_models(config: PipelineConfig) -> list[Forecaster]:
+    """The backtested models the pipeline names (`ModelsConfig.names`), built from the registry."""
+    return [create(name, config) for name in config.models.names()]
+
+
+def build_cold_start(config: PipelineConfig) -> LaunchForecaster | None:
     """The cold-start model (`ColdStartForecaster`) when the pipeline enables it, else None."""
     if not config.models.cold_start:
         return None
     from forecast.models.coldstart import ColdStartForecaster
 
-    return ColdStartForecaster(
+    return ColdStartForecaster(quantiles=config.forecast.quantiles, seed=config.forecast.seed)
+
+
+def _statsforecast(method: str) -> Factory:
+    def factory(config: PipelineConfig) -> Forecaster:
+        from forecast.models.baselines import StatsForecastModel
+
+        return StatsForecastModel(method, quantiles=config.forecast.quantiles)
+
+    return factory
+
+
+def _lightgbm(config: PipelineConfig) -> Forecaster:
+    """LightGBM learns the horizons the pipeline forecasts (`PipelineConfig.model_horizon`), no more."""
+    from forecast.models.lgbm import LightGBMForecaster
+
+    return LightGBMForecaster(
+        features=config.features,
         quantiles=config.forecast.quantiles,
         seed=config.forecast.seed,
-        articles=ds.articles,
-        trends=ds.trends,
-        attributes=ds.article_attributes or None,
+        params=config.models.lightgbm_params,
+        calibrate=config.models.calibrate_quantiles,
+        holiday_weight=config.models.holiday_weight,
+        max_horizon=config.model_horizon,
+        active_weeks=config.forecast.active_weeks,
     )
 
 
-__all__ = ["FORECAST_COLUMNS", "Forecaster", "build_cold_start", "build_models", "quantile_column"]
+def _lightgbm_svd(config: PipelineConfig) -> Forecaster:
+    from forecast.models.blend import BlendForecaster
+
+    return BlendForecaster(_lightgbm(config))
+
+
+def _stlf_svd(config: PipelineConfig) -> Forecaster:
+    from forecast.models.svd_stl import SVDSTLForecaster
+
+    return SVDSTLForecaster(config.forecast.quantiles, active_weeks=config.forecast.active_weeks)
+
+
+for _method in STATSFORECAST_METHODS:
+    register(_method, _statsforecast(_method))
+register("lightgbm", _lightgbm)
+register("lightgbm_svd", _lightgbm_svd)
+register("stlf_svd", _stlf_svd)
+
+__all__ = [
+    "FORECAST_COLUMNS",
+    "Factory",
+    "Forecaster",
+    "LaunchForecaster",
+    "build_cold_start",
+    "build_models",
+    "create",
+    "quantile_column",
+    "register",
+    "registered",
+    "unregister",
+]

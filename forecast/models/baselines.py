@@ -36,8 +36,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from forecast.errors import ConfigError, NotFittedError
-from forecast.models.base import quantile_column
+from forecast.contracts import SERIES
+from forecast.errors import ConfigError
+from forecast.models.base import Forecaster
 
 METHODS = (
     "seasonal_naive",
@@ -51,7 +52,7 @@ METHODS = (
     "imapa",
 )
 WITH_INTERVALS = ("seasonal_naive", "naive", "historic_average", "auto_ets")
-IDS = ["article_id", "store_id"]
+IDS = SERIES
 
 
 def _statsforecast_model(
@@ -73,7 +74,7 @@ def _statsforecast_model(
     return factories[method]()
 
 
-class StatsForecastModel:
+class StatsForecastModel(Forecaster):
     """A statsforecast method fitted per article × store series.
 
     Parameters
@@ -114,8 +115,7 @@ class StatsForecastModel:
             msg = f"baseline method must be one of {METHODS}, got {method!r}"
             raise ConfigError(msg)
         self.method = method
-        self.name = method
-        self.quantiles = sorted(set(quantiles) | {0.1, 0.5, 0.9})
+        self.quantiles = quantiles
         self.season_length = season_length
         self.window_size = window_size
         self.alpha_d = alpha_d
@@ -124,8 +124,21 @@ class StatsForecastModel:
         self.residual_weeks = residual_weeks
         self.nonnegative = nonnegative
 
-    def fit(self, panel: pl.DataFrame, origin: date) -> StatsForecastModel:
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        """The method: the ``model`` column of the forecasts."""
+        return self.method
+
+    def fit(
+        self,
+        panel: pl.DataFrame,
+        origin: date,
+        *,
+        articles: pl.DataFrame | None = None,
+        exog: pl.DataFrame | None = None,
+    ) -> StatsForecastModel:
         """Keep each series' weekly units up to `origin` (statsforecast fits at predict time)."""
+        del articles, exog  # univariate methods: each series' own history only
         hist = panel.lazy() if isinstance(panel, pl.DataFrame) else panel
         self.history_ = (
             hist.filter(pl.col("week") <= origin)
@@ -140,9 +153,7 @@ class StatsForecastModel:
 
     def predict(self, horizon: int, series: pl.DataFrame | None = None) -> pl.DataFrame:
         """Forecast weeks origin+1..origin+horizon for `series` (default: series with a row at the origin)."""
-        if not hasattr(self, "history_"):
-            msg = f"This StatsForecastModel({self.method!r}) instance is not fitted yet. Call 'fit' first."
-            raise NotFittedError(msg)
+        self.check_fitted()
         hist = self.history_
         if series is None:
             wanted = hist.filter(pl.col("last_week") == self.origin_).select(IDS)
@@ -156,14 +167,14 @@ class StatsForecastModel:
 
     def _forecast_all(self, rows: pl.DataFrame, horizon: int) -> np.ndarray:
         """Array (series, horizon, 1 + quantiles): the mean then each quantile."""
-        out = np.zeros((rows.height, horizon, 1 + len(self.quantiles)))
+        out = np.zeros((rows.height, horizon, 1 + len(self.levels)))
         model = _statsforecast_model(
             self.method, self.season_length, self.window_size, self.alpha_d, self.alpha_p
         )
         naive = _statsforecast_model(
             "naive", self.season_length, self.window_size, self.alpha_d, self.alpha_p
         )
-        levels = sorted({round(100 * abs(1 - 2 * q)) for q in self.quantiles if q != 0.5})
+        levels = sorted({round(100 * abs(1 - 2 * q)) for q in self.levels if q != 0.5})
         for i, (units, last_week) in enumerate(zip(rows["units"], rows["last_week"], strict=True)):
             if units is None or len(units) == 0:
                 continue
@@ -209,7 +220,7 @@ class StatsForecastModel:
     def _from_intervals(self, result: dict[str, Any], horizon: int) -> np.ndarray:
         mean = np.asarray(result["mean"], dtype=float)
         cols = [mean]
-        for q in self.quantiles:
+        for q in self.levels:
             level = round(100 * abs(1 - 2 * q))
             key = f"lo-{level}" if q < 0.5 else f"hi-{level}"
             cols.append(mean if q == 0.5 or key not in result else np.asarray(result[key], dtype=float))
@@ -232,7 +243,7 @@ class StatsForecastModel:
     def _from_conformal(self, mean: np.ndarray, scores: np.ndarray) -> np.ndarray:
         mean = np.asarray(mean, dtype=float)
         cols = [mean]
-        for q in self.quantiles:
+        for q in self.levels:
             level = abs(1 - 2 * q)
             # finite-sample split-conformal quantile: the ceil((n + 1) * level)-th smallest score
             rank = min(len(scores), int(np.ceil((len(scores) + 1) * level - 1e-9)))
@@ -242,24 +253,22 @@ class StatsForecastModel:
 
     def _from_residuals(self, mean: np.ndarray, y: np.ndarray) -> np.ndarray:
         recent = y[-self.residual_weeks :]
-        offsets = np.quantile(recent - recent.mean(), self.quantiles)
+        offsets = np.quantile(recent - recent.mean(), self.levels)
         mean = np.asarray(mean, dtype=float)
         cols = [mean] + [mean + offset for offset in offsets]
         return np.nan_to_num(np.stack(cols, axis=1))
 
     def _frame(self, ids: pl.DataFrame, values: np.ndarray, horizon: int) -> pl.DataFrame:
         n = ids.height
-        steps = np.tile(np.arange(1, horizon + 1, dtype=np.int32), n)
-        weeks = [self.origin_ + timedelta(weeks=int(h)) for h in range(1, horizon + 1)] * n
-        data: dict[str, Any] = {
-            "article_id": np.repeat(ids["article_id"].to_numpy(), horizon),
-            "store_id": np.repeat(ids["store_id"].to_numpy(), horizon),
-            "week": pl.Series(weeks, dtype=pl.Date),
-            "horizon": pl.Series(steps, dtype=pl.Int32),
-            "model": [self.name] * (n * horizon),
-            "mean": values[:, :, 0].reshape(-1),
-        }
-        for j, q in enumerate(self.quantiles):
-            data[quantile_column(q)] = values[:, :, 1 + j].reshape(-1)
-        frame = pl.DataFrame(data)
-        return frame.with_columns(pl.col("article_id", "store_id").cast(pl.Utf8))
+        keys = pl.DataFrame(
+            {
+                "article_id": np.repeat(ids["article_id"].to_numpy(), horizon),
+                "store_id": np.repeat(ids["store_id"].to_numpy(), horizon),
+                "week": pl.Series(
+                    [self.origin_ + timedelta(weeks=int(h)) for h in range(1, horizon + 1)] * n, dtype=pl.Date
+                ),
+                "horizon": np.tile(np.arange(1, horizon + 1, dtype=np.int32), n),
+            }
+        )
+        quantiles = values[:, :, 1:].reshape(n * horizon, -1)
+        return self.forecast_frame(keys, values[:, :, 0].reshape(-1), quantiles)

@@ -14,20 +14,24 @@ blend 1,207; holiday fold LightGBM 1,811, stlf.svd 1,817, blend 1,602.
 
 from __future__ import annotations
 
-import copy
 from datetime import date
+from typing import Any
 
 import polars as pl
 
-from forecast.models.base import FORECAST_COLUMNS, Forecaster
+from forecast.contracts import SERIES, WEEKLY_KEY
+from forecast.models.base import Forecaster
 from forecast.models.svd_stl import SVDSTLForecaster, shift_christmas
 
-SERIES = ["article_id", "store_id"]
-KEYS = [*SERIES, "week"]
 
-
-class BlendForecaster:
+class BlendForecaster(Forecaster):
     """Average of a global model and `SVDSTLForecaster` (Christmas shift applied to the average).
+
+    Parameters
+    ----------
+    global_model : the global model (LightGBM), unfitted.
+    local_model : the local model, unfitted (default: `SVDSTLForecaster` with the global model's
+        quantiles); its own Christmas shift is turned off, since the shift is applied once, to the blend.
 
     Examples
     --------
@@ -40,36 +44,53 @@ class BlendForecaster:
 
     def __init__(self, global_model: Forecaster, local_model: SVDSTLForecaster | None = None) -> None:
         self.global_model = global_model
-        quantiles = getattr(global_model, "quantiles", (0.1, 0.5, 0.9))
-        self.local_model = local_model or SVDSTLForecaster(quantiles, christmas_shift=False)
-        self.local_model.christmas_shift = False  # applied once, to the blend
+        self.local_model = local_model
 
-    def fit(self, panel: pl.DataFrame | pl.LazyFrame, origin: date) -> BlendForecaster:
+    def _local(self) -> SVDSTLForecaster:
+        """An unfitted local model without its own Christmas shift."""
+        params: dict[str, Any] = {} if self.local_model is None else self.local_model.get_params()
+        return SVDSTLForecaster(
+            **{**params, "quantiles": self.global_model.quantiles, "christmas_shift": False}
+        )
+
+    def fit(
+        self,
+        panel: pl.DataFrame,
+        origin: date,
+        *,
+        articles: pl.DataFrame | None = None,
+        exog: pl.DataFrame | None = None,
+    ) -> BlendForecaster:
         """Fit both models on the weeks up to `origin`; returns self."""
         data = panel.collect() if isinstance(panel, pl.LazyFrame) else panel
-        self.global_model.fit(data, origin)
-        self.local_model.fit(data, origin)
+        self.global_ = self.global_model.clone().fit(data, origin, articles=articles, exog=exog)
+        self.local_ = self._local().fit(data, origin)
         self.start_ = data["week"].min()
+        self.origin_ = origin
         return self
+
+    @property
+    def quantiles(self) -> list[float]:  # type: ignore[override]
+        """The global model's quantile levels."""
+        return list(self.global_model.quantiles)
 
     def predict(self, horizon: int, series: pl.DataFrame | None = None) -> pl.DataFrame:
         """Blend of both models' forecasts for `series` (default: the global model's active series)."""
-        first = self.global_model.predict(horizon, series)
+        self.check_fitted()
+        first = self.global_.predict(horizon, series)
         wanted = series if series is not None else first.select(SERIES).unique()
         start = self.start_
         assert isinstance(start, date)
-        return self._combine(first, self.local_model, horizon, wanted, start)
+        return self._combine(first, self.local_, horizon, wanted, start)
 
-    def predict_from(
-        self, panel: pl.DataFrame, origin: date, horizon: int, series: pl.DataFrame
-    ) -> pl.DataFrame:
+    def forecast_from(self, history: pl.DataFrame, horizon: int, series: pl.DataFrame) -> pl.DataFrame:
         """Forecast from new history (an MLflow input slice): the global model keeps what it learnt, the
         local model is refitted on the slice, as a per-series model's fit is."""
-        from forecast.pyfunc import forecast_from
-
-        history = panel.filter(pl.col("week") <= origin)
-        first = forecast_from(self.global_model, history, horizon)
-        local = copy.deepcopy(self.local_model).fit(history, origin)
+        self.check_fitted()
+        origin = history["week"].max()
+        assert isinstance(origin, date)
+        first = self.global_.forecast_from(history, horizon, series)
+        local = self._local().fit(history, origin)
         start = history["week"].min()
         assert isinstance(start, date)
         return self._combine(first, local, horizon, series, start)
@@ -84,7 +105,9 @@ class BlendForecaster:
     ) -> pl.DataFrame:
         second = local.predict(horizon, wanted)
         values = [c for c in first.columns if c == "mean" or (c.startswith("q") and c in second.columns)]
-        both = first.join(second.select(*KEYS, *values), on=KEYS, how="full", coalesce=True, suffix="_local")
+        both = first.join(
+            second.select(*WEEKLY_KEY, *values), on=WEEKLY_KEY, how="full", coalesce=True, suffix="_local"
+        )
         both = both.with_columns(
             pl.col("horizon").fill_null(
                 ((pl.col("week") - pl.col("week").min()).dt.total_days() // 7 + 1).cast(pl.Int32)
@@ -92,13 +115,8 @@ class BlendForecaster:
         )
         blended = both.with_columns(
             pl.mean_horizontal(pl.col(c), pl.col(f"{c}_local")).alias(c) for c in values
-        ).select(*SERIES, "week", "horizon", pl.lit(self.name).alias("model"), *values)
-        years = local._full_years()[-1:]  # noqa: SLF001 - the copied year: the last full one in history
-        shifted = shift_christmas(blended, values, start=start, source_years=years)
+        ).select(*WEEKLY_KEY, "horizon", *values)
+        shifted = shift_christmas(blended, values, start=start, source_years=local.christmas_source_years())
         quantiles = sorted((c for c in values if c != "mean"), key=lambda c: float(c[1:]))
-        ordered = shifted.with_columns(
-            pl.concat_list(quantiles).list.sort().list.to_struct(fields=quantiles).alias("_q")
-        ).drop(quantiles)
-        out = ordered.unnest("_q")
-        head = [c for c in FORECAST_COLUMNS if c in out.columns]
-        return out.select(head + [c for c in out.columns if c not in head]).sort(*SERIES, "horizon")
+        out = self.forecast_frame(shifted, shifted["mean"], shifted.select(quantiles).to_numpy())
+        return out.sort(*SERIES, "horizon")

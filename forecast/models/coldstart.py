@@ -28,8 +28,8 @@ Examples
 >>> panel = pl.DataFrame({"article_id": ["a"] * 4, "store_id": ["s"] * 4,
 ...     "week": [date(2024, 1, 1), date(2024, 1, 8), date(2024, 1, 15), date(2024, 1, 22)],
 ...     "units": [3.0, 5.0, 4.0, 2.0]})
->>> model = ColdStartForecaster([0.1, 0.5, 0.9], 0, articles, params={"weeks": 4})
->>> model = model.fit(panel, date(2024, 1, 22))
+>>> model = ColdStartForecaster([0.1, 0.5, 0.9], 0, params={"weeks": 4})
+>>> model = model.fit(panel, date(2024, 1, 22), articles=articles)
 >>> new = pl.DataFrame({"article_id": ["b"], "store_id": ["s"], "launch_week": [date(2024, 3, 4)]})
 >>> model.predict(2, new).select("week", "horizon").rows()
 [(datetime.date(2024, 3, 4), 1), (datetime.date(2024, 3, 11), 2)]
@@ -44,9 +44,9 @@ import lightgbm as lgb
 import numpy as np
 import polars as pl
 
-from forecast.errors import InputError, NotFittedError
+from forecast.errors import InputError
 from forecast.models import coldstart_features as cf
-from forecast.models.base import FORECAST_COLUMNS, quantile_column
+from forecast.models.base import LaunchForecaster, quantile_column
 
 DEFAULT_PARAMS: dict[str, Any] = {
     "weeks": 12,  # weeks from launch the model learns
@@ -81,7 +81,7 @@ BOOSTER_KEYS = (
 )
 
 
-class ColdStartForecaster:
+class ColdStartForecaster(LaunchForecaster):
     """Forecast the first weeks of articles with no sales history.
 
     Parameters
@@ -90,12 +90,8 @@ class ColdStartForecaster:
         Quantile levels to forecast (0.1, 0.5 and 0.9 are always included).
     seed
         Seed of every random choice (LightGBM bagging).
-    articles
-        Catalogue: ``article_id``, optional ``launch_date`` (Date) and attribute columns.
-    trends
-        Optional ``week, term, value`` table; an attribute value equal to a term (lower case) reads its trend.
     attributes
-        Article columns used as attributes; default: every text column of `articles`. Id-like columns (more
+        Article columns used as attributes; default: every text column of the catalogue. Id-like columns (more
         distinct values than half the articles, e.g. an image path) are always left out.
     params
         Overrides of `DEFAULT_PARAMS`.
@@ -107,26 +103,38 @@ class ColdStartForecaster:
         self,
         quantiles: list[float],
         seed: int,
-        articles: pl.DataFrame,
-        trends: pl.DataFrame | None = None,
         attributes: list[str] | None = None,
         params: dict[str, Any] | None = None,
     ) -> None:
-        self.quantiles = sorted(set(quantiles) | {0.1, 0.5, 0.9})
+        self.quantiles = quantiles
         self.seed = seed
-        self.articles = articles
-        self.trends = trends
         self.attributes = attributes
-        self.params = {**DEFAULT_PARAMS, **(params or {})}
+        self.params = params
+
+    def _param(self, key: str) -> Any:
+        return {**DEFAULT_PARAMS, **(self.params or {})}[key]
 
     # ------------------------------------------------------------------ fit
-    def fit(self, panel: pl.DataFrame | pl.LazyFrame, origin: date) -> ColdStartForecaster:
-        """Learn launch levels and the launch shape from pairs that launched inside `panel` up to `origin`."""
+    def fit(
+        self,
+        panel: pl.DataFrame,
+        origin: date,
+        *,
+        articles: pl.DataFrame,
+        trends: pl.DataFrame | None = None,
+    ) -> ColdStartForecaster:
+        """Learn launch levels and the launch shape from pairs that launched inside `panel` up to `origin`.
+
+        `articles` is the catalogue (``article_id``, optional ``launch_date`` and attribute columns);
+        `trends` an optional ``week, term, value`` table: an attribute value equal to a term (lower case)
+        reads its trend.
+        """
+        self.articles_, self.trends_ = articles, trends
         frame = panel.lazy().filter(pl.col("week") <= origin).select(*KEY, "week", "units").collect()
-        weeks = int(self.params["weeks"])
-        self.attributes_ = cf.attribute_columns(self.articles, self.attributes)
-        self.trend_attributes_ = cf.trend_attributes(self.articles, self.trends, self.attributes_)
-        pairs = cf.launches(frame, self.articles)
+        weeks = int(self._param("weeks"))
+        self.attributes_ = cf.attribute_columns(self.articles_, self.attributes)
+        self.trend_attributes_ = cf.trend_attributes(self.articles_, self.trends_, self.attributes_)
+        pairs = cf.launches(frame, self.articles_)
         grid = cf.launch_grid(frame, pairs, weeks, origin)
         complete = grid.group_by(KEY).agg(
             pl.len().alias("_n"),
@@ -141,7 +149,7 @@ class ColdStartForecaster:
         self.curve_ = cf.shape_curve(grid, weeks)
         self.level_ = cf.level_index(grid, self.curve_)
         self.codes_ = {
-            col: {v: float(i) for i, v in enumerate(cf.attribute_values(self.articles, col, frame))}
+            col: {v: float(i) for i, v in enumerate(cf.attribute_values(self.articles_, col, frame))}
             for col in [*self.attributes_, "store_id"]
         }
         self.bank_ = self._bank(pairs.join(complete, on=KEY).sort(KEY))
@@ -149,7 +157,7 @@ class ColdStartForecaster:
         wide = grid.pivot(on="horizon", index=KEY, values="units", sort_columns=True).sort(KEY)
         launched = pairs.join(wide.select(KEY), on=KEY).sort(KEY)
         rows = self._design(launched)
-        drop = tuple(self.params["drop_features"]) or ("\0",)
+        drop = tuple(self._param("drop_features")) or ("\0",)
         self.feature_names_ = [c for c in rows.columns if c.startswith("f_") and not c.startswith(drop)]
         features = rows.select(self.feature_names_).to_numpy().astype(np.float64)
         units = wide.select([str(h) for h in range(1, weeks + 1)]).to_numpy().astype(np.float64)
@@ -158,7 +166,7 @@ class ColdStartForecaster:
 
     def _train(self, features: np.ndarray, units: np.ndarray) -> dict[str, list[lgb.Booster]]:
         """The boosters of one week from launch: each quantile column and ``mean``, `seeds` apiece."""
-        base = {key: self.params[key] for key in BOOSTER_KEYS}
+        base = {key: self._param(key) for key in BOOSTER_KEYS}
         base |= {"deterministic": True, "num_threads": 1, "verbose": -1}
         if len(units) < 4 * int(base["min_data_in_leaf"]):
             # few launches: smaller leaves and no row sampling, so the booster still sees every launch
@@ -167,7 +175,7 @@ class ColdStartForecaster:
         categorical = [n for n in self.feature_names_ if n.startswith("f_cat_")]
         objectives = {
             quantile_column(q): {"objective": "l1"} if q == 0.5 else {"objective": "quantile", "alpha": q}
-            for q in self.quantiles
+            for q in self.levels
         }
         objectives["mean"] = {"objective": "tweedie", "tweedie_variance_power": 1.5}
         data, counts = (
@@ -186,9 +194,9 @@ class ColdStartForecaster:
                 lgb.train(
                     base | objective | {"seed": self.seed + s},
                     counts if name == "mean" else data,
-                    num_boost_round=int(self.params["num_boost_round"]),
+                    num_boost_round=int(self._param("num_boost_round")),
                 )
-                for s in range(max(1, int(self.params["seeds"])))
+                for s in range(max(1, int(self._param("seeds"))))
             ]
         return models
 
@@ -200,49 +208,42 @@ class ColdStartForecaster:
         }
 
     # -------------------------------------------------------------- predict
-    def predict(self, horizon: int, series: pl.DataFrame | None = None) -> pl.DataFrame:
-        """Forecast weeks 1..`horizon` from launch for `series` (article_id, store_id, launch_week)."""
-        if not hasattr(self, "models_"):
-            msg = "This ColdStartForecaster instance is not fitted yet. Call 'fit' with a panel first."
-            raise NotFittedError(msg)
+    def predict(self, horizon: int, launches: pl.DataFrame | None = None) -> pl.DataFrame:
+        """Forecast weeks 1..`horizon` from launch for `launches` (article_id, store_id, launch_week;
+        default: the catalogue's future articles in every store seen at fit)."""
+        self.check_fitted()
         if horizon < 1:
             msg = f"`horizon` must be at least 1 week, got {horizon!r}"
             raise ValueError(msg)
-        pairs = self._series(series)
+        pairs = self._series(launches)
         rows = self._design(pairs)
         features = rows.select(self.feature_names_).to_numpy().astype(np.float64)
-        names = [quantile_column(q) for q in self.quantiles]
+        names = [quantile_column(q) for q in self.levels]
         learnt = [self._week(h, features) for h in range(1, min(horizon, len(self.models_)) + 1)]
         weekly = learnt + [learnt[-1]] * (horizon - len(learnt))
         # rows: pair-major, then week from launch
         quantiles = np.clip(
-            np.sort(np.stack([np.column_stack([w[n] for n in names]) for w in weekly], axis=1), axis=2),
-            0.0,
-            None,
-        ).reshape(-1, len(names))
+            np.stack([np.column_stack([w[n] for n in names]) for w in weekly], axis=1), 0.0, None
+        )
         mean = np.clip(np.column_stack([w["mean"] for w in weekly]), 0.0, None).reshape(-1)
-        out = (
+        keys = (
             rows.select(*KEY, "launch_week")
             .with_columns(pl.lit(list(range(1, horizon + 1)), dtype=pl.List(pl.Int32)).alias("horizon"))
             .explode("horizon")
             .select(
                 *KEY,
                 (pl.col("launch_week") + pl.duration(days=7 * (pl.col("horizon") - 1))).alias("week"),
-                pl.col("horizon").cast(pl.Int32),
-                pl.lit(self.name).alias("model"),
-                pl.Series("mean", mean),
-                *[pl.Series(n, quantiles[:, i]) for i, n in enumerate(names)],
+                "horizon",
             )
         )
-        extra = [n for n in names if n not in FORECAST_COLUMNS]
-        return out.select(*FORECAST_COLUMNS, *extra)
+        return self.forecast_frame(keys, mean, quantiles.reshape(-1, len(names)))
 
     def _series(self, series: pl.DataFrame | None) -> pl.DataFrame:
         if series is None:
             future = (
-                self.articles.filter(pl.col("is_future")) if "is_future" in self.articles.columns else None
+                self.articles_.filter(pl.col("is_future")) if "is_future" in self.articles_.columns else None
             )
-            if future is None or "launch_date" not in self.articles.columns:
+            if future is None or "launch_date" not in self.articles_.columns:
                 msg = "no `series` given and the catalogue has no future articles with a launch_date"
                 raise InputError(
                     msg, column="launch_week", fix="pass series with article_id, store_id, launch_week"
@@ -264,7 +265,7 @@ class ColdStartForecaster:
     # ------------------------------------------------------------- features
     def _bank(self, done: pl.DataFrame) -> pl.DataFrame:
         """Analogue candidates: complete pairs with attributes, launch, window end and log total."""
-        attrs = self.articles.select("article_id", *self.attributes_)
+        attrs = self.articles_.select("article_id", *self.attributes_)
         return done.join(attrs, on="article_id", how="left", maintain_order="left").select(
             *self.attributes_,
             "store_id",
@@ -275,7 +276,7 @@ class ColdStartForecaster:
 
     def _analogues(self, frame: pl.DataFrame) -> pl.DataFrame:
         """Analogue features of each row (nothing when ``analogues`` is 0)."""
-        k = int(self.params["analogues"])
+        k = int(self._param("analogues"))
         if k <= 0:
             return frame
         category = "category" if "category" in self.attributes_ else None
@@ -284,8 +285,8 @@ class ColdStartForecaster:
 
     def _design(self, pairs: pl.DataFrame) -> pl.DataFrame:
         """One row of launch-day features per pair (in the order of `pairs`)."""
-        dates = ["launch_date"] if "launch_date" in self.articles.columns else []
-        attrs = self.articles.select("article_id", *self.attributes_, *dates)
+        dates = ["launch_date"] if "launch_date" in self.articles_.columns else []
+        attrs = self.articles_.select("article_id", *self.attributes_, *dates)
         base = pairs.join(attrs, on="article_id", how="left", maintain_order="left")
         day = pl.coalesce([pl.col(c) for c in [*dates, "launch_week"]])
         cats = [
@@ -298,7 +299,7 @@ class ColdStartForecaster:
         frame = base.with_columns(day.alias("_day")).with_columns(
             *cats, *cf.calendar(pl.col("_day")), pl.col("_day").dt.truncate("1w").alias("_wk")
         )
-        by_day, by_week = cf.launch_counts(self.articles)
+        by_day, by_week = cf.launch_counts(self.articles_)
         frame = (
             frame.join(by_day, on="_day", how="left", maintain_order="left")
             .join(by_week, on="_wk", how="left", maintain_order="left")
@@ -307,6 +308,6 @@ class ColdStartForecaster:
         launch_day = cf.days(frame["_day"])
         frame = frame.with_columns(
             pl.Series(f"f_level_{w}", cf.level_at(self.level_, launch_day, int(w)))
-            for w in self.params["level_windows"]
+            for w in self._param("level_windows")
         )
-        return cf.join_trends(self._analogues(frame), self.trends, self.trend_attributes_)
+        return cf.join_trends(self._analogues(frame), self.trends_, self.trend_attributes_)

@@ -46,6 +46,7 @@ profit         146,090,246 -> 146,023,325      7,102 -> 6,326
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
@@ -56,8 +57,8 @@ import polars as pl
 
 from forecast.calendar import calendar_features
 from forecast.config import FeaturesConfig
-from forecast.errors import InputError, NotFittedError
-from forecast.models.base import FORECAST_COLUMNS, quantile_column
+from forecast.errors import InputError
+from forecast.models.base import Forecaster, quantile_column
 from forecast.models.lgbm_features import (
     CALENDAR_COLUMNS,
     SERIES,
@@ -97,7 +98,7 @@ def category_codes(keys: pl.DataFrame) -> dict[str, dict[str, int]]:
     return out
 
 
-class LightGBMForecaster:
+class LightGBMForecaster(Forecaster):
     """Global gradient-boosted model forecasting the mean and quantiles of weekly units.
 
     Parameters
@@ -106,8 +107,8 @@ class LightGBMForecaster:
     quantiles : quantile levels to forecast (0.1, 0.5 and 0.9 are always included).
     seed : seed of LightGBM and of the training-row sample.
     params : LightGBM parameters overriding `DEFAULT_PARAMS`.
-    articles, exog : static context (accepted for the common model interface).
-    max_horizon : horizons trained on; a longer forecast reuses the last horizon's trees.
+    max_horizon : horizons 1..`max_horizon` are trained on; a longer forecast reuses the last horizon's
+        trees. The pipeline passes the horizons it forecasts (`PipelineConfig.model_horizon`), no more.
     train_weeks : how many weeks of origins before the fit origin make training rows.
     origin_step : weeks between training origins.
     max_rows : training rows kept (a seeded sample when there are more).
@@ -139,8 +140,6 @@ class LightGBMForecaster:
         quantiles: Sequence[float] = (0.1, 0.5, 0.9),
         seed: int = 42,
         params: dict[str, Any] | None = None,
-        articles: pl.DataFrame | None = None,
-        exog: pl.DataFrame | None = None,
         *,
         max_horizon: int = 26,
         train_weeks: int = 104,
@@ -158,8 +157,6 @@ class LightGBMForecaster:
         self.quantiles = quantiles
         self.seed = seed
         self.params = params
-        self.articles = articles
-        self.exog = exog
         self.max_horizon = max_horizon
         self.train_weeks = train_weeks
         self.origin_step = origin_step
@@ -177,9 +174,6 @@ class LightGBMForecaster:
     def _spec(self) -> tuple[list[int], list[int]]:
         spec = self.features or FeaturesConfig()
         return sorted(set(spec.lags)), sorted(set(spec.rolling_windows))
-
-    def _levels(self) -> list[float]:
-        return sorted(set(self.quantiles) | {0.1, 0.5, 0.9})
 
     def _lgb_params(self, objective: str, alpha: float | None = None) -> dict[str, Any]:
         params = {**DEFAULT_PARAMS, **(self.params or {}), "objective": objective, "seed": self.seed}
@@ -264,8 +258,19 @@ class LightGBMForecaster:
         keep = min(1.0, self.max_rows / max(total, 1))
         return self._frame(m, origins, self.max_horizon, last, keep)
 
-    def fit(self, panel: pl.DataFrame | pl.LazyFrame, origin: date) -> LightGBMForecaster:
-        """Learn from the panel's weeks up to `origin`; returns self."""
+    def fit(
+        self,
+        panel: pl.DataFrame,
+        origin: date,
+        *,
+        articles: pl.DataFrame | None = None,
+        exog: pl.DataFrame | None = None,
+    ) -> LightGBMForecaster:
+        """Learn from the panel's weeks up to `origin`; returns self.
+
+        The catalogue's category reaches the model through the panel; `articles` and `exog` are not read.
+        """
+        del articles, exog
         data = panel.collect() if isinstance(panel, pl.LazyFrame) else panel
         # codes fixed at fit time, so a slice of the panel (a pyfunc input) gets the same store/category codes
         self.codes_ = category_codes(data.filter(pl.col("week") <= origin))
@@ -286,9 +291,7 @@ class LightGBMForecaster:
         weight = scale * np.where(train["holiday"].to_numpy(), self.holiday_weight, 1.0)
         x = self._matrix(train)
         mean_objective = "tweedie" if self.target == "level" and (target >= 0).all() else "regression"
-        jobs = [("mean", mean_objective, None)] + [
-            (quantile_column(q), "quantile", q) for q in self._levels()
-        ]
+        jobs = [("mean", mean_objective, None)] + [(quantile_column(q), "quantile", q) for q in self.levels]
         self.offsets_ = self._calibration(train, x, target, weight) if self.calibrate else {}
         for column, objective, alpha in jobs:
             self.models_[column] = self._train(x, target, weight, objective, alpha)
@@ -305,7 +308,7 @@ class LightGBMForecaster:
         self, train: pl.DataFrame, x: np.ndarray, target: np.ndarray, weight: np.ndarray
     ) -> dict[str, np.ndarray]:
         """Per-level offsets (scaled units, indexed by horizon) from rows held out at the last weeks."""
-        outer = [q for q in self._levels() if q != 0.5]
+        outer = [q for q in self.levels if q != 0.5]
         cut = self.origin_ - timedelta(weeks=self.calibration_weeks)
         early = (train["week"] <= cut).to_numpy()
         late = (train["origin"] >= cut).to_numpy()
@@ -325,12 +328,6 @@ class LightGBMForecaster:
             for i, q in enumerate(outer)
         }
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "models_"):
-            name = type(self).__name__
-            msg = f"This {name} instance is not fitted yet. Call 'fit' with a panel and an origin first."
-            raise NotFittedError(msg)
-
     def _active(self, m: SeriesMatrix) -> np.ndarray:
         last = m.weeks - 1
         recent = np.nan_to_num(m.units[:, max(last - self.active_weeks + 1, 0) :]) != 0
@@ -338,7 +335,7 @@ class LightGBMForecaster:
 
     def predict(self, horizon: int, series: pl.DataFrame | None = None) -> pl.DataFrame:
         """Forecast weeks origin+1..origin+`horizon` for `series` (default: series sold in `active_weeks`)."""
-        self._check_fitted()
+        self.check_fitted()
         if horizon < 1:
             msg = f"`horizon` must be at least 1 week, got {horizon!r}"
             raise ValueError(msg)
@@ -350,6 +347,17 @@ class LightGBMForecaster:
             wanted = series.select(pl.col(c).cast(pl.Utf8) for c in SERIES).unique()
         frame = frame.join(wanted, on=SERIES, how="semi") if frame.height else frame
         return self._outputs(frame)
+
+    def forecast_from(self, history: pl.DataFrame, horizon: int, series: pl.DataFrame) -> pl.DataFrame:
+        """Forecast from new history (an MLflow input slice) with the trees learnt at `fit`: only the
+        features are read from `history`, up to its last week."""
+        self.check_fitted()
+        origin = history["week"].max()
+        assert isinstance(origin, date)
+        model = copy.copy(self)  # shares the trees; this instance keeps its own history
+        model.matrix_ = self._build(history, origin)
+        model.origin_ = origin
+        return model.predict(horizon, series)
 
     def _shift(
         self, quant: np.ndarray, columns: list[str], horizon: np.ndarray, scale: np.ndarray
@@ -369,22 +377,17 @@ class LightGBMForecaster:
         return np.column_stack([below[:, :middle], above])
 
     def _outputs(self, frame: pl.DataFrame) -> pl.DataFrame:
-        columns = ["mean", *[quantile_column(q) for q in self._levels()]]
+        columns = ["mean", *[quantile_column(q) for q in self.levels]]
         if frame.height == 0 or not self.models_:
-            empty = {c: pl.Utf8 for c in SERIES} | {"week": pl.Date, "horizon": pl.Int32, "model": pl.Utf8}
-            return pl.DataFrame(schema=empty | {c: pl.Float64 for c in columns})
+            keys = {c: pl.Utf8 for c in SERIES} | {"week": pl.Date, "horizon": pl.Int32}
+            return self.forecast_frame(pl.DataFrame(schema=keys), [], np.zeros((0, len(columns) - 1)))
         x = self._matrix(frame.with_columns(pl.col("horizon").clip(upper_bound=self.max_horizon)))
         scale, base = frame["scale"].to_numpy(), self._base(frame)
         values = {c: np.maximum((self.models_[c].predict(x) + base) * scale, 0.0) for c in columns}  # type: ignore[union-attr]
         quant = np.sort(np.column_stack([values[c] for c in columns[1:]]), axis=1)
         quant = self._shift(quant, columns[1:], frame["horizon"].to_numpy(), scale)
-        out = frame.select(*SERIES, "week", pl.col("horizon").cast(pl.Int32)).with_columns(
-            pl.lit(self.name).alias("model"),
-            pl.Series("mean", values["mean"]),
-            *[pl.Series(c, quant[:, i]) for i, c in enumerate(columns[1:])],
-        )
-        head = [c for c in FORECAST_COLUMNS if c in out.columns]
-        return out.select(head + [c for c in out.columns if c not in head]).sort(*SERIES, "horizon")
+        out = self.forecast_frame(frame, values["mean"], quant)
+        return out.sort(*SERIES, "horizon")
 
 
 def weighted_quantile(values: np.ndarray, weights: np.ndarray, level: float) -> float:

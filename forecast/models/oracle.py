@@ -9,21 +9,24 @@ forecast, and it never becomes champion (it needs what no retailer knows).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
 from scipy.stats import nbinom
 
-from forecast.errors import NotFittedError
-from forecast.models.base import quantile_column
+from forecast.contracts import SERIES
+from forecast.models.base import Forecaster
 
-SERIES = ["article_id", "store_id"]
 ORACLE = "oracle"
 
 
-class OracleForecaster:
+class OracleForecaster(Forecaster):
     """Forecasts the known expected demand.
+
+    The one model whose constructor takes data: what it knows is the simulator's truth, which no panel,
+    catalogue or exogenous table carries.
 
     Parameters
     ----------
@@ -34,22 +37,28 @@ class OracleForecaster:
 
     name = ORACLE
 
-    def __init__(self, expected: pl.DataFrame, quantiles: tuple[float, ...] | list[float], dispersion: float):
+    def __init__(self, expected: pl.DataFrame, quantiles: Sequence[float], dispersion: float) -> None:
         self.expected = expected
         self.quantiles = quantiles
         self.dispersion = dispersion
 
-    def fit(self, panel: pl.DataFrame, origin: date) -> OracleForecaster:
+    def fit(
+        self,
+        panel: pl.DataFrame,
+        origin: date,
+        *,
+        articles: pl.DataFrame | None = None,
+        exog: pl.DataFrame | None = None,
+    ) -> OracleForecaster:
         """Remember the origin and the series of `panel` (it learns nothing from them)."""
+        del articles, exog
         self.origin_ = origin
         self.series_ = panel.select(SERIES).unique().sort(SERIES)
         return self
 
     def predict(self, horizon: int, series: pl.DataFrame | None = None) -> pl.DataFrame:
         """Weeks origin+1..origin+`horizon` of `series` (default: every series of the fitted panel)."""
-        if not hasattr(self, "origin_"):
-            msg = "This OracleForecaster instance is not fitted yet. Call 'fit' before 'predict'."
-            raise NotFittedError(msg)
+        self.check_fitted()
         weeks = pl.DataFrame(
             {
                 "week": [self.origin_ + timedelta(weeks=h) for h in range(1, horizon + 1)],
@@ -62,13 +71,8 @@ class OracleForecaster:
         grid = keys.join(weeks, how="cross").join(rate, on=[*SERIES, "week"], how="left")
         mean = grid.get_column("expected_demand").fill_null(0.0).to_numpy()
         k = self.dispersion
-        levels = sorted(set(self.quantiles) | {0.1, 0.5, 0.9})
-        quantiles = {quantile_column(q): nbinom.ppf(q, k, k / (k + mean)).astype(np.float64) for q in levels}
-        return grid.select(*SERIES, "week", "horizon").with_columns(
-            pl.lit(ORACLE).alias("model"),
-            pl.Series("mean", mean),
-            *[pl.Series(name, values) for name, values in quantiles.items()],
-        )
+        quantiles = np.column_stack([nbinom.ppf(q, k, k / (k + mean)) for q in self.levels])
+        return self.forecast_frame(grid, mean, quantiles)
 
 
 def build_oracle(true_demand: pl.DataFrame | None, quantiles: list[float]) -> OracleForecaster | None:

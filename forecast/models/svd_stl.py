@@ -33,13 +33,11 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 
-from forecast.errors import NotFittedError
-from forecast.models.base import FORECAST_COLUMNS, quantile_column
-
-SERIES = ["article_id", "store_id"]
+from forecast.contracts import SERIES
+from forecast.models.base import Forecaster, quantile_column
 
 
-class SVDSTLForecaster:
+class SVDSTLForecaster(Forecaster):
     """Per-article rank-k SVD denoising of the stores' history, then MSTL/ETS (or seasonal naive) per series.
 
     Parameters
@@ -82,11 +80,16 @@ class SVDSTLForecaster:
         self.residual_weeks = residual_weeks
         self.active_weeks = active_weeks
 
-    def _levels(self) -> list[float]:
-        return sorted(set(self.quantiles) | {0.1, 0.5, 0.9})
-
-    def fit(self, panel: pl.DataFrame | pl.LazyFrame, origin: date) -> SVDSTLForecaster:
+    def fit(
+        self,
+        panel: pl.DataFrame,
+        origin: date,
+        *,
+        articles: pl.DataFrame | None = None,
+        exog: pl.DataFrame | None = None,
+    ) -> SVDSTLForecaster:
         """Denoise the history up to `origin`, article by article; returns self."""
+        del articles, exog  # the articles are the panel's; no exogenous input
         data = panel.collect() if isinstance(panel, pl.LazyFrame) else panel
         rows = data.filter(pl.col("week") <= origin).select(
             pl.col("article_id").cast(pl.Utf8), pl.col("store_id").cast(pl.Utf8), "week", "units"
@@ -95,7 +98,7 @@ class SVDSTLForecaster:
         if not isinstance(start, date):
             msg = f"panel has no week on or before the origin {origin.isoformat()!r}"
             raise ValueError(msg)
-        self.start_, self.origin_ = start, origin
+        self.start_ = start
         self.is_end_ = start.isoweekday() != 1
         weeks = (origin - start).days // 7 + 1
         keys = rows.select(SERIES).unique().sort(SERIES)
@@ -108,20 +111,21 @@ class SVDSTLForecaster:
         )
         self.keys_, self.raw_ = keys, raw
         self.denoised_ = raw.copy()
-        articles = keys["article_id"].to_numpy()
-        for article in np.unique(articles):
-            members = np.flatnonzero(articles == article)
+        owners = keys["article_id"].to_numpy()
+        for article in np.unique(owners):
+            members = np.flatnonzero(owners == article)
             self.denoised_[members] = low_rank(raw[members], self.rank)
+        self.origin_ = origin
         return self
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "denoised_"):
-            msg = "This SVDSTLForecaster instance is not fitted yet. Call 'fit' with a panel and an origin."
-            raise NotFittedError(msg)
+    def christmas_source_years(self) -> list[int]:
+        """The year whose Christmas a blend copies: the last full one in the fitted history."""
+        self.check_fitted()
+        return self._full_years()[-1:]
 
     def predict(self, horizon: int, series: pl.DataFrame | None = None) -> pl.DataFrame:
         """Forecast weeks origin+1..origin+`horizon` for `series` (default: series sold in `active_weeks`)."""
-        self._check_fitted()
+        self.check_fitted()
         if horizon < 1:
             msg = f"`horizon` must be at least 1 week, got {horizon!r}"
             raise ValueError(msg)
@@ -136,7 +140,7 @@ class SVDSTLForecaster:
         out = self._frame(wanted, point, self._quantiles(point), horizon)
         if not self.christmas_shift:
             return out
-        columns = ["mean", *[quantile_column(q) for q in self._levels()]]
+        columns = ["mean", *[quantile_column(q) for q in self.levels]]
         return shift_christmas(out, columns, start=self.start_, source_years=source_years)
 
     def _point(self, horizon: int) -> tuple[np.ndarray, list[int]]:
@@ -168,7 +172,7 @@ class SVDSTLForecaster:
     def _quantiles(self, point: np.ndarray) -> np.ndarray:
         """Series × horizon × level: point + quantiles of the recent seasonal-naive errors (raw data)."""
         raw, season = self.raw_, self.season_length
-        levels = self._levels()
+        levels = self.levels
         if raw.shape[1] > season:
             errors = raw[:, season:] - raw[:, :-season]
         else:
@@ -185,23 +189,20 @@ class SVDSTLForecaster:
         rows = self.keys_.with_row_index("row").join(wanted, on=SERIES, how="semi")["row"].to_numpy()
         n = len(rows)
         keys = self.keys_[rows]
-        steps = np.tile(np.arange(1, horizon + 1), n)
-        weeks = [self.origin_ + timedelta(weeks=int(h)) for h in range(1, horizon + 1)] * n
-        columns = [quantile_column(q) for q in self._levels()]
-        out = pl.DataFrame(
+        grid = pl.DataFrame(
             {
                 "article_id": np.repeat(keys["article_id"].to_numpy(), horizon),
                 "store_id": np.repeat(keys["store_id"].to_numpy(), horizon),
-                "week": pl.Series(weeks, dtype=pl.Date),
-                "horizon": pl.Series(steps, dtype=pl.Int32),
-                "model": [self.name] * (n * horizon),
-                "mean": np.maximum(point[rows], 0.0).reshape(-1),
-                **{c: quant[rows][:, :, i].reshape(-1) for i, c in enumerate(columns)},
+                "week": pl.Series(
+                    [self.origin_ + timedelta(weeks=int(h)) for h in range(1, horizon + 1)] * n, dtype=pl.Date
+                ),
+                "horizon": np.tile(np.arange(1, horizon + 1), n),
             },
             schema_overrides={"article_id": pl.Utf8, "store_id": pl.Utf8},
         )
-        head = [c for c in FORECAST_COLUMNS if c in out.columns]
-        return out.select(head + [c for c in out.columns if c not in head]).sort(*SERIES, "horizon")
+        mean = np.maximum(point[rows], 0.0).reshape(-1)
+        out = self.forecast_frame(grid, mean, quant[rows].reshape(n * horizon, -1))
+        return out.sort(*SERIES, "horizon")
 
 
 def low_rank(matrix: np.ndarray, rank: int) -> np.ndarray:
