@@ -75,5 +75,6 @@ def test_demo_pipeline_loads_and_simulates(repo_root: Path) -> None:
     assert ds.articles.height == 240
     assert ds.true_demand is not None
     reseeded = load_pipeline(repo_root / "pipelines" / "demo.toml", seed=8)
-    assert (reseeded.forecast.seed, reseeded.simulate.seed) == (8, config.simulate.seed)  # the model seed only
+    # the model seed only
+    assert (reseeded.forecast.seed, reseeded.simulate.seed) == (8, config.simulate.seed)
     assert load_pipeline(repo_root / "pipelines" / "demo.toml", data_seed=8).simulate.seed == 8
