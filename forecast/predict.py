@@ -65,7 +65,7 @@ def predict_all(
     say(f"fitting {model_name} on {hist.height} rows up to {origin}; forecasting {active.height} series")
     parts = [model.fit(hist, origin, articles=ds.articles, exog=ds.exog).predict(horizon, active)]
     cold = cold_start_series(ds, frame, origin)
-    cold_model = build_cold_start(config) if cold.height else None
+    cold_model = build_cold_start(config, ds.article_attributes) if cold.height else None
     if cold_model is not None:
         say(f"cold start: fitting, then forecasting {cold.height} new article x store pairs")
         cold_model.fit(hist, origin, articles=ds.articles, trends=ds.trends)

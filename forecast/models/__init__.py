@@ -66,13 +66,19 @@ def build_models(config: PipelineConfig) -> list[Forecaster]:
     return [create(name, config) for name in config.models.names()]
 
 
-def build_cold_start(config: PipelineConfig) -> LaunchForecaster | None:
-    """The cold-start model (`ColdStartForecaster`) when the pipeline enables it, else None."""
+def build_cold_start(config: PipelineConfig, attributes: list[str] | None = None) -> LaunchForecaster | None:
+    """The cold-start model (`ColdStartForecaster`) when the pipeline enables it, else None.
+
+    `attributes` are the catalogue columns the dataset names as article attributes (default: every text
+    column of the catalogue).
+    """
     if not config.models.cold_start:
         return None
     from forecast.models.coldstart import ColdStartForecaster
 
-    return ColdStartForecaster(quantiles=config.forecast.quantiles, seed=config.forecast.seed)
+    return ColdStartForecaster(
+        quantiles=config.forecast.quantiles, seed=config.forecast.seed, attributes=attributes or None
+    )
 
 
 def _statsforecast(method: str) -> Factory:

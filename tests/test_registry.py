@@ -1,0 +1,149 @@
+"""The estimator contract and the model registry: a model added in a few lines is backtested and forecast."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from forecast.backtest import run_backtest
+from forecast.cli.backtest import select_models
+from forecast.config import BacktestConfig, ModelsConfig, PipelineConfig, SimulateConfig, load_pipeline
+from forecast.errors import ConfigError, NotFittedError
+from forecast.models import build_models, create, register, registered, unregister
+from forecast.models.base import FORECAST_COLUMNS, Forecaster
+from forecast.models.baselines import StatsForecastModel
+from forecast.objectives import MAXIMISE, OBJECTIVES
+from forecast.panel import build_panel
+from forecast.predict import predict_all
+from forecast.simulate import simulate_dataset
+
+
+class LastWeek(Forecaster):
+    """The toy model of the README: each series' last week, flat, with a ±50% band."""
+
+    name = "last_week"
+
+    def __init__(self, quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)) -> None:
+        self.quantiles = quantiles
+
+    def fit(self, panel: pl.DataFrame, origin: date, **_: object) -> LastWeek:
+        last = panel.filter(pl.col("week") == origin)
+        self.level_ = last.select("article_id", "store_id", pl.col("units").alias("level"))
+        self.origin_ = origin
+        return self
+
+    def predict(self, horizon: int, series: pl.DataFrame | None = None) -> pl.DataFrame:
+        self.check_fitted()
+        keys = self.level_ if series is None else series.join(self.level_, on=["article_id", "store_id"])
+        steps = pl.DataFrame({"horizon": range(1, horizon + 1)})
+        grid = keys.join(steps, how="cross").with_columns(
+            (pl.lit(self.origin_) + pl.duration(weeks=pl.col("horizon"))).alias("week")
+        )
+        level = grid["level"].fill_null(0.0).to_numpy()
+        return self.forecast_frame(grid, level, np.column_stack([0.5 * level, level, 1.5 * level]))
+
+
+@pytest.fixture
+def toy() -> Iterator[str]:
+    register("last_week", lambda config: LastWeek(tuple(config.forecast.quantiles)))
+    yield "last_week"
+    unregister("last_week")
+
+
+def small_config(baselines: list[str]) -> PipelineConfig:
+    return PipelineConfig(
+        name="registry",
+        simulate=SimulateConfig(articles=20, stores=2, weeks=30, seed=4),
+        models=ModelsConfig(baselines=baselines, lightgbm=False, cold_start=False),
+        backtest=BacktestConfig(folds=2, step=2),
+    )
+
+
+def test_a_registered_model_is_backtested_and_forecast(toy: str) -> None:
+    config = small_config(["naive", toy])
+    ds = simulate_dataset(config.simulate)
+    panel = build_panel(ds).collect()
+    result = run_backtest(panel, build_models(config), config, ds)
+    assert set(result.leaderboard["model"]) >= {"naive", toy}
+    assert result.per_fold.filter(pl.col("model") == toy)["missing_forecasts"].sum() == 0
+    out = predict_all(ds, panel, config, toy)
+    assert out.columns == FORECAST_COLUMNS
+    assert set(out["model"]) == {toy}
+
+
+def test_the_config_and_the_cli_read_the_registry(toy: str) -> None:
+    with pytest.raises(ConfigError, match="unknown model"):
+        ModelsConfig(baselines=["prophet"])
+    assert toy in registered()
+    assert select_models(small_config(["naive"]), f"{toy},lightgbm").models.names() == [toy, "lightgbm"]
+    unregister(toy)
+    with pytest.raises(ConfigError, match="unknown model"):
+        ModelsConfig(baselines=[toy])
+
+
+def test_register_refuses_a_second_model_under_one_name(toy: str) -> None:
+    with pytest.raises(ConfigError, match="already registered"):
+        register(toy, lambda _config: LastWeek())
+
+
+def test_constructors_store_parameters_and_clone_unfitted() -> None:
+    config = small_config(["naive"])
+    ds = simulate_dataset(config.simulate)
+    panel = build_panel(ds).collect()
+    origin = panel["week"].max()
+    for name in ("naive", "lightgbm", "lightgbm_svd", "stlf_svd"):
+        model = create(name, config)
+        before = repr(model.get_params())
+        with pytest.raises(NotFittedError, match="not fitted yet"):
+            model.predict(2)
+        if name == "naive":
+            model.fit(panel, origin)
+            assert model.is_fitted
+            assert repr(model.get_params()) == before  # fitting changes no parameter
+        copy = model.clone()
+        assert not copy.is_fitted
+        assert repr(copy.get_params()) == before
+
+
+def test_lightgbm_learns_the_horizons_the_pipeline_forecasts() -> None:
+    config = small_config(["naive"])
+    config.forecast.horizon, config.backtest.horizon = 3, 5
+    assert config.model_horizon == 5
+    assert create("lightgbm", config).get_params()["max_horizon"] == 5
+
+
+def test_forecast_from_refits_a_clone_and_keeps_the_model() -> None:
+    config = small_config(["naive"])
+    panel = build_panel(simulate_dataset(config.simulate)).collect()
+    weeks = panel["week"].unique().sort()
+    model = StatsForecastModel("naive").fit(panel.filter(pl.col("week") <= weeks[-5]), weeks[-5])
+    series = panel.select("article_id", "store_id").unique()
+    out = model.forecast_from(panel, 2, series)
+    assert out["week"].min() > weeks[-1]
+    assert model.origin_ == weeks[-5]
+
+
+def test_model_and_data_seeds_are_separate_and_overrides_are_checked(tmp_path: Path) -> None:
+    file = tmp_path / "p.toml"
+    file.write_text('name = "p"\n[simulate]\nseed = 7\n[forecast]\nseed = 42\n')
+    config = load_pipeline(file, seed=3)
+    assert (config.forecast.seed, config.simulate.seed) == (3, 7)
+    config = load_pipeline(file, data_seed=5)
+    assert (config.forecast.seed, config.simulate.seed) == (42, 5)
+    with pytest.raises(ConfigError, match=r"forecast.horizon.*--horizon 0"):
+        load_pipeline(file, horizon=0)
+    with pytest.raises(ConfigError, match=r"simulate.seed.*--data-seed -1"):
+        load_pipeline(file, data_seed=-1)
+
+
+def test_objectives_are_defined_once() -> None:
+    assert set(MAXIMISE) == {"profit", "revenue"}
+    for objective in OBJECTIVES:
+        BacktestConfig(objective=objective)
+    with pytest.raises(ConfigError, match="objective"):
+        BacktestConfig(objective="pinball")
