@@ -481,11 +481,16 @@ def load_pipeline(
     try:
         return parse_pipeline(raw, source.resolve())
     except ConfigError as exc:
-        given = [f"{option} {value}" for option, value in overrides.items() if value is not None]
-        if not given:
-            raise
-        msg = f"{exc} (with {', '.join(given)} from the command line)"
-        raise ConfigError(msg) from exc
+        for option, value in overrides.items():
+            if value is not None and f"`{OVERRIDDEN[option]}`" in str(exc):
+                # the command line's value is the bad one: say so, not "correct the pipeline file"
+                text = str(exc).split("]: ", 1)[-1].split("; fix:")[0]
+                msg = f"{option} {value}: {text}; fix: pass another value"
+                raise ConfigError(msg) from exc
+        raise
+
+
+OVERRIDDEN = {"--horizon": "forecast.horizon", "--seed": "forecast.seed", "--data-seed": "simulate.seed"}
 
 
 def _read_pipeline(source: Path) -> dict[str, Any]:

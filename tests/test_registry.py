@@ -135,9 +135,9 @@ def test_model_and_data_seeds_are_separate_and_overrides_are_checked(tmp_path: P
     assert (config.forecast.seed, config.simulate.seed) == (3, 7)
     config = load_pipeline(file, data_seed=5)
     assert (config.forecast.seed, config.simulate.seed) == (42, 5)
-    with pytest.raises(ConfigError, match=r"forecast.horizon.*--horizon 0"):
+    with pytest.raises(ConfigError, match=r"^--horizon 0: `forecast.horizon` must be 1 to"):
         load_pipeline(file, horizon=0)
-    with pytest.raises(ConfigError, match=r"simulate.seed.*--data-seed -1"):
+    with pytest.raises(ConfigError, match=r"^--data-seed -1: `simulate.seed` must be"):
         load_pipeline(file, data_seed=-1)
 
 

@@ -233,7 +233,8 @@ class StatsForecastModel(Forecaster):
         engine = StatsForecast(models=[model, naive], freq=1, fallback_model=naive, n_jobs=1)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            fc = engine.forecast(df=data, h=horizon, level=levels).sort("unique_id", "ds")
+            raw: Any = engine.forecast(df=data, h=horizon, level=levels)
+        fc: pl.DataFrame = raw.sort("unique_id", "ds")
         first, second = (repr(m) for m in (model, naive))
         ids = fc["unique_id"].to_numpy()[::horizon]
         mean = fc[first].to_numpy().reshape(-1, horizon)
