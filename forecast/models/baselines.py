@@ -24,6 +24,14 @@ series stopped selling earlier (no sale recorded = nothing sold). Quantiles:
 
 Fallbacks: a series shorter than `season_length` weeks gets the naive forecast from ``seasonal_naive``; a
 method that fails on a series (e.g. AutoETS on a tiny history) or returns NaN falls back to naive.
+
+Why not statsforecast's own ``ConformalIntervals`` with ``StatsForecast(fallback_model=Naive())``: measured on
+3-fold backtests of window_average / croston_optimized / tsb, it is worse on both datasets. Its scores are
+quantiles per horizon step over a few windows, not pooled with the finite-sample rank, so its bands are
+narrower (Walmart coverage_80 0.731 / 0.744 / 0.758 against 0.825 / 0.838 / 0.852 here, pinball 772 / 757 /
+731 against 760 / 747 / 723, profit 142.41M / 142.39M / 142.14M against 142.46M / 142.39M / 142.21M, in twice
+the time); and its fallback replaces the point forecast too on series shorter than two windows, most of the
+demo's seasonal articles (demo profit 12,448 / 12,325 / 12,298 against 17,153 / 17,514 / 17,342).
 """
 
 from __future__ import annotations
@@ -56,20 +64,20 @@ IDS = SERIES
 
 
 def _statsforecast_model(
-    method: str, season_length: int, window_size: int, alpha_d: float, alpha_p: float, **kwargs: Any
+    method: str, season_length: int, window_size: int, alpha_d: float, alpha_p: float
 ) -> Any:
     from statsforecast import models as sf
 
     factories: dict[str, Callable[[], Any]] = {
-        "seasonal_naive": lambda: sf.SeasonalNaive(season_length=season_length, **kwargs),
-        "naive": lambda: sf.Naive(**kwargs),
-        "window_average": lambda: sf.WindowAverage(window_size=window_size, **kwargs),
-        "historic_average": lambda: sf.HistoricAverage(**kwargs),
-        "auto_ets": lambda: sf.AutoETS(season_length=season_length, **kwargs),
-        "croston_optimized": lambda: sf.CrostonOptimized(**kwargs),
-        "tsb": lambda: sf.TSB(alpha_d=alpha_d, alpha_p=alpha_p, **kwargs),
-        "adida": lambda: sf.ADIDA(**kwargs),
-        "imapa": lambda: sf.IMAPA(**kwargs),
+        "seasonal_naive": lambda: sf.SeasonalNaive(season_length=season_length),
+        "naive": sf.Naive,
+        "window_average": lambda: sf.WindowAverage(window_size=window_size),
+        "historic_average": sf.HistoricAverage,
+        "auto_ets": lambda: sf.AutoETS(season_length=season_length),
+        "croston_optimized": sf.CrostonOptimized,
+        "tsb": lambda: sf.TSB(alpha_d=alpha_d, alpha_p=alpha_p),
+        "adida": sf.ADIDA,
+        "imapa": sf.IMAPA,
     }
     return factories[method]()
 
@@ -110,7 +118,6 @@ class StatsForecastModel(Forecaster):
         conformal_weeks: int = 52,
         residual_weeks: int = 52,
         nonnegative: bool = True,
-        intervals: str = "pooled",
     ) -> None:
         if method not in METHODS:
             msg = f"baseline method must be one of {METHODS}, got {method!r}"
@@ -124,7 +131,6 @@ class StatsForecastModel(Forecaster):
         self.conformal_weeks = conformal_weeks
         self.residual_weeks = residual_weeks
         self.nonnegative = nonnegative
-        self.intervals = intervals
 
     @property
     def name(self) -> str:  # type: ignore[override]
@@ -169,8 +175,6 @@ class StatsForecastModel(Forecaster):
 
     def _forecast_all(self, rows: pl.DataFrame, horizon: int) -> np.ndarray:
         """Array (series, horizon, 1 + quantiles): the mean then each quantile."""
-        if self.intervals == "statsforecast":
-            return self._finish(self._forecast_core(rows, horizon))
         out = np.zeros((rows.height, horizon, 1 + len(self.levels)))
         model = _statsforecast_model(
             self.method, self.season_length, self.window_size, self.alpha_d, self.alpha_p
@@ -191,65 +195,6 @@ class StatsForecastModel(Forecaster):
         if self.nonnegative:
             out = np.maximum(out, 0.0)
         out[:, :, 1:] = np.maximum.accumulate(out[:, :, 1:], axis=2)
-        return out
-
-    def _series_frame(self, rows: pl.DataFrame) -> pl.DataFrame:
-        """unique_id (row index), ds (week number), y: each series padded with zero weeks to the origin."""
-        pad = ((pl.lit(self.origin_) - pl.col("last_week")).dt.total_days() // 7).clip(0)
-        return (
-            rows.with_row_index("unique_id")
-            .filter(pl.col("units").list.len() > 0)
-            .select(
-                "unique_id",
-                pl.concat_list(pl.col("units"), pl.lit(0.0).repeat_by(pad)).alias("y"),
-            )
-            .explode("y")
-            .with_columns(pl.int_range(pl.len()).over("unique_id").alias("ds"))
-            .select("unique_id", "ds", "y")
-        )
-
-    def _forecast_core(self, rows: pl.DataFrame, horizon: int) -> np.ndarray:
-        """statsforecast's engine: conformal intervals (``ConformalIntervals``) for the methods without
-        their own, the naive model as ``fallback_model`` where a method fails, then naive where it gives
-        no finite forecast (seasonal naive on a history shorter than a season)."""
-        from statsforecast import StatsForecast
-        from statsforecast.utils import ConformalIntervals
-
-        data = self._series_frame(rows)
-        out = np.zeros((rows.height, horizon, 1 + len(self.levels)))
-        if data.height == 0:
-            return out
-        levels = sorted({round(100 * abs(1 - 2 * q)) for q in self.levels if q != 0.5})
-        kwargs: dict[str, Any] = {}
-        if self.method not in WITH_INTERVALS:
-            windows = max(2, self.conformal_weeks // horizon)
-            kwargs["prediction_intervals"] = ConformalIntervals(h=horizon, n_windows=windows)
-        model = _statsforecast_model(
-            self.method, self.season_length, self.window_size, self.alpha_d, self.alpha_p, **kwargs
-        )
-        naive = _statsforecast_model(
-            "naive", self.season_length, self.window_size, self.alpha_d, self.alpha_p, alias="fallback_naive"
-        )
-        engine = StatsForecast(models=[model, naive], freq=1, fallback_model=naive, n_jobs=1)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            raw: Any = engine.forecast(df=data, h=horizon, level=levels)
-        fc: pl.DataFrame = raw.sort("unique_id", "ds")
-        first, second = (repr(m) for m in (model, naive))
-        ids = fc["unique_id"].to_numpy()[::horizon]
-        mean = fc[first].to_numpy().reshape(-1, horizon)
-        bad = ~np.isfinite(mean).all(axis=1)
-        cols = [mean]
-        for q in self.levels:
-            level = round(100 * abs(1 - 2 * q))
-            side = "lo" if q < 0.5 else "hi"
-            name, fallback = f"{first}-{side}-{level}", f"{second}-{side}-{level}"
-            own = mean if q == 0.5 or name not in fc.columns else fc[name].to_numpy().reshape(-1, horizon)
-            alt = fc[second] if q == 0.5 else fc[fallback]
-            own = np.where(bad[:, None], alt.to_numpy().reshape(-1, horizon), own)
-            cols.append(own)
-        cols[0] = np.where(bad[:, None], fc[second].to_numpy().reshape(-1, horizon), mean)
-        out[ids.astype(np.int64)] = np.nan_to_num(np.stack(cols, axis=2))
         return out
 
     def _forecast_one(
