@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import tomllib
 import typing
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from forecast.config_checks import check_lightgbm_params, check_seed, check_value
+from forecast.config_checks import check_lightgbm_params, check_seed, check_value, read_pipeline_file
 from forecast.errors import ConfigError
 from forecast.objectives import OBJECTIVES
 
@@ -460,7 +459,7 @@ def load_pipeline(
     a ``[simulate]`` section): silently falling back to synthetic data would make a plan from the wrong data.
     """
     source = Path(path)
-    raw = _read_pipeline(source)
+    raw = read_pipeline_file(source)
     data_section = raw.get("data")
     # a [simulate] section says the data is simulated; otherwise the file must say where its data is
     named = (isinstance(data_section, dict) and "adapter" in data_section) or (
@@ -491,23 +490,6 @@ def load_pipeline(
 
 
 OVERRIDDEN = {"--horizon": "forecast.horizon", "--seed": "forecast.seed", "--data-seed": "simulate.seed"}
-
-
-def _read_pipeline(source: Path) -> dict[str, Any]:
-    if not source.exists():
-        msg = f"{source}: pipeline file not found; fix: pass a path like pipelines/demo.toml"
-        raise ConfigError(msg)
-    if not source.is_file():
-        msg = f"{source}: is not a file; fix: pass a pipeline TOML file like pipelines/demo.toml"
-        raise ConfigError(msg)
-    try:
-        return tomllib.loads(source.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        msg = f"{source}: not a valid TOML file ({' '.join(str(exc).split())}); fix: correct the TOML syntax"
-        raise ConfigError(msg) from exc
-    except OSError as exc:
-        msg = f"{source}: cannot be read ({exc.strerror}); fix: check the file's permissions"
-        raise ConfigError(msg) from exc
 
 
 def _with_overrides(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import tomllib
 import types
 import typing
 from datetime import date
@@ -135,3 +136,21 @@ def _restore(saved: list[int]) -> None:
     for target, fd in zip((1, 2), saved, strict=True):
         os.dup2(fd, target)
         os.close(fd)
+
+
+def read_pipeline_file(source: Path) -> dict[str, Any]:
+    """The parsed TOML of a pipeline file; a missing, unreadable or malformed file stops with one line."""
+    if not source.exists():
+        msg = f"{source}: pipeline file not found; fix: pass a path like pipelines/demo.toml"
+        raise ConfigError(msg)
+    if not source.is_file():
+        msg = f"{source}: is not a file; fix: pass a pipeline TOML file like pipelines/demo.toml"
+        raise ConfigError(msg)
+    try:
+        return tomllib.loads(source.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        msg = f"{source}: not a valid TOML file ({' '.join(str(exc).split())}); fix: correct the TOML syntax"
+        raise ConfigError(msg) from exc
+    except OSError as exc:
+        msg = f"{source}: cannot be read ({exc.strerror}); fix: check the file's permissions"
+        raise ConfigError(msg) from exc
