@@ -19,11 +19,12 @@ from mlflow import MlflowClient
 from test_tracking import LastMeanModel, last_week, make_dataset, make_panel
 
 from forecast import job
+from forecast.allocation.sources import dc_stock_for, store_stock_at, stores_for
 from forecast.config import PipelineConfig, load_pipeline
 from forecast.dataset import Dataset
 from forecast.distribution import lowest_mean
 from forecast.errors import InfeasibleError
-from forecast.job import Stages, dc_stock_for, run_job, store_stock_for, stores_for
+from forecast.job import Stages, run_job
 
 SERIES = ["article_id", "store_id"]
 OUTPUTS = {
@@ -236,7 +237,7 @@ def test_stores_unlimited_when_capacity_unknown_and_latest_stock() -> None:
             "on_hand": [50.0, 3.7, -1.0],
         }
     )
-    stock = store_stock_for(ds, make_panel())
+    stock = store_stock_at(ds, make_panel()["week"].max())
     assert stock is not None
     assert stock.rows() == [("S0", "A0", 3.0), ("S1", "A0", 0.0)]
     stores = stores_for(ds, forecasts, dc, stock)
