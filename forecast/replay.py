@@ -176,10 +176,10 @@ def _week_facts(
     assert ds.stock is not None
     origin, target = weeks
     demand = ds.true_demand.filter(pl.col("week") == target).select(
-        *SERIES, pl.col("demand").cast(pl.Float64).alias("true_demand")
+        *SERIES, pl.col("demand").alias("true_demand")
     )
     observed = panel.filter(pl.col("week") == target).select(*SERIES, "units", "censored")
-    on_hand = ds.stock.filter(pl.col("week") == origin).select(*SERIES, pl.col("on_hand").cast(pl.Float64))
+    on_hand = ds.stock.filter(pl.col("week") == origin).select(*SERIES, "on_hand")
     facts = (
         active.join(demand, on=SERIES, how="left")
         .join(observed, on=SERIES, how="left")

@@ -20,8 +20,7 @@ import polars as pl
 
 from forecast.allocation.checks import check_rows, check_schema, numeric, require, text_ids, unique_keys
 from forecast.config import AllocationConfig
-from forecast.contracts import SERIES, WEEKLY_KEY
-from forecast.contracts import quantile_columns as quantile_levels
+from forecast.contracts import SERIES, WEEKLY_KEY, quantile_columns
 from forecast.distribution import coherent_forecasts
 from forecast.errors import InfeasibleError, InputError
 from forecast.schemas import DcStockInput, StoresInput, StoreStockInput
@@ -133,11 +132,6 @@ def check_store_stock(store_stock: pl.DataFrame | None, stores: pl.DataFrame, fi
     return frame.select(list(schema))
 
 
-def quantile_columns(columns: list[str]) -> list[tuple[float, str]]:
-    """(level, column) of every `qNN` column, by level. ``q97.5`` is level 0.975."""
-    return [(level, col) for col, level in quantile_levels(columns).items()]
-
-
 def forecast_frame(forecasts: pl.DataFrame, file: str) -> pl.DataFrame:
     """The forecasts frame checked: text ids, ISO weeks, numeric mean and quantiles >= 0, one model's row
     per article × store × week."""
@@ -151,7 +145,7 @@ def forecast_frame(forecasts: pl.DataFrame, file: str) -> pl.DataFrame:
             raise InputError(msg, file=file, column="week", fix="write weeks as YYYY-MM-DD") from exc
     elif frame["week"].dtype != pl.Date:
         frame = frame.with_columns(pl.col("week").cast(pl.Date))
-    qcols = tuple(col for _, col in quantile_columns(frame.columns))
+    qcols = tuple(quantile_columns(frame.columns))
     frame = numeric(frame, ("mean", *qcols), file)
     # rows of different models may sit side by side (the champion's plus the cold-start model's for new
     # articles); two models' forecasts for the same article × store × week cannot both be the demand
@@ -255,8 +249,8 @@ def build_problem(
     stock = check_store_stock(store_stock, store_frame, "store stock")
     frame = forecast_frame(forecasts, "forecasts")
     weeks = select_weeks(frame, week, config.cover_weeks, "forecasts")
-    levels_cols = quantile_columns(frame.columns)
-    qcols = [col for _, col in levels_cols]
+    levels = quantile_columns(frame.columns)
+    qcols = list(levels)
     pairs, warnings = _pairs(frame, weeks, qcols, dc, store_frame, "forecasts")
     _check_presentation(store_frame, pairs, config.presentation_min)
     pairs = pairs.join(stock, on=["store_id", "article_id"], how="left").with_columns(
@@ -286,7 +280,7 @@ def build_problem(
         pair_article=pairs["article_id"].replace_strict(article_idx, return_dtype=pl.Int64).to_numpy(),
         pair_on_hand=pairs["on_hand"].to_numpy().astype(np.int64),
         pair_mean=pairs["mean"].to_numpy().astype(float),
-        quantile_levels=np.array([lvl for lvl, _ in levels_cols][: qvalues.shape[1]], dtype=float),
+        quantile_levels=np.array(list(levels.values())[: qvalues.shape[1]], dtype=float),
         quantile_values=qvalues,
         presentation_min=config.presentation_min,
         warnings=warnings,

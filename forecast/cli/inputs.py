@@ -8,7 +8,6 @@ holding cost the pipeline's ``business.holding_cost_ratio`` gives, to cents, whe
 from __future__ import annotations
 
 import csv
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,11 +17,12 @@ from rich.table import Table
 
 from forecast.adapters.common import CONTROL, MAX_MAGNITUDE, check_header
 from forecast.business import cents
+from forecast.contracts import QUANTILE_COLUMN, SERIES
 from forecast.errors import InputError
 from forecast.io import unneutralise_frame
 
 SHOWN_ROWS = 8
-_IDS = {"article_id": pl.Utf8, "store_id": pl.Utf8}
+_IDS = dict.fromkeys(SERIES, pl.Utf8)
 NUMERIC = (
     "mean",
     "available_units",
@@ -77,7 +77,7 @@ def _check_values(frame: pl.DataFrame, file: str) -> None:
         if c in frame.columns and frame.schema[c] == pl.Utf8
     ]
     for column, dtype in frame.schema.items():
-        if dtype == pl.Utf8 and (column in NUMERIC or re.fullmatch(r"q\d+(\.\d+)?", column)):
+        if dtype == pl.Utf8 and (column in NUMERIC or QUANTILE_COLUMN.match(column)):
             checks.append(
                 (
                     column,

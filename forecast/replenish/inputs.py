@@ -28,10 +28,10 @@ from forecast.allocation.inputs import (
     check_stores,
     forecast_frame,
     known_rows,
-    quantile_columns,
     select_weeks,
 )
 from forecast.config import AllocationConfig, ReplenishmentConfig
+from forecast.contracts import SERIES, quantile_columns
 from forecast.errors import InfeasibleError, InputError
 
 TRANSIT_REQUIRED = ("article_id", "store_id", "arrive_week", "units")
@@ -193,7 +193,7 @@ def _in_transit(
         return pl.DataFrame(schema=schema)
     file = "in transit"
     require(transit, TRANSIT_REQUIRED, file)
-    frame = numeric(text_ids(transit, ("article_id", "store_id")), ("units",), file)
+    frame = numeric(text_ids(transit, tuple(SERIES)), ("units",), file)
     frame = _date_column(frame, "arrive_week", file)
     whole(frame, "units", file, 0)
     store = pl.col("store_id").fill_null(DC_KEY)
@@ -245,7 +245,7 @@ def _in_transit(
 def _forecast_rows(
     frame: pl.DataFrame, weeks: list[date], dc: pl.DataFrame, stores: pl.DataFrame
 ) -> tuple[pl.DataFrame, list[str], list[str]]:
-    qcols = [col for _, col in quantile_columns(frame.columns)]
+    qcols = list(quantile_columns(frame.columns))
     if "price" in frame.columns:
         frame = numeric(frame, ("price",), "forecasts")
         check_rows(
@@ -412,7 +412,7 @@ def build_problem(
         "on_hand",
     )
     qvalues = _quantiles(rows, qcols, config.demand)
-    levels = np.array([lvl for lvl, _ in quantile_columns(rows.columns)][: qvalues.shape[1]], dtype=float)
+    levels = np.array(list(quantile_columns(rows.columns).values())[: qvalues.shape[1]], dtype=float)
     demand = DemandModel(rows["mean"].to_numpy().astype(float), levels, qvalues)
     known = _project_known(rows, stock_idx, transit, demand, season_last, len(store_idx), n_weeks)
     # store stock of articles the DC does not carry still takes shelf space, unchanged over the horizon
