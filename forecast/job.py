@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import polars as pl
 
@@ -96,6 +96,19 @@ class Stages:
         return Stages(**{k: v if v is not None else defaults[k] for k, v in vars(self).items()})  # type: ignore[arg-type]
 
 
+class PlanSummary(TypedDict):
+    """The plan's figures for the summary, the report and MLflow (`_allocation_summary`)."""
+
+    expected_profit: float
+    gap: float
+    status: str
+    solve_seconds: float
+    method: str
+    rule_profits: dict[str, float]
+    units: float
+    stores: int
+
+
 @dataclass
 class JobResult:
     """What a job produced and where it went."""
@@ -107,7 +120,7 @@ class JobResult:
     champion_metrics: dict[str, float]
     leaderboard: pl.DataFrame
     plan: pl.DataFrame
-    allocation: dict[str, Any]  # `plan_summary`
+    allocation: PlanSummary
     run_id: str
     tracking_uri: str
     registration: tracking.Registration | None = None
@@ -260,15 +273,20 @@ def _report_data(config: PipelineConfig, done: _Computed, run_id: str) -> Report
     )
 
 
-def _allocation_summary(allocation: AllocationResult) -> dict[str, Any]:
+def _allocation_summary(allocation: AllocationResult) -> PlanSummary:
     """The plan's figures for the summary, the report and MLflow: its total (``expected_profit``), the
     optimality gap and the rules' totals; the solver's objective and bound stay inside the gap."""
-    keys = ("expected_profit", "gap", "status", "solve_seconds", "method", "rule_profits")
-    summary: dict[str, Any] = {k: getattr(allocation, k) for k in keys}
     plan = allocation.plan
-    summary["units"] = float(plan["units"].sum()) if plan.height else 0.0
-    summary["stores"] = int(plan.filter(pl.col("units") > 0)["store_id"].n_unique()) if plan.height else 0
-    return summary
+    return PlanSummary(
+        expected_profit=allocation.expected_profit,
+        gap=allocation.gap,
+        status=allocation.status,
+        solve_seconds=allocation.solve_seconds,
+        method=allocation.method,
+        rule_profits=allocation.rule_profits,
+        units=float(plan["units"].sum()) if plan.height else 0.0,
+        stores=int(plan.filter(pl.col("units") > 0)["store_id"].n_unique()) if plan.height else 0,
+    )
 
 
 def _write_outputs(staging: Path, done: _Computed, report_html: str) -> dict[str, Path]:
