@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from forecast.metrics import quantile_columns
+from forecast.contracts import quantile_columns
 
 MIN_QUANTILES = 2
 

@@ -22,9 +22,10 @@ from __future__ import annotations
 import polars as pl
 
 from forecast.calendar import is_holiday_week, week_of
+from forecast.contracts import SERIES, WEEKLY_KEY, quantile_columns
 from forecast.dataset import Dataset
+from forecast.schemas import PanelSchema, validate_table
 
-SERIES = ["article_id", "store_id"]
 PANEL_SCHEMA: dict[str, pl.DataType] = {
     "article_id": pl.Utf8(),
     "store_id": pl.Utf8(),
@@ -72,7 +73,7 @@ def _weekly(sales: pl.LazyFrame) -> pl.LazyFrame:
         pl.when(priced).then(pl.col("price") * pl.col("units")).otherwise(0.0).alias("_revenue"),
         pl.when(priced).then(pl.col("units")).otherwise(0.0).alias("_priced_units"),
     )
-    weekly = lines.group_by([*SERIES, "week"]).agg(
+    weekly = lines.group_by(WEEKLY_KEY).agg(
         pl.col("units", "returns_units", "_revenue", "_priced_units").sum()
     )
     sold_price = pl.col("_revenue") / pl.when(pl.col("_priced_units") > 0).then(pl.col("_priced_units"))
@@ -137,14 +138,14 @@ def _stock(ds: Dataset) -> pl.LazyFrame | None:
         pl.col("on_hand").cast(pl.Float64),
     )
     # the last count inside a week is the stock at its end
-    return stock.group_by([*SERIES, "week"]).agg(pl.col("on_hand").sort_by("counted").last())
+    return stock.group_by(WEEKLY_KEY).agg(pl.col("on_hand").sort_by("counted").last())
 
 
 def _with_stock(panel: pl.LazyFrame, stock: pl.LazyFrame | None) -> pl.LazyFrame:
     """Add on_hand and censored."""
     if stock is None:
         return panel.with_columns(pl.lit(None, pl.Float64).alias("on_hand"), pl.lit(False).alias("censored"))
-    panel = _join_in_order(panel, stock, [*SERIES, "week"])
+    panel = _join_in_order(panel, stock, WEEKLY_KEY)
     previous = pl.col("on_hand").shift(1).over(SERIES, order_by="week")
     sold_out = pl.col("on_hand") <= 0
     used_up = pl.col("on_hand").is_null() & (pl.col("units") > 0) & (pl.col("units") >= previous)
@@ -193,7 +194,7 @@ def build_panel(ds: Dataset) -> pl.LazyFrame:
     stock = stock.cache() if stock is not None else None
     panel = (
         _life_grid(weekly, stock)
-        .pipe(_join_in_order, weekly, [*SERIES, "week"])
+        .pipe(_join_in_order, weekly, WEEKLY_KEY)
         .with_columns(pl.col("units", "returns_units").fill_null(0.0))
     )
     panel = _with_prices(panel, ds.articles)
@@ -201,6 +202,13 @@ def build_panel(ds: Dataset) -> pl.LazyFrame:
     panel = _with_holidays(panel, sales, ds)
     # the grid is sorted and every join keeps its order
     return panel.select([pl.col(name).cast(dtype) for name, dtype in PANEL_SCHEMA.items()])
+
+
+def check_panel(panel: pl.DataFrame) -> pl.DataFrame:
+    """`panel` after `PanelSchema`'s checks (columns, types, one row per series × week); what reads a checked
+    panel needs no casts. A failure raises `InputError`."""
+    validate_table(panel, PanelSchema, name="panel")
+    return panel
 
 
 def sale_ends(ds: Dataset) -> pl.DataFrame:
@@ -229,7 +237,7 @@ def cut_at_sale_end(forecasts: pl.DataFrame, ends: pl.DataFrame) -> pl.DataFrame
     """
     if ends.height == 0 or forecasts.height == 0:
         return forecasts
-    values = ["mean", *[c for c in forecasts.columns if c[:1] == "q" and c[1:].replace(".", "").isdigit()]]
+    values = ["mean", *quantile_columns(forecasts.columns)]
     joined = forecasts.join(ends, on="article_id", how="left")
     over = pl.col("end_week").is_not_null() & (pl.col("week") > pl.col("end_week"))
     cut = joined.with_columns(pl.when(over).then(0.0).otherwise(pl.col(c)).alias(c) for c in values)
@@ -241,4 +249,12 @@ def empty_panel() -> pl.DataFrame:
     return pl.DataFrame(schema=PANEL_SCHEMA)
 
 
-__all__ = ["PANEL_SCHEMA", "SERIES", "build_panel", "cut_at_sale_end", "empty_panel", "sale_ends"]
+__all__ = [
+    "PANEL_SCHEMA",
+    "SERIES",
+    "build_panel",
+    "check_panel",
+    "cut_at_sale_end",
+    "empty_panel",
+    "sale_ends",
+]

@@ -42,24 +42,24 @@ from typing import Any
 import polars as pl
 
 from forecast.allocation import (
+    AllocationProblem,
     AllocationResult,
-    allocate,
-    allocate_cover,
-    allocate_proportional,
+    build_problem,
     evaluate_plan,
+    solve_problem,
 )
+from forecast.allocation.rules import plan_cover, plan_proportional
+from forecast.allocation.sources import dc_stock_for_week, store_stock_at, stores_for
 from forecast.backtest import history_at
 from forecast.business import attach_costs, evaluate_rows
 from forecast.config import PipelineConfig
+from forecast.contracts import SERIES, WEEKLY_KEY, quantile_columns
 from forecast.dataset import Dataset
 from forecast.errors import ConfigError, InputError
-from forecast.metrics import quantile_columns
 from forecast.models.base import Forecaster
 
-SERIES = ["article_id", "store_id"]
 POLICIES = ("optimiser", "proportional", "cover")
 RULES = ("proportional", "cover")
-DC_BASES = ("need", "demand")
 MONEY_COLUMNS = (
     "units_shipped sales_units revenue lost_sales_units lost_sales_cost leftover_units holding_cost "
     "ship_cost cost_of_sales profit"
@@ -162,10 +162,10 @@ def _week_facts(
     assert ds.stock is not None
     origin, target = weeks
     demand = ds.true_demand.filter(pl.col("week") == target).select(
-        *SERIES, pl.col("demand").cast(pl.Float64).alias("true_demand")
+        *SERIES, pl.col("demand").alias("true_demand")
     )
     observed = panel.filter(pl.col("week") == target).select(*SERIES, "units", "censored")
-    on_hand = ds.stock.filter(pl.col("week") == origin).select(*SERIES, pl.col("on_hand").cast(pl.Float64))
+    on_hand = ds.stock.filter(pl.col("week") == origin).select(*SERIES, "on_hand")
     facts = (
         active.join(demand, on=SERIES, how="left")
         .join(observed, on=SERIES, how="left")
@@ -223,72 +223,12 @@ def replay_forecasts(
     return out.select(*lead, "on_hand", "price", "unit_cost", "holding_cost").sort("model", "week", *SERIES)
 
 
-def _pack_sizes(ds: Dataset, article_ids: pl.Series) -> pl.DataFrame:
-    frame = pl.DataFrame({"article_id": article_ids.unique().sort()})
-    if ds.dc_stock is None or "pack_size" not in ds.dc_stock.columns:
-        return frame.with_columns(pack_size=pl.lit(1.0))
-    packs = ds.dc_stock.select(pl.col("article_id").cast(pl.Utf8), pl.col("pack_size").cast(pl.Float64))
-    return frame.join(packs, on="article_id", how="left").with_columns(pl.col("pack_size").fill_null(1.0))
-
-
-def dc_stock_for_week(
-    ds: Dataset, week_rows: pl.DataFrame, *, dc_share: float = 0.75, dc_basis: str = "need"
-) -> pl.DataFrame:
-    """The DC stock frame (allocation contract) of one replay week; see the module docstring.
-
-    `week_rows` holds one row per forecast store × article of the week with ``true_demand``, ``on_hand``,
-    ``price``, ``unit_cost`` and ``holding_cost``.
-    """
-    if dc_basis not in DC_BASES:
-        msg = f"`dc_basis` must be one of {DC_BASES}, got {dc_basis!r}"
-        raise ConfigError(msg)
-    if not 0 <= dc_share:
-        msg = f"`dc_share` must be >= 0, got {dc_share!r}"
-        raise ConfigError(msg)
-    need = pl.col("true_demand")
-    if dc_basis == "need":
-        need = (pl.col("true_demand") - pl.col("on_hand")).clip(lower_bound=0.0)
-    per_article = week_rows.group_by("article_id").agg(
-        need.sum().alias("_need_units"),
-        pl.col("price").mean(),
-        pl.col("unit_cost").mean(),
-        pl.col("holding_cost").mean(),
-    )
-    packs = _pack_sizes(ds, per_article["article_id"])
-    units = ((dc_share * pl.col("_need_units") / pl.col("pack_size")) + 0.5).floor() * pl.col("pack_size")
-    return (
-        per_article.join(packs, on="article_id", how="left")
-        .with_columns(units.alias("available_units"))
-        .select("article_id", "available_units", "pack_size", "unit_cost", "price", "holding_cost")
-        .sort("article_id")
-    )
-
-
-def _store_stock(ds: Dataset, origin: date) -> pl.DataFrame:
-    """Every article's stock in every store at the end of the origin week (it all takes shelf space)."""
-    assert ds.stock is not None
-    return (
-        ds.stock.filter(pl.col("week") == origin)
-        .select(pl.col("store_id", "article_id").cast(pl.Utf8), pl.col("on_hand").cast(pl.Float64))
-        .group_by("store_id", "article_id")
-        .agg(pl.col("on_hand").sum())
-        .sort("store_id", "article_id")
-    )
-
-
-def _plans(
-    forecast: pl.DataFrame,
-    dc: pl.DataFrame,
-    stores: pl.DataFrame,
-    stock: pl.DataFrame,
-    config: PipelineConfig,
-    cover: float,
-) -> dict[str, AllocationResult]:
-    args = (forecast, dc, stores, stock, config.allocation)
+def _plans(problem: AllocationProblem, config: PipelineConfig, cover: float) -> dict[str, AllocationResult]:
+    """The three policies' plans of one problem."""
     return {
-        "optimiser": allocate(*args),
-        "proportional": allocate_proportional(*args),
-        "cover": allocate_cover(*args, cover=cover),
+        "optimiser": solve_problem(problem, config.allocation),
+        "proportional": plan_proportional(problem),
+        "cover": plan_cover(problem, cover),
     }
 
 
@@ -304,13 +244,13 @@ def _week_outcomes(
     """Rows of `WEEK_COLUMNS` for one model × week (`rows`: that model's forecast rows of the week)."""
     origin, target, model = rows["origin"][0], rows["week"][0], rows["model"][0]
     dc = dc_stock_for_week(ds, rows, dc_share=dc_share, dc_basis=dc_basis)
-    quantiles = list(quantile_columns(rows.columns))
-    forecast = rows.select(*SERIES, "week", "model", "mean", *quantiles)
+    forecast = rows.select(*WEEKLY_KEY, "model", "mean", *quantile_columns(rows.columns))
     actual = rows.select(*SERIES, pl.col("true_demand").alias("units"))
+    stock = store_stock_at(ds, origin)  # every article on the shelves at the origin takes space
+    stores = stores_for(ds, forecast, dc, stock)
+    problem = build_problem(forecast, dc, stores, stock, config.allocation)
     out = []
-    for policy, result in _plans(forecast, dc, ds.stores, _store_stock(ds, origin), config, cover).items():
-        problem = result.problem
-        assert problem is not None
+    for policy, result in _plans(problem, config, cover).items():
         money = evaluate_plan(result, actual, problem)
         baseline = evaluate_plan(result.plan.clear(), actual, problem)
         out.append(

@@ -56,19 +56,24 @@ class ArticleSchema(OpenTable):
 
 
 class StoreSchema(OpenTable):
-    """One row per store (or sales channel); extra columns are attributes."""
+    """One row per store (or sales channel); extra columns are attributes. An empty capacity is unlimited."""
 
     store_id: pl.Utf8 = pa.Field(nullable=False, str_length={"min_value": 1})
     capacity_units: pl.Float64 = pa.Field(nullable=True, ge=0)
 
 
-class StockSchema(OpenTable):
-    """Units on hand at the end of a week."""
+class StoreStockSchema(OpenTable):
+    """Units on hand per store × article."""
 
-    week: pl.Date = pa.Field(nullable=False)
     store_id: pl.Utf8 = pa.Field(nullable=False)
     article_id: pl.Utf8 = pa.Field(nullable=False)
     on_hand: pl.Float64 = pa.Field(nullable=False, ge=0)
+
+
+class StockSchema(StoreStockSchema):
+    """Units on hand at the end of a week."""
+
+    week: pl.Date = pa.Field(nullable=False)
 
 
 class ExogSchema(OpenTable):
@@ -87,13 +92,49 @@ class TrendSchema(OpenTable):
 
 
 class DcStockSchema(OpenTable):
-    """Stock at the distribution centre available to allocate."""
+    """Stock at the distribution centre available to allocate, in whole packs of `pack_size` units; empty
+    prices and costs are filled from the catalogue before allocating."""
 
     article_id: pl.Utf8 = pa.Field(nullable=False)
     available_units: pl.Float64 = pa.Field(nullable=False, ge=0)
-    pack_size: pl.Float64 = pa.Field(nullable=False, gt=0)
+    pack_size: pl.Float64 = pa.Field(nullable=False, ge=1)
     unit_cost: pl.Float64 = pa.Field(nullable=True, ge=0)
-    price: pl.Float64 = pa.Field(nullable=True, ge=0)
+    price: pl.Float64 = pa.Field(nullable=True, gt=0)
+    holding_cost: Optional[pl.Float64] = pa.Field(nullable=True, ge=0)  # noqa: UP045
+
+    @pa.check("available_units", "pack_size", name="whole_number")
+    @classmethod
+    def whole_number(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return _whole(data)
+
+
+class DcStockInput(DcStockSchema):
+    """DC stock as the allocation reads it: every price and unit cost given."""
+
+    unit_cost: pl.Float64 = pa.Field(nullable=False, ge=0)
+    price: pl.Float64 = pa.Field(nullable=False, gt=0)
+
+
+class StoresInput(StoreSchema):
+    """Stores as the allocation reads them: every capacity given, in whole units; an empty ship cost is the
+    configured one."""
+
+    capacity_units: pl.Float64 = pa.Field(nullable=False, ge=0)
+    ship_cost: Optional[pl.Float64] = pa.Field(nullable=True, ge=0)  # noqa: UP045
+
+    @pa.check("capacity_units", name="whole_number")
+    @classmethod
+    def whole_number(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return _whole(data)
+
+
+class StoreStockInput(StoreStockSchema):
+    """Store stock as the allocation reads it: whole units."""
+
+    @pa.check("on_hand", name="whole_number")
+    @classmethod
+    def whole_number(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return _whole(data)
 
 
 class TrueDemandSchema(OpenTable):
@@ -103,6 +144,29 @@ class TrueDemandSchema(OpenTable):
     store_id: pl.Utf8 = pa.Field(nullable=False)
     article_id: pl.Utf8 = pa.Field(nullable=False)
     demand: pl.Float64 = pa.Field(nullable=False, ge=0)
+
+
+class PanelSchema(pa.DataFrameModel):
+    """The article × store × week panel (`forecast.panel.PANEL_SCHEMA`): exactly these columns, one row per
+    series and week."""
+
+    article_id: pl.Utf8 = pa.Field(nullable=False)
+    store_id: pl.Utf8 = pa.Field(nullable=False)
+    week: pl.Date = pa.Field(nullable=False)
+    units: pl.Float64 = pa.Field(nullable=False)
+    returns_units: pl.Float64 = pa.Field(nullable=False, ge=0)
+    price: pl.Float64 = pa.Field(nullable=True, ge=0)
+    list_price: pl.Float64 = pa.Field(nullable=True, ge=0)
+    discount: pl.Float64 = pa.Field(nullable=True, ge=0, le=1)
+    on_hand: pl.Float64 = pa.Field(nullable=True)
+    censored: pl.Boolean = pa.Field(nullable=False)
+    is_holiday: pl.Boolean = pa.Field(nullable=False)
+    category: pl.Utf8 = pa.Field(nullable=True)
+
+    class Config:
+        strict = True
+        ordered = True
+        unique = ["article_id", "store_id", "week"]
 
 
 class RejectSchema(pa.DataFrameModel):
@@ -118,8 +182,15 @@ class RejectSchema(pa.DataFrameModel):
         strict = True
 
 
-def _reason(check: str) -> str:
+def _whole(data: pa.PolarsData) -> pl.LazyFrame:
+    value = pl.col(data.key)
+    return data.lazyframe.select(value.is_null() | (value == value.floor()))
+
+
+def reason(check: str) -> str:
     """A human reason for a pandera check name."""
+    if check == "whole_number":
+        return "must be a whole number"
     if check == "not_nullable":
         return "missing value"
     if check.startswith("greater_than_or_equal_to("):
@@ -154,7 +225,7 @@ def validate_rows(
             "file": [file] * cases.height,
             "row": rows,
             "column": cases["column"],
-            "reason": [_reason(c) for c in cases["check"].to_list()],
+            "reason": [reason(c) for c in cases["check"].to_list()],
             "value": cases["failure_case"],
         },
         schema=REJECT_SCHEMA,
@@ -193,15 +264,21 @@ def validate_table(frame: pl.DataFrame, schema: type[pa.DataFrameModel], *, name
 
 __all__ = [
     "ArticleSchema",
+    "DcStockInput",
+    "PanelSchema",
     "DcStockSchema",
     "ExogSchema",
     "RejectSchema",
     "SalesSchema",
     "StockSchema",
     "StoreSchema",
+    "StoreStockInput",
+    "StoreStockSchema",
+    "StoresInput",
     "TrendSchema",
     "TrueDemandSchema",
     "describe_failures",
+    "reason",
     "validate_rows",
     "validate_table",
 ]

@@ -19,11 +19,12 @@ from mlflow import MlflowClient
 from test_tracking import LastMeanModel, last_week, make_dataset, make_panel
 
 from forecast import job
+from forecast.allocation.sources import dc_stock_for, store_stock_at, stores_for
 from forecast.config import PipelineConfig, load_pipeline
 from forecast.dataset import Dataset
 from forecast.distribution import lowest_mean
 from forecast.errors import InfeasibleError
-from forecast.job import Stages, dc_stock_for, run_job, store_stock_for, stores_for
+from forecast.job import Stages, run_job
 
 SERIES = ["article_id", "store_id"]
 OUTPUTS = {
@@ -236,7 +237,7 @@ def test_stores_unlimited_when_capacity_unknown_and_latest_stock() -> None:
             "on_hand": [50.0, 3.7, -1.0],
         }
     )
-    stock = store_stock_for(ds, make_panel())
+    stock = store_stock_at(ds, make_panel()["week"].max())
     assert stock is not None
     assert stock.rows() == [("S0", "A0", 3.0), ("S1", "A0", 0.0)]
     stores = stores_for(ds, forecasts, dc, stock)
@@ -392,3 +393,43 @@ def test_cli_run_bad_pipeline_is_one_line_error(tmp_path: Path) -> None:
     assert done.stderr.startswith("error: ")
     assert "pipeline file not found" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_derived_dc_stock_covers_the_weeks_the_allocation_sums() -> None:
+    # one rule for the allocation's weeks: the first `cover_weeks` forecast weeks, even with a gap
+    from forecast.allocation import build_problem
+    from forecast.config import AllocationConfig
+
+    ds = make_dataset()
+    week = date(2024, 5, 6)
+    forecasts = pl.DataFrame(
+        {
+            "article_id": ["A0", "A0", "A0"],
+            "store_id": ["S0", "S0", "S0"],
+            "week": [week, week + timedelta(weeks=2), week + timedelta(weeks=3)],
+            "mean": [2.0, 3.0, 50.0],
+        }
+    )
+    config = PipelineConfig(name="t", allocation=AllocationConfig(cover_weeks=2))
+    dc = dc_stock_for(ds, make_panel(), forecasts, config)
+    assert dc["available_units"].to_list() == [math.ceil(1.1 * (2.0 + 3.0))]
+    stores = stores_for(ds, forecasts, dc, None)
+    problem = build_problem(forecasts, dc, stores, None, config.allocation)
+    assert problem.weeks == [week, week + timedelta(weeks=2)]
+
+
+def test_a_given_dc_stock_gets_its_empty_prices_from_the_catalogue() -> None:
+    ds = make_dataset()
+    ds.articles = ds.articles.with_columns(pl.Series("list_price", [20.0, None, None]))
+    ds.dc_stock = pl.DataFrame(
+        {
+            "article_id": ["A0"],
+            "available_units": [7.0],
+            "pack_size": [1.0],
+            "unit_cost": [None],
+            "price": [None],
+        },
+        schema_overrides={"unit_cost": pl.Float64, "price": pl.Float64},
+    )
+    dc = dc_stock_for(ds, make_panel(), forecasts_for_allocation(), PipelineConfig(name="t"))
+    assert dc.select("price", "unit_cost", "holding_cost").row(0) == (20.0, 10.0, 2.0)

@@ -105,3 +105,39 @@ def test_rows_reconcile_for_any_prices(prices: list[float | None]) -> None:
     kept, rejects = validate_rows(frame, SalesSchema, file="s.csv")
     assert kept.height + rejects["row"].n_unique() == n
     assert rejects.height == sum(1 for p in prices if p is not None and p < 0)
+
+
+def test_dc_stock_rows_breaking_the_allocation_rules_are_rejects() -> None:
+    from forecast.schemas import DcStockSchema
+
+    frame = pl.DataFrame(
+        {
+            "article_id": ["A1", "A2", "A3", "A4"],
+            "available_units": [10.0, 4.5, 3.0, 2.0],
+            "pack_size": [2.0, 1.0, 0.0, 1.0],
+            "unit_cost": [1.0, 1.0, 1.0, None],
+            "price": [2.0, 2.0, 2.0, 0.0],
+            "_row": [1, 2, 3, 4],
+        }
+    )
+    kept, rejects = validate_rows(frame, DcStockSchema, file="dc_stock.csv")
+    assert kept["article_id"].to_list() == ["A1"]
+    assert dict(rejects.select("row", "reason").iter_rows()) == {
+        2: "must be a whole number",
+        3: "must be >= 1",
+        4: "must be > 0",
+    }
+
+
+def test_allocation_inputs_fail_on_their_schema_with_one_line() -> None:
+    from forecast.allocation.checks import check_schema
+    from forecast.errors import InputError
+    from forecast.schemas import DcStockInput
+
+    frame = pl.DataFrame(
+        {"article_id": ["A1", "A2"], "available_units": [3, 3], "pack_size": [1, 2], "unit_cost": [1.0, None]}
+    ).with_columns(price=pl.lit(5.0))
+    with pytest.raises(InputError, match=r"dc_stock.csv: column 'unit_cost', row 2: missing value, got None"):
+        check_schema(frame, DcStockInput, "dc_stock.csv")
+    with pytest.raises(InputError, match=r"column 'available_units', row 1: must be a whole number, got 2.5"):
+        check_schema(frame.with_columns(available_units=pl.lit(2.5)), DcStockInput, "dc_stock.csv")

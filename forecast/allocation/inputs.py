@@ -18,10 +18,12 @@ from datetime import date
 import numpy as np
 import polars as pl
 
+from forecast.allocation.checks import check_rows, check_schema, numeric, require, text_ids, unique_keys
 from forecast.config import AllocationConfig
+from forecast.contracts import SERIES, WEEKLY_KEY, quantile_columns
 from forecast.distribution import coherent_forecasts
 from forecast.errors import InfeasibleError, InputError
-from forecast.metrics import quantile_columns as metric_quantile_columns
+from forecast.schemas import DcStockInput, StoresInput, StoreStockInput
 
 FORECAST_REQUIRED = ("article_id", "store_id", "week", "mean")
 DC_REQUIRED = ("article_id", "available_units", "pack_size", "unit_cost", "price")
@@ -76,104 +78,37 @@ class AllocationProblem:
         return (self.available_units // self.pack_size) * self.pack_size
 
 
-def _require(frame: pl.DataFrame, columns: tuple[str, ...], file: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        msg = f"missing column(s) {missing}; found {frame.columns}"
-        raise InputError(msg, file=file, fix=f"provide columns {list(columns)}")
-
-
-def _first_bad(frame: pl.DataFrame, bad: pl.Expr) -> int | None:
-    """1-based data row of the first row where `bad` holds, else None."""
-    rows = frame.with_row_index("_row").filter(bad.fill_null(True))["_row"]
-    return None if rows.is_empty() else int(rows[0]) + 1
-
-
-def _check(frame: pl.DataFrame, bad: pl.Expr, file: str, column: str, problem: str, fix: str) -> None:
-    row = _first_bad(frame, bad)
-    if row is not None:
-        value = frame[column][row - 1]
-        msg = f"{problem}, got {value!r}"
-        raise InputError(msg, file=file, column=column, row=row, fix=fix)
-
-
-def _numeric(frame: pl.DataFrame, columns: tuple[str, ...], file: str) -> pl.DataFrame:
-    for col in columns:
-        if col in frame.columns and not frame[col].dtype.is_numeric():
-            try:
-                frame = frame.with_columns(pl.col(col).cast(pl.Float64, strict=True))
-            except pl.exceptions.PolarsError as exc:
-                msg = f"values must be numbers ({exc.__class__.__name__})"
-                raise InputError(msg, file=file, column=col, fix="use '.' decimals and no text") from exc
-    return frame
-
-
-def _whole(frame: pl.DataFrame, col: str, file: str, minimum: int) -> None:
-    value = pl.col(col).cast(pl.Float64)
-    _check(
-        frame,
-        (value < minimum) | (value != value.floor()),
-        file,
-        col,
-        f"must be a whole number >= {minimum}",
-        f"correct {col} in that row",
-    )
-
-
-def _unique(frame: pl.DataFrame, keys: list[str], file: str) -> None:
-    dup = frame.select(keys).is_duplicated()
-    if dup.any():
-        row = int(dup.arg_true()[0]) + 1
-        key = {k: frame[k][row - 1] for k in keys}
-        msg = f"duplicate key {key}"
-        raise InputError(msg, file=file, row=row, fix=f"keep one row per {' × '.join(keys)}")
-
-
-def _ids(frame: pl.DataFrame, keys: tuple[str, ...]) -> pl.DataFrame:
-    return frame.with_columns([pl.col(k).cast(pl.Utf8) for k in keys if k in frame.columns])
-
-
 def check_dc_stock(dc_stock: pl.DataFrame, config: AllocationConfig, file: str = "dc stock") -> pl.DataFrame:
-    """Validate the DC stock frame; fill `holding_cost` from the config (else 0)."""
-    _require(dc_stock, DC_REQUIRED, file)
-    cols = ("available_units", "pack_size", "unit_cost", "price", "holding_cost")
-    frame = _numeric(_ids(dc_stock, ("article_id",)), cols, file)
-    _unique(frame, ["article_id"], file)
-    _whole(frame, "pack_size", file, 1)
-    _whole(frame, "available_units", file, 0)
-    _check(frame, pl.col("price") <= 0, file, "price", "price must be > 0", "give the selling price per unit")
-    _check(frame, pl.col("unit_cost") < 0, file, "unit_cost", "unit cost must be >= 0", "fix the unit cost")
+    """Validate the DC stock frame (`DcStockInput`); fill `holding_cost` from the config (else 0)."""
+    require(dc_stock, DC_REQUIRED, file)
+    frame = check_schema(dc_stock, DcStockInput, file)
+    unique_keys(frame, ["article_id"], file)
     default_hold = config.holding_cost if config.holding_cost is not None else 0.0
     if "holding_cost" not in frame.columns:
         frame = frame.with_columns(holding_cost=pl.lit(default_hold, pl.Float64))
-    frame = frame.with_columns(pl.col("holding_cost").fill_null(default_hold))
-    _check(frame, pl.col("holding_cost") < 0, file, "holding_cost", "holding cost must be >= 0", "fix it")
-    return frame.sort("article_id")
+    return frame.with_columns(pl.col("holding_cost").fill_null(default_hold)).sort("article_id")
 
 
 def check_stores(stores: pl.DataFrame, config: AllocationConfig, file: str = "stores") -> pl.DataFrame:
-    """Validate the stores frame; fill `ship_cost` from the config."""
-    _require(stores, STORES_REQUIRED, file)
-    frame = _numeric(_ids(stores, ("store_id",)), ("capacity_units", "ship_cost"), file)
-    _unique(frame, ["store_id"], file)
-    _whole(frame, "capacity_units", file, 0)
+    """Validate the stores frame (`StoresInput`); fill `ship_cost` from the config."""
+    require(stores, STORES_REQUIRED, file)
+    frame = check_schema(stores, StoresInput, file)
+    unique_keys(frame, ["store_id"], file)
     if "ship_cost" not in frame.columns:
         frame = frame.with_columns(ship_cost=pl.lit(config.ship_cost, pl.Float64))
-    frame = frame.with_columns(pl.col("ship_cost").cast(pl.Float64).fill_null(config.ship_cost))
-    _check(frame, pl.col("ship_cost") < 0, file, "ship_cost", "ship cost must be >= 0", "fix the ship cost")
-    return frame.sort("store_id")
+    return frame.with_columns(pl.col("ship_cost").fill_null(config.ship_cost)).sort("store_id")
 
 
 def check_store_stock(store_stock: pl.DataFrame | None, stores: pl.DataFrame, file: str) -> pl.DataFrame:
-    """Validate store stock and check that no store already holds more than its capacity."""
+    """Validate store stock (`StoreStockInput`) and check that no store already holds more than its
+    capacity."""
     schema = {"store_id": pl.Utf8, "article_id": pl.Utf8, "on_hand": pl.Float64}
     if store_stock is None:
         return pl.DataFrame(schema=schema)
-    _require(store_stock, STOCK_REQUIRED, file)
-    frame = _numeric(_ids(store_stock, ("store_id", "article_id")), ("on_hand",), file)
-    _unique(frame, ["store_id", "article_id"], file)
-    _whole(frame, "on_hand", file, 0)
-    _check(
+    require(store_stock, STOCK_REQUIRED, file)
+    frame = check_schema(store_stock, StoreStockInput, file)
+    unique_keys(frame, ["store_id", "article_id"], file)
+    check_rows(
         frame,
         ~pl.col("store_id").is_in(stores["store_id"].implode()),
         file,
@@ -194,17 +129,14 @@ def check_store_stock(store_stock: pl.DataFrame | None, stores: pl.DataFrame, fi
             f"store capacity: on-hand stock already exceeds capacity_units in {over.height} store(s): {shown}"
         )
         raise InfeasibleError(msg)
-    return frame.select(list(schema)).cast(schema)  # type: ignore[arg-type]
+    return frame.select(list(schema))
 
 
-def quantile_columns(columns: list[str]) -> list[tuple[float, str]]:
-    """(level, column) of every `qNN` column, by level. ``q97.5`` is level 0.975."""
-    return [(level, col) for col, level in metric_quantile_columns(columns).items()]
-
-
-def _forecast_frame(forecasts: pl.DataFrame, file: str) -> pl.DataFrame:
-    _require(forecasts, FORECAST_REQUIRED, file)
-    frame = _ids(forecasts, ("article_id", "store_id"))
+def forecast_frame(forecasts: pl.DataFrame, file: str) -> pl.DataFrame:
+    """The forecasts frame checked: text ids, ISO weeks, numeric mean and quantiles >= 0, one model's row
+    per article × store × week."""
+    require(forecasts, FORECAST_REQUIRED, file)
+    frame = text_ids(forecasts, tuple(SERIES))
     if frame["week"].dtype == pl.Utf8:
         try:
             frame = frame.with_columns(pl.col("week").str.to_date("%Y-%m-%d"))
@@ -213,19 +145,19 @@ def _forecast_frame(forecasts: pl.DataFrame, file: str) -> pl.DataFrame:
             raise InputError(msg, file=file, column="week", fix="write weeks as YYYY-MM-DD") from exc
     elif frame["week"].dtype != pl.Date:
         frame = frame.with_columns(pl.col("week").cast(pl.Date))
-    qcols = tuple(col for _, col in quantile_columns(frame.columns))
-    frame = _numeric(frame, ("mean", *qcols), file)
+    qcols = tuple(quantile_columns(frame.columns))
+    frame = numeric(frame, ("mean", *qcols), file)
     # rows of different models may sit side by side (the champion's plus the cold-start model's for new
     # articles); two models' forecasts for the same article × store × week cannot both be the demand
-    keys = frame.select("article_id", "store_id", "week")
+    keys = frame.select(WEEKLY_KEY)
     if "model" in frame.columns and frame["model"].n_unique() > 1 and keys.is_duplicated().any():
         models = sorted(frame["model"].cast(pl.Utf8).unique().drop_nulls().to_list())
         msg = f"forecasts hold several models {models[:5]} for the same article, store and week"
         raise InputError(msg, file=file, column="model", fix="keep one model's rows (the champion)")
-    _unique(frame, ["article_id", "store_id", "week"], file)
-    _check(frame, pl.col("mean") < 0, file, "mean", "forecast mean must be >= 0", "fix the forecast")
+    unique_keys(frame, WEEKLY_KEY, file)
+    check_rows(frame, pl.col("mean") < 0, file, "mean", "forecast mean must be >= 0", "fix the forecast")
     for col in qcols:
-        _check(frame, pl.col(col) < 0, file, col, "quantile must be >= 0 or empty", "fix the forecast")
+        check_rows(frame, pl.col(col) < 0, file, col, "quantile must be >= 0 or empty", "fix the forecast")
     return frame
 
 
@@ -315,10 +247,10 @@ def build_problem(
     dc = check_dc_stock(dc_stock, config)
     store_frame = check_stores(stores, config)
     stock = check_store_stock(store_stock, store_frame, "store stock")
-    frame = _forecast_frame(forecasts, "forecasts")
+    frame = forecast_frame(forecasts, "forecasts")
     weeks = select_weeks(frame, week, config.cover_weeks, "forecasts")
-    levels_cols = quantile_columns(frame.columns)
-    qcols = [col for _, col in levels_cols]
+    levels = quantile_columns(frame.columns)
+    qcols = list(levels)
     pairs, warnings = _pairs(frame, weeks, qcols, dc, store_frame, "forecasts")
     _check_presentation(store_frame, pairs, config.presentation_min)
     pairs = pairs.join(stock, on=["store_id", "article_id"], how="left").with_columns(
@@ -348,7 +280,7 @@ def build_problem(
         pair_article=pairs["article_id"].replace_strict(article_idx, return_dtype=pl.Int64).to_numpy(),
         pair_on_hand=pairs["on_hand"].to_numpy().astype(np.int64),
         pair_mean=pairs["mean"].to_numpy().astype(float),
-        quantile_levels=np.array([lvl for lvl, _ in levels_cols][: qvalues.shape[1]], dtype=float),
+        quantile_levels=np.array(list(levels.values())[: qvalues.shape[1]], dtype=float),
         quantile_values=qvalues,
         presentation_min=config.presentation_min,
         warnings=warnings,

@@ -98,6 +98,18 @@ def _rule_result(
     )
 
 
+def plan_proportional(problem: AllocationProblem) -> AllocationResult:
+    """The proportional rule's plan of a built problem (bound and gap are NaN)."""
+    started = time.perf_counter()
+    return _rule_result(problem, proportional_packs(problem), "proportional", started)
+
+
+def plan_cover(problem: AllocationProblem, cover: float = COVER_WEEKS) -> AllocationResult:
+    """The weeks-of-cover rule's plan of a built problem (`cover` weeks of mean demand)."""
+    started = time.perf_counter()
+    return _rule_result(problem, cover_packs(problem, cover), f"cover {cover:g} weeks", started)
+
+
 def allocate_proportional(
     forecasts: pl.DataFrame,
     dc_stock: pl.DataFrame,
@@ -108,9 +120,7 @@ def allocate_proportional(
     week: date | None = None,
 ) -> AllocationResult:
     """Plan by the proportional rule; same inputs and result as `allocate` (bound and gap are NaN)."""
-    started = time.perf_counter()
-    problem = build_problem(forecasts, dc_stock, stores, store_stock, config, week=week)
-    return _rule_result(problem, proportional_packs(problem), "proportional", started)
+    return plan_proportional(build_problem(forecasts, dc_stock, stores, store_stock, config, week=week))
 
 
 def allocate_cover(
@@ -125,6 +135,5 @@ def allocate_cover(
 ) -> AllocationResult:
     """Plan by the weeks-of-cover rule (`cover` weeks of mean demand);
     same inputs and result as `allocate`."""
-    started = time.perf_counter()
     problem = build_problem(forecasts, dc_stock, stores, store_stock, config, week=week)
-    return _rule_result(problem, cover_packs(problem, cover), f"cover {cover:g} weeks", started)
+    return plan_cover(problem, cover)

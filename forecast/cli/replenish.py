@@ -7,10 +7,9 @@ from pathlib import Path
 import polars as pl
 import typer
 
-from forecast.cli.allocate import _relabel, _table, read_table
 from forecast.cli.common import console
+from forecast.cli.inputs import read_inputs, relabelled, table, with_holding_cost
 from forecast.config import ReplenishmentConfig, load_pipeline
-from forecast.errors import InputError
 from forecast.replenish import ReplenishResult, replenish
 from forecast.replenish.output import write_plan
 
@@ -36,16 +35,10 @@ def _config(
 ) -> tuple[ReplenishmentConfig, pl.DataFrame]:
     config = ReplenishmentConfig()
     if pipeline is not None:
-        loaded = load_pipeline(pipeline)
+        loaded = load_pipeline(pipeline, require_data=False)
         config = loaded.replenishment
-        if config.holding_cost is None and "price" in dc.columns:
-            default = pl.col("price").cast(pl.Float64, strict=False) * loaded.business.holding_cost_ratio
-            hold = (
-                pl.col("holding_cost").cast(pl.Float64).fill_null(default)
-                if "holding_cost" in dc.columns
-                else default
-            )
-            dc = dc.with_columns(holding_cost=hold)
+        if config.holding_cost is None:
+            dc = with_holding_cost(dc, loaded.business.holding_cost_ratio)
     if weeks is not None:
         config.weeks = weeks
     return config, dc
@@ -55,7 +48,7 @@ def _report(result: ReplenishResult, out: Path) -> None:
     for warning in result.warnings:
         console.print(f"[yellow]warning:[/] {warning}")
     console.print(
-        _table(
+        table(
             "weekly summary",
             result.summary.select(
                 "week",
@@ -98,20 +91,17 @@ def command(
         "in transit": in_transit,
         "suppliers": suppliers,
     }
-    frames = {label: read_table(path, label) for label, path in files.items() if path is not None}
+    frames = read_inputs(files)
     config, frames["dc stock"] = _config(pipeline, weeks, frames["dc stock"])
-    try:
-        with console.status("optimising the replenishment plan"):
-            result = replenish(
-                frames["forecasts"],
-                frames["dc stock"],
-                frames["stores"],
-                frames["store stock"],
-                config,
-                in_transit=frames.get("in transit"),
-                suppliers=frames.get("suppliers"),
-            )
-    except InputError as exc:
-        raise _relabel(exc, files) from exc
+    with relabelled(files), console.status("optimising the replenishment plan"):
+        result = replenish(
+            frames["forecasts"],
+            frames["dc stock"],
+            frames["stores"],
+            frames["store stock"],
+            config,
+            in_transit=frames.get("in transit"),
+            suppliers=frames.get("suppliers"),
+        )
     write_plan(result, out)
     _report(result, out)

@@ -20,23 +20,18 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 
+from forecast.allocation.checks import check_rows, numeric, require, text_ids, unique_keys, whole
 from forecast.allocation.demand import DemandModel
 from forecast.allocation.inputs import (
-    _check,
-    _forecast_frame,
-    _ids,
-    _numeric,
-    _require,
-    _unique,
-    _whole,
     check_dc_stock,
     check_store_stock,
     check_stores,
+    forecast_frame,
     known_rows,
-    quantile_columns,
     select_weeks,
 )
 from forecast.config import AllocationConfig, ReplenishmentConfig
+from forecast.contracts import SERIES, quantile_columns
 from forecast.errors import InfeasibleError, InputError
 
 TRANSIT_REQUIRED = ("article_id", "store_id", "arrive_week", "units")
@@ -129,13 +124,15 @@ def _week_index(day: pl.Expr, first: date) -> pl.Expr:
 
 def _dc_frame(dc_stock: pl.DataFrame, config: ReplenishmentConfig) -> pl.DataFrame:
     alloc = AllocationConfig(holding_cost=config.holding_cost, ship_cost=config.ship_cost)
-    frame = check_dc_stock(_numeric(dc_stock, ("salvage_value",), "dc stock"), alloc)
+    frame = check_dc_stock(numeric(dc_stock, ("salvage_value",), "dc stock"), alloc)
     if "salvage_value" not in frame.columns:
         frame = frame.with_columns(salvage_value=pl.lit(None, pl.Float64))
     frame = frame.with_columns(
         pl.col("salvage_value").cast(pl.Float64).fill_null(config.salvage_ratio * pl.col("unit_cost"))
     )
-    _check(frame, pl.col("salvage_value") < 0, "dc stock", "salvage_value", "salvage must be >= 0", "fix it")
+    check_rows(
+        frame, pl.col("salvage_value") < 0, "dc stock", "salvage_value", "salvage must be >= 0", "fix it"
+    )
     if "season_end" not in frame.columns:
         frame = frame.with_columns(season_end=pl.lit(None, pl.Date))
     return _date_column(frame, "season_end", "dc stock")
@@ -143,12 +140,12 @@ def _dc_frame(dc_stock: pl.DataFrame, config: ReplenishmentConfig) -> pl.DataFra
 
 def _store_frame(stores: pl.DataFrame, config: ReplenishmentConfig) -> pl.DataFrame:
     frame = check_stores(
-        _numeric(stores, ("lead_weeks",), "stores"), AllocationConfig(ship_cost=config.ship_cost)
+        numeric(stores, ("lead_weeks",), "stores"), AllocationConfig(ship_cost=config.ship_cost)
     )
     if "lead_weeks" not in frame.columns:
         frame = frame.with_columns(lead_weeks=pl.lit(config.store_lead_weeks, pl.Float64))
     frame = frame.with_columns(pl.col("lead_weeks").cast(pl.Float64).fill_null(config.store_lead_weeks))
-    _whole(frame, "lead_weeks", "stores", 0)
+    whole(frame, "lead_weeks", "stores", 0)
     return frame
 
 
@@ -164,15 +161,15 @@ def _suppliers(suppliers: pl.DataFrame | None, dc: pl.DataFrame, config: Repleni
             **{k: pl.lit(float(v)) for k, v in defaults.items()},
         )
     file = "suppliers"
-    _require(suppliers, SUPPLIER_REQUIRED, file)
-    frame = _numeric(_ids(suppliers, ("article_id", "supplier_id")), tuple(defaults), file)
-    _unique(frame, ["article_id"], file)
+    require(suppliers, SUPPLIER_REQUIRED, file)
+    frame = numeric(text_ids(suppliers, ("article_id", "supplier_id")), tuple(defaults), file)
+    unique_keys(frame, ["article_id"], file)
     for col, value in defaults.items():
         if col not in frame.columns:
             frame = frame.with_columns(pl.lit(float(value)).alias(col))
         frame = frame.with_columns(pl.col(col).cast(pl.Float64).fill_null(float(value)))
-        _whole(frame, col, file, 1 if col == "case_pack" else 0)
-    _check(
+        whole(frame, col, file, 1 if col == "case_pack" else 0)
+    check_rows(
         frame,
         ~pl.col("article_id").is_in(dc["article_id"].implode()),
         file,
@@ -195,14 +192,14 @@ def _in_transit(
     if transit is None or transit.height == 0:
         return pl.DataFrame(schema=schema)
     file = "in transit"
-    _require(transit, TRANSIT_REQUIRED, file)
-    frame = _numeric(_ids(transit, ("article_id", "store_id")), ("units",), file)
+    require(transit, TRANSIT_REQUIRED, file)
+    frame = numeric(text_ids(transit, tuple(SERIES)), ("units",), file)
     frame = _date_column(frame, "arrive_week", file)
-    _whole(frame, "units", file, 0)
+    whole(frame, "units", file, 0)
     store = pl.col("store_id").fill_null(DC_KEY)
     frame = frame.with_columns(pl.when(store == "").then(pl.lit(DC_KEY)).otherwise(store).alias("store_id"))
     known = [*stores["store_id"].to_list(), DC_KEY]
-    _check(
+    check_rows(
         frame,
         ~pl.col("store_id").is_in(known),
         file,
@@ -210,7 +207,7 @@ def _in_transit(
         "store is not in the stores file",
         "use a store of the stores file, or DC (or empty) for stock inbound to the DC",
     )
-    _check(
+    check_rows(
         frame,
         ~pl.col("article_id").is_in(dc["article_id"].implode()),
         file,
@@ -218,7 +215,7 @@ def _in_transit(
         "article is not in the DC stock",
         "add the article to the DC stock",
     )
-    _check(
+    check_rows(
         frame,
         pl.col("arrive_week") < weeks[0],
         file,
@@ -226,7 +223,7 @@ def _in_transit(
         f"arrives before the plan's first week {weeks[0]}",
         "count it as on hand instead",
     )
-    _check(
+    check_rows(
         frame,
         (pl.col("arrive_week") - pl.lit(weeks[0])).dt.total_days() % 7 != 0,
         file,
@@ -248,10 +245,10 @@ def _in_transit(
 def _forecast_rows(
     frame: pl.DataFrame, weeks: list[date], dc: pl.DataFrame, stores: pl.DataFrame
 ) -> tuple[pl.DataFrame, list[str], list[str]]:
-    qcols = [col for _, col in quantile_columns(frame.columns)]
+    qcols = list(quantile_columns(frame.columns))
     if "price" in frame.columns:
-        frame = _numeric(frame, ("price",), "forecasts")
-        _check(
+        frame = numeric(frame, ("price",), "forecasts")
+        check_rows(
             frame, pl.col("price") <= 0, "forecasts", "price", "price must be > 0 or empty", "fix the price"
         )
     rows, warnings = known_rows(frame, weeks, dc, stores, "forecasts")
@@ -385,7 +382,7 @@ def build_problem(
     dc = _dc_frame(dc_stock, config)
     store_frame = _store_frame(stores, config)
     stock = check_store_stock(store_stock, store_frame, "store stock")
-    frame = _forecast_frame(forecasts, "forecasts")
+    frame = forecast_frame(forecasts, "forecasts")
     weeks = _horizon(frame, config.weeks)
     rows, qcols, warnings = _forecast_rows(frame, weeks, dc, store_frame)
     supply = _suppliers(suppliers, dc, config)
@@ -415,7 +412,7 @@ def build_problem(
         "on_hand",
     )
     qvalues = _quantiles(rows, qcols, config.demand)
-    levels = np.array([lvl for lvl, _ in quantile_columns(rows.columns)][: qvalues.shape[1]], dtype=float)
+    levels = np.array(list(quantile_columns(rows.columns).values())[: qvalues.shape[1]], dtype=float)
     demand = DemandModel(rows["mean"].to_numpy().astype(float), levels, qvalues)
     known = _project_known(rows, stock_idx, transit, demand, season_last, len(store_idx), n_weeks)
     # store stock of articles the DC does not carry still takes shelf space, unchanged over the horizon

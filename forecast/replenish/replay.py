@@ -34,10 +34,10 @@ import numpy as np
 import polars as pl
 
 from forecast.config import PipelineConfig, ReplenishmentConfig, SimulateConfig
+from forecast.contracts import SERIES, quantile_columns
 from forecast.dataset import Dataset
 from forecast.replenish.policies import PLANS, POLICIES, PolicyInput, decide
 
-SERIES = ["article_id", "store_id"]
 STORE_LEAD = 1
 Progress = Callable[[str], None]
 
@@ -148,7 +148,7 @@ def _world(ds: Dataset, panel: pl.DataFrame, cfg: ReplayConfig) -> _World:
     active = active.join(alive, on="article_id", how="semi").sort("article_id")
     td = ds.true_demand.join(active, on="article_id", how="semi")
     article_ids = active["article_id"].to_numpy()
-    store_ids = np.array(sorted(ds.stores["store_id"].cast(pl.Utf8).to_list()))
+    store_ids = np.array(sorted(ds.stores["store_id"].to_list()))
     a_idx = {a: i for i, a in enumerate(article_ids)}
     s_idx = {s: i for i, s in enumerate(store_ids)}
     w_idx = {w: i for i, w in enumerate(weeks)}
@@ -167,16 +167,12 @@ def _world(ds: Dataset, panel: pl.DataFrame, cfg: ReplayConfig) -> _World:
     last_week = last.join(active, on="article_id", how="right").sort("article_id")["week"]
     season_last = np.array([(d - weeks[0]).days // 7 if d < all_weeks[-1] else 10_000 for d in last_week])
     price = _prices(panel, ds.articles, article_ids, weeks)
-    catalogue = ds.articles.with_columns(pl.col("article_id").cast(pl.Utf8))
+    catalogue = ds.articles
     unit_cost = (
         catalogue.join(active, on="article_id", how="right").sort("article_id")["unit_cost"].to_numpy()
     )
     rng = np.random.default_rng(cfg.seed)
-    packs = (
-        ds.dc_stock.select(pl.col("article_id").cast(pl.Utf8), "pack_size")
-        if ds.dc_stock is not None
-        else None
-    )
+    packs = ds.dc_stock.select("article_id", "pack_size") if ds.dc_stock is not None else None
     pack = np.ones(article_ids.size)
     if packs is not None:
         pack = active.join(packs, on="article_id", how="left")["pack_size"].fill_null(1.0).to_numpy()
@@ -192,7 +188,7 @@ def _world(ds: Dataset, panel: pl.DataFrame, cfg: ReplayConfig) -> _World:
     )
     weekly_mean = demand[:, :, : min(4, len(weeks))].sum(axis=0).mean(axis=1)
     dc_start = np.floor(cfg.dc_weeks * weekly_mean / pack) * pack
-    capacity = ds.stores.with_columns(pl.col("store_id").cast(pl.Utf8)).sort("store_id")["capacity_units"]
+    capacity = ds.stores.sort("store_id")["capacity_units"]
     capacity = np.maximum(capacity.to_numpy(), on_hand.sum(axis=1))
     return _World(
         weeks=weeks,
@@ -219,7 +215,7 @@ def _prices(panel: pl.DataFrame, articles: pl.DataFrame, ids: np.ndarray, weeks:
     mean = (
         panel.filter(pl.col("price").is_not_null()).group_by("article_id", "week").agg(pl.col("price").mean())
     )
-    lists = articles.select(pl.col("article_id").cast(pl.Utf8), "list_price")
+    lists = articles.select("article_id", "list_price")
     full = (
         grid.join(mean, on=["article_id", "week"], how="left")
         .sort("article_id", "week")
@@ -268,7 +264,7 @@ def _forecast(
     )
     model = StatsForecastModel(cfg.model, quantiles=pipeline.forecast.quantiles)
     fc = model.fit(hist.join(active, on=SERIES, how="semi"), origin).predict(cfg.horizon, active)
-    qcols = [c for c in fc.columns if c.startswith("q") and c[1:].replace(".", "").isdigit()]
+    qcols = list(quantile_columns(fc.columns))
     grid = active.join(pl.DataFrame({"horizon": list(range(1, cfg.horizon + 1))}), how="cross")
     fc = grid.join(fc.select(*SERIES, "horizon", "mean", *qcols), on=[*SERIES, "horizon"], how="left")
     return fc.with_columns(
