@@ -11,12 +11,13 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from forecast.backtest import history_at, predict_all, run_backtest
+from forecast.backtest import history_at, run_backtest
 from forecast.config import BacktestConfig, ForecastConfig, ModelsConfig, PipelineConfig, SimulateConfig
 from forecast.contracts import WEEKLY_KEY
 from forecast.dataset import Dataset
 from forecast.models.baselines import StatsForecastModel
 from forecast.panel import build_panel, check_panel
+from forecast.predict import predict_all
 from forecast.simulate import simulate_dataset
 
 SIM = SimulateConfig(articles=36, stores=3, weeks=60, seed=11)
