@@ -96,9 +96,25 @@ def profit(
     return (price - unit_cost) * sales - holding_cost * leftover - ship_cost * units_sent
 
 
+SMALL_MONEY = 0.1  # below it (scaled prices such as H&M's), money keeps this many significant digits:
+SMALL_MONEY_DIGITS = 3
+
+
 def cents(value: pl.Expr) -> pl.Expr:
-    """Money rounded to cents."""
-    return value.round(2)
+    """Money rounded to cents; an amount under `SMALL_MONEY` keeps three significant digits instead, so a
+    scaled price (H&M's are 0.003..0.6) is never rounded to 0.
+
+    Examples
+    --------
+    >>> frame = pl.DataFrame({"x": [12.346, 0.123, 0.0345678, 0.00254321, 0.0, -0.0123456]})
+    >>> frame.select(cents(pl.col("x")))["x"].to_list()
+    [12.35, 0.12, 0.0346, 0.00254, 0.0, -0.0123]
+    """
+    size = value.abs()
+    digits = (SMALL_MONEY_DIGITS - 1 - size.log10().floor()).clip(2, 15).cast(pl.Int32)
+    scale = pl.lit(10.0).pow(digits)
+    small = (value * scale).round(0) / scale
+    return pl.when((size < SMALL_MONEY) & (size > 0)).then(small).otherwise(value.round(2))
 
 
 def stock_levels(df: pl.DataFrame, tau_col: str = "tau", mean_col: str = "mean") -> pl.Series:

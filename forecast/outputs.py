@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from forecast.business import cents
 from forecast.contracts import QUANTILE_COLUMN
 
 MONEY = frozenset(
@@ -49,6 +50,9 @@ def decimals_for(column: str) -> int:
 
 
 def csv_precision(frame: pl.DataFrame) -> pl.DataFrame:
-    """`frame` with every float column rounded by `decimals_for` (other columns untouched)."""
+    """`frame` with every float column rounded by `decimals_for` (money by `forecast.business.cents`: small
+    scaled prices keep three significant digits; other columns untouched)."""
     floats = [c for c, dtype in frame.schema.items() if dtype.is_float()]
-    return frame.with_columns(pl.col(c).round(decimals_for(c)) for c in floats)
+    return frame.with_columns(
+        (cents(pl.col(c)) if c in MONEY else pl.col(c).round(decimals_for(c))).alias(c) for c in floats
+    )

@@ -39,3 +39,13 @@ def test_csv_precision_money_to_cents_units_to_two_decimals_ratios_to_four() -> 
         "expected_profit": 10.01,
         "wape": 0.1235,
     }
+
+
+def test_csv_precision_never_rounds_a_scaled_price_to_zero() -> None:
+    # H&M's prices are scaled (0.003..0.6): rounded to cents, a price under 0.005 would become 0 and the
+    # derived DC stock would fail its own `price > 0` check
+    frame = pl.DataFrame({"price": [0.0031234, 0.0169, 0.59], "unit_cost": [0.0015617, 0.00845, 0.295]})
+    out = csv_precision(frame)
+    assert out["price"].to_list() == [0.00312, 0.0169, 0.59]
+    assert (out["unit_cost"] > 0).all()
+    assert (out["unit_cost"] < out["price"]).all()
