@@ -142,6 +142,17 @@ def scan_csv_text(
     names = header_names(head)
     if _is_cr_only(head):
         return _read_whole(path, null_values).lazy(), names
+    if cache is None or path.stat().st_size < CACHE_MIN_BYTES:
+        return _scan(path, null_values, head), names
+    target = copy_path(path, cache, source_key(path, null_values))
+    if target.exists():
+        return pl.scan_parquet(target), names
+    frame = _scan(path, null_values, head)
+    written = write_copy(path, frame, target)
+    return (pl.scan_parquet(written) if written is not None else frame), names
+
+
+def _scan(path: Path, null_values: Sequence[str], head: bytes) -> pl.LazyFrame:
     scan = pl.scan_csv(
         path,
         infer_schema=False,
@@ -150,11 +161,7 @@ def scan_csv_text(
         row_index_name=ROW,
         row_index_offset=1,
     )
-    frame = _text_columns(scan, normalise_cr=b"\r" in head)
-    if cache is None or path.stat().st_size < CACHE_MIN_BYTES:
-        return frame, names
-    copy = source_copy(path, frame, cache, null_values)
-    return (pl.scan_parquet(copy) if copy is not None else frame), names
+    return _text_columns(scan, normalise_cr=b"\r" in head)
 
 
 def _read_whole(path: Path, null_values: Sequence[str]) -> pl.DataFrame:
@@ -194,14 +201,11 @@ def copy_path(path: Path, cache: Path, key: str) -> Path:
     return cache / "sources" / f"{path.stem}-{place}-{key[:20]}.parquet"
 
 
-def source_copy(path: Path, frame: pl.LazyFrame, cache: Path, null_values: Sequence[str] = ()) -> Path | None:
-    """The current Parquet copy of `path` (writing it from `frame`, the file's scan, when missing or
-    stale); None when the cache folder cannot be written."""
+def write_copy(path: Path, frame: pl.LazyFrame, target: Path) -> Path | None:
+    """Write `frame` (the scan of `path`) to its copy `target` atomically and remove the stale copies of
+    `path`; None when the cache folder cannot be written."""
     from forecast.io import atomic_path
 
-    target = copy_path(path, cache, source_key(path, null_values))
-    if target.exists():
-        return target
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         with csv_errors(path), atomic_path(target) as tmp:
