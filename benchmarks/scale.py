@@ -25,7 +25,8 @@ job. A sampling thread reads the resident memory of the process and its children
 (adapter: read, parse, reject), ``validate``, ``fingerprint`` (data hash, MLflow params), ``panel``,
 ``backtest <model>`` (every fold of that model), ``fit`` (the champion on all history), ``cold start``,
 ``allocation`` (inputs and the optimiser), ``report`` (outputs and report.html), ``mlflow`` (runs, artifacts,
-model logging and registration, publishing the outputs; with the store's set-up at the start).
+model logging and registration, publishing the outputs); at the start ``mlflow setup`` (imports, the store
+check) and ``mlflow store`` (creating and migrating the fresh SQLite store, opening the run).
 
 Each size's figures are saved as JSON under ``--cache``/results, so sizes measured one at a time (the big ones
 take minutes) are tabled together; the slope per stage is the least-squares seconds (and GiB) per million
@@ -53,6 +54,7 @@ GIB = 1024**3
 SAMPLE_SECONDS = 0.05
 STAGE_ORDER = (
     "mlflow setup",
+    "mlflow store",
     "load",
     "validate",
     "fingerprint",
@@ -139,7 +141,11 @@ class Timeline:
         self._thread.start()
 
     def mark(self, stage: str) -> None:
-        self.marks.append((time.perf_counter(), stage))
+        now = time.perf_counter()
+        if not self.marks or self.marks[-1][1] != stage:
+            elapsed = now - self.marks[0][0] if self.marks else 0.0
+            print(f"  [{elapsed:7.1f} s, {self._read() / GIB:5.2f} GiB] {stage}", file=sys.stderr, flush=True)
+        self.marks.append((now, stage))
 
     def stop(self) -> None:
         self.mark("end")
@@ -170,6 +176,7 @@ class Timeline:
 def _progress(timeline: Timeline) -> Callable[[str], None]:
     """The job's progress reporter, marking the stages its messages announce."""
     prefixes = (
+        ("tracking to ", "mlflow store"),
         ("cold start:", "cold start"),
         ("allocating", "allocation"),
         ("planning ", "replenishment"),
