@@ -206,8 +206,9 @@ def _wrap(fn: Callable[..., Any], timeline: Timeline, stage: str, after: str | N
     return wrapped
 
 
-def run_child(size: Size, data: Path | None, out: Path) -> dict[str, Any]:
-    """Run the job once in this process; return its per-stage figures."""
+def run_child(size: Size, data: Path | None, out: Path, *, load_only: bool = False) -> dict[str, Any]:
+    """Run the job (or only its load, validation and panel) once in this process; return its per-stage
+    figures. A job that fails still reports the stages it ran, with the error."""
     from forecast.config import load_pipeline
     from forecast.job import Stages, run_job
 
@@ -238,18 +239,32 @@ def run_child(size: Size, data: Path | None, out: Path) -> dict[str, Any]:
     uri = f"sqlite:///{(out / 'mlruns' / 'mlflow.db').as_posix()}"
     timeline.start()
     started = time.perf_counter()
-    run_job(config, out / "out", tracking_uri=uri, progress=_progress(timeline), stages=stages)
+    error = None
+    try:
+        if load_only:
+            assert stages.load_dataset is not None
+            assert stages.validate is not None
+            assert stages.build_panel is not None
+            timeline.mark("other")
+            loaded = stages.load_dataset(config)
+            stages.validate(loaded)
+            stages.build_panel(loaded)
+        else:
+            run_job(config, out / "out", tracking_uri=uri, progress=_progress(timeline), stages=stages)
+    except Exception as exc:  # noqa: BLE001 - the stages measured so far are reported with the error
+        error = f"{type(exc).__name__}: {exc}"
     wall = time.perf_counter() - started
     timeline.stop()
-    ds, frame = captured["ds"], captured["panel"]
+    ds, frame = captured.get("ds"), captured.get("panel")
     return {
-        "size": size.name,
-        "label": size.label,
+        "size": size.name + ("-load" if load_only else ""),
+        "label": size.label + (" (load, validation and panel only)" if load_only else ""),
+        "error": error,
         "wall_seconds": wall,
         "peak_gib": max((rss for _, rss in timeline.samples), default=0) / GIB,
-        "source_rows": int(sum(ds.rows_read.values())),
-        "sales_rows": int(ds.sales.height),
-        "panel_rows": int(frame.height),
+        "source_rows": int(sum(ds.rows_read.values())) if ds is not None else 0,
+        "sales_rows": int(ds.sales.height) if ds is not None else 0,
+        "panel_rows": int(frame.height) if frame is not None else 0,
         "stages": timeline.stages(),
         "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "load_average": os.getloadavg()[0],
@@ -280,7 +295,7 @@ def prepare(size: Size, cache: Path) -> Path | None:
     return folder
 
 
-def measure(size: Size, cache: Path) -> dict[str, Any]:
+def measure(size: Size, cache: Path, *, load_only: bool = False) -> dict[str, Any]:
     """Run `size` in a child process; save and return its figures."""
     data = prepare(size, cache)
     with tempfile.TemporaryDirectory(prefix=f"scale-{size.name}-", dir=cache) as work:
@@ -297,12 +312,16 @@ def measure(size: Size, cache: Path) -> dict[str, Any]:
         ]
         if data is not None:
             command += ["--data", str(data)]
+        if load_only:
+            command.append("--load-only")
         print(f"{size.name}: running the job (load average {os.getloadavg()[0]:.1f})", flush=True)
         subprocess.run(command, check=True)
         result = json.loads(result_file.read_text(encoding="utf-8"))
     results = cache / "results"
     results.mkdir(parents=True, exist_ok=True)
-    (results / f"{size.name}.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
+    if result.get("error"):
+        print(f"{size.name}: the job failed after {result['wall_seconds']:.0f} s: {result['error']}")
+    (results / f"{result['size']}.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
     return result
 
 
@@ -345,7 +364,7 @@ def report(results: list[dict[str, Any]]) -> str:
             figure = r["stages"].get(stage)
             cells.append(f"{figure['seconds']:.1f} s ({figure['peak_gib']:.2f})" if figure else "-")
         per = "source_rows" if stage == "load" else "panel_rows"
-        have = [r for r in results if stage in r["stages"]]
+        have = [r for r in results if stage in r["stages"] and not r.get("error")]
         secs = _slope([(r[per] / 1e6, r["stages"][stage]["seconds"]) for r in have])
         mem = _slope([(r[per] / 1e6, r["stages"][stage]["peak_gib"]) for r in have])
         unit = " (source)" if stage == "load" else ""
@@ -357,8 +376,9 @@ def report(results: list[dict[str, Any]]) -> str:
                 f"{mem:.2f}" if mem is not None else "",
             ]
         )
-    wall = _slope([(r["panel_rows"] / 1e6, r["wall_seconds"]) for r in results])
-    peak = _slope([(r["panel_rows"] / 1e6, r["peak_gib"]) for r in results])
+    jobs = [r for r in results if not r.get("error") and not r["size"].endswith("-load")]
+    wall = _slope([(r["panel_rows"] / 1e6, r["wall_seconds"]) for r in jobs])
+    peak = _slope([(r["panel_rows"] / 1e6, r["peak_gib"]) for r in jobs])
     rows.append(
         [
             "whole job",
@@ -371,7 +391,11 @@ def report(results: list[dict[str, Any]]) -> str:
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(heads)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(heads, widths, strict=True))]
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
-    notes = [f"{r['size']}: {r['label']}, measured {r['measured_at']}" for r in results]
+    notes = [
+        f"{r['size']}: {r['label']}, measured {r['measured_at']}"
+        + (f"; FAILED: {r['error']}" if r.get("error") else "")
+        for r in results
+    ]
     legend = "cells: seconds (peak GiB resident while the stage ran); slopes: least squares over the sizes"
     return "\n".join([*lines, "", legend, *notes])
 
@@ -388,13 +412,16 @@ def main() -> None:
     parser.add_argument("--sizes", default="demo,sim1000", help=f"comma separated, of {', '.join(SIZES)}")
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "forecast-scale")
     parser.add_argument("--table", action="store_true", help="only print the table of the saved results")
+    parser.add_argument(
+        "--load-only", action="store_true", help="only load, validate and build the panel (ingestion figures)"
+    )
     parser.add_argument("--child", choices=list(SIZES), help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        result = run_child(SIZES[args.child], args.data, args.work)
+        result = run_child(SIZES[args.child], args.data, args.work, load_only=args.load_only)
         args.result.write_text(json.dumps(result), encoding="utf-8")
         return
     args.cache.mkdir(parents=True, exist_ok=True)
@@ -404,7 +431,7 @@ def main() -> None:
         if unknown:
             parser.error(f"unknown size(s) {unknown}; choose from {list(SIZES)}")
         for name in names:
-            result = measure(SIZES[name], args.cache)
+            result = measure(SIZES[name], args.cache, load_only=args.load_only)
             print(f"{name}: {result['wall_seconds']:.1f} s, peak {result['peak_gib']:.2f} GiB", flush=True)
     results = saved(args.cache)
     if results:
