@@ -59,6 +59,10 @@ class DataConfig:
     # rows dated outside [date_min, date_max] are rejected as implausible
     date_min: date = date(1980, 1, 1)
     date_max: date = date(2099, 12, 31)
+    # large CSV sources are read from a Parquet copy kept in `cache_dir` (default ~/.cache/forecast) while
+    # the source is unchanged (forecast.adapters.scan)
+    cache: bool = True
+    cache_dir: Path | None = None
 
     def __post_init__(self) -> None:
         self.date_min = _as_date(self.date_min, "`data.date_min`")
@@ -432,6 +436,12 @@ def parse_pipeline(raw: dict[str, Any], source: Path | None = None) -> PipelineC
         if not path.is_absolute() and source is not None:
             path = (source.parent / path).resolve()
         data_raw["path"] = path
+    if isinstance(data_raw, dict) and data_raw.get("cache_dir") is not None:
+        check_value(data_raw["cache_dir"], Path, f"{where} [data] cache_dir")
+        folder = Path(data_raw["cache_dir"]).expanduser()
+        data_raw["cache_dir"] = (
+            (source.parent / folder).resolve() if source and not folder.is_absolute() else folder
+        )
     kwargs: dict[str, Any] = {"name": name, "source": source}
     for key, cls in SECTIONS.items():
         section = data_raw if key == "data" else raw.get(key, {})

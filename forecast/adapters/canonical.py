@@ -34,6 +34,7 @@ from forecast.adapters.common import (
     parse_columns,
     read_table,
     require_file,
+    source_cache,
 )
 from forecast.config import DataConfig
 from forecast.dataset import WEEKDAYS, Dataset
@@ -152,7 +153,8 @@ def read_canonical_table(
     """
     spec = SPECS[table]
     name = path.name
-    raw = unneutralise_frame(read_table(path, required=list(spec.required)))
+    raw = read_table(path, required=list(spec.required), cache=source_cache(config))
+    raw = unneutralise_frame(raw)
     kinds = {**spec.required, **spec.optional}
     dates = (config.date_min, config.date_max) if config is not None else DEFAULT_DATES
     typed, rejects = parse_columns(

@@ -1,10 +1,11 @@
 """Reading helpers shared by the adapters: raw text tables in, typed columns and rejects out.
 
-Every source file is read the same way: bytes are checked for UTF-8, line endings are normalised (CRLF
-and old-Mac CR-only files both become LF), and every column is read as text. Typed parsing happens
-afterwards, column by column, so a value that does not parse rejects its row (with the reason) instead of
-failing the file. A file is only fatal (`InputError`) when it cannot be used at all: missing, empty, not
-UTF-8, a required column absent, or a date column that is mostly unparsable.
+Every source file is read the same way, streamed (`forecast.adapters.scan`): every column as text, cells
+stripped, bytes checked for UTF-8, CRLF and old-Mac CR-only line endings both accepted, and only the columns
+an adapter uses kept; a large CSV source is read from its Parquet copy while it is unchanged. Typed parsing
+happens afterwards, column by column, so a value that does not parse rejects its row (with the reason)
+instead of failing the file. A file is only fatal (`InputError`) when it cannot be used at all: missing,
+empty, not UTF-8, a required column absent, or a date column that is mostly unparsable.
 
 Rule for date columns: a column is fatal when more than half of its non-null values fail to parse as ISO
 dates (``YYYY-MM-DD``), or when none parses; otherwise each failing row is rejected. A mostly-broken column
@@ -15,8 +16,7 @@ Every raw frame carries ``_row``: the 1-based data row (header excluded) the rec
 
 from __future__ import annotations
 
-import csv
-import io
+import contextlib
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
@@ -24,11 +24,18 @@ from typing import Literal
 
 import polars as pl
 
+from forecast.adapters.scan import (
+    ROW,
+    csv_errors,
+    default_cache_dir,
+    parquet_errors,
+    scan_csv_text,
+    scan_parquet_text,
+)
 from forecast.config import DataConfig
 from forecast.dataset import REJECT_SCHEMA, empty_rejects
 from forecast.errors import InputError
 
-ROW = "_row"
 Kind = Literal["str", "id", "float", "bool", "date"]
 MAX_MAGNITUDE = 1e12  # no count, price or capacity of a retailer's row comes near this
 DEFAULT_DATES = (date(1980, 1, 1), date(2099, 12, 31))
@@ -68,31 +75,6 @@ def require_file(folder: Path, name: str, fix: str) -> Path:
     return path
 
 
-def _decode_check(data: bytes, name: str) -> None:
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        prefix = data[: exc.start].replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        line = prefix.count(b"\n")
-        where = "in the header" if line == 0 else f"in data row {line}"
-        msg = f"not UTF-8: byte {exc.start} ({data[exc.start : exc.start + 1]!r}) {where}"
-        raise InputError(
-            msg, file=name, fix="save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)"
-        ) from exc
-
-
-def read_bytes(path: Path) -> bytes:
-    """The bytes of `path`; a folder or an unreadable file is an `InputError`."""
-    if path.is_dir():
-        msg = "is a folder, not a file"
-        raise InputError(msg, file=str(path), fix="remove the folder or point [data] at the right files")
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        msg = f"cannot be read ({exc.strerror or exc})"
-        raise InputError(msg, file=str(path), fix="check the file exists and is readable") from exc
-
-
 def check_header(names: Sequence[str], file: str) -> None:
     """Raise `InputError` for a duplicated or empty column name (a reader would silently pick one)."""
     seen: set[str] = set()
@@ -106,83 +88,65 @@ def check_header(names: Sequence[str], file: str) -> None:
         seen.add(name)
 
 
-def read_csv_text(path: Path, *, null_values: Sequence[str] = ()) -> pl.DataFrame:
-    """Read a CSV file with every column as text plus ``_row``; fatal problems raise `InputError`."""
-    name = path.name
-    data = read_bytes(path)
-    _decode_check(data, name)  # before any rewriting, so the byte offset is the file's own
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-    if not data.strip():
-        msg = "file is empty (no header row)"
-        raise InputError(msg, file=name, fix="export the table with a header row and at least one data row")
-    header = next(csv.reader(io.StringIO(data.split(b"\n", 1)[0].decode("utf-8"))), [])
-    check_header([h.strip() for h in header], name)
-    try:
-        frame = pl.read_csv(
-            io.BytesIO(data),
-            infer_schema=False,
-            null_values=list(null_values) or None,
-            truncate_ragged_lines=False,
-        )
-    except pl.exceptions.PolarsError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        msg = f"cannot parse as CSV ({first})"
-        raise InputError(msg, file=name, fix="check the delimiter is ',' and quotes are balanced") from exc
-    return _with_rows(frame, name)
+def _read_errors(path: Path) -> contextlib.AbstractContextManager[None]:
+    if path.suffix.lower() not in PARQUET_SUFFIXES:
+        return csv_errors(path)
+    return parquet_errors(path)
 
 
-def read_parquet_text(path: Path) -> pl.DataFrame:
-    """Read a Parquet file with every column cast to text (dates as ISO) plus ``_row``."""
-    if path.is_dir():
-        msg = "is a folder, not a file"
-        raise InputError(msg, file=str(path), fix="remove the folder or point [data] at the right files")
-    try:
-        frame = pl.read_parquet(path)
-    except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
-        msg = f"cannot read Parquet ({exc})"
-        raise InputError(msg, file=path.name, fix="rewrite the file as Parquet or CSV") from exc
-    casts = []
-    for column, dtype in frame.schema.items():
-        if dtype == pl.Datetime or dtype == pl.Date:
-            casts.append(pl.col(column).cast(pl.Date).dt.strftime(DATE_FORMAT))
-        else:
-            casts.append(pl.col(column).cast(pl.Utf8))
-    try:
-        text = frame.select(casts)
-    except pl.exceptions.PolarsError as exc:
-        msg = "has a column that is not a plain value (a list or a struct?)"
-        raise InputError(msg, file=path.name, fix="store one plain value per cell") from exc
-    return _with_rows(text, path.name)
+def source_cache(config: DataConfig | None) -> Path | None:
+    """The folder for Parquet copies of large CSV sources (`forecast.adapters.scan`); None when off."""
+    if config is None or not config.cache:
+        return None
+    return config.cache_dir or default_cache_dir()
 
 
-def read_table(path: Path, *, required: Iterable[str], null_values: Sequence[str] = ()) -> pl.DataFrame:
-    """Read a CSV or Parquet table as text, checking it has rows and the `required` columns."""
+def scan_table(path: Path, *, null_values: Sequence[str] = (), cache: Path | None = None) -> pl.LazyFrame:
+    """A CSV or Parquet table as a lazy text table (every column text, cells stripped, ``_row`` first)."""
     if path.suffix.lower() in PARQUET_SUFFIXES:
-        frame = read_parquet_text(path)
-    else:
-        frame = read_csv_text(path, null_values=null_values)
-    missing = [c for c in required if c not in frame.columns]
-    if missing:
-        found = [c for c in frame.columns if c != ROW]
-        msg = f"required column(s) {missing} missing; found {found}"
-        raise InputError(
-            msg, file=path.name, column=missing[0], fix="rename the columns to the names required"
-        )
-    if frame.height == 0:
-        msg = "file has a header but no data rows"
-        raise InputError(msg, file=path.name, fix="export the table with at least one data row")
+        return scan_parquet_text(path)
+    frame, names = scan_csv_text(path, null_values=null_values, cache=cache)
+    check_header(names, path.name)
     return frame
 
 
-def _with_rows(frame: pl.DataFrame, name: str) -> pl.DataFrame:
-    if frame.width == 0:
+def read_table(
+    path: Path,
+    *,
+    required: Iterable[str],
+    null_values: Sequence[str] = (),
+    columns: Iterable[str] | None = None,
+    cache: Path | None = None,
+) -> pl.DataFrame:
+    """Read a CSV or Parquet table as text, checking it has rows and the `required` columns.
+
+    The file is streamed (`forecast.adapters.scan`); only ``_row`` and `columns` (default: all) are kept,
+    so the other columns are never held in memory. `cache` is the folder of Parquet source copies.
+    """
+    frame = scan_table(path, null_values=null_values, cache=cache)
+    names = frame.collect_schema().names()
+    found = [c for c in names if c != ROW]
+    if not found:
         msg = "file is empty (no header row)"
-        raise InputError(msg, file=name, fix="export the table with a header row and at least one data row")
-    check_header(frame.columns, name)
-    stripped = frame.with_columns(pl.col(c).str.strip_chars() for c in frame.columns)
-    return stripped.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
+        raise InputError(
+            msg, file=path.name, fix="export the table with a header row and at least one data row"
+        )
+    check_header(found, path.name)
+    missing = [c for c in required if c not in found]
+    if missing:
+        msg = f"required column(s) {list(missing)} missing; found {found}"
+        raise InputError(
+            msg, file=path.name, column=missing[0], fix="rename the columns to the names required"
+        )
+    if columns is not None:
+        keep = set(columns) | set(required)
+        frame = frame.select(ROW, *[c for c in found if c in keep])
+    with _read_errors(path):
+        text = frame.collect(engine="streaming")
+    if text.height == 0:
+        msg = "file has a header but no data rows"
+        raise InputError(msg, file=path.name, fix="export the table with at least one data row")
+    return text
 
 
 def _parse_expr(column: str, kind: Kind) -> pl.Expr:

@@ -25,6 +25,7 @@ from forecast.adapters.common import (
     read_table,
     reject_where,
     require_file,
+    source_cache,
 )
 from forecast.config import DataConfig
 from forecast.dataset import Dataset
@@ -39,7 +40,9 @@ FIX = "point [data] path (or --data) at the folder holding the transactions file
 def _articles(config: DataConfig) -> tuple[pl.DataFrame, pl.DataFrame, int, list[str]]:
     name = "articles.csv"
     raw = read_table(
-        require_file(data_folder(config), name, FIX), required=["article_id", "product_type_name"]
+        require_file(data_folder(config), name, FIX),
+        required=["article_id", "product_type_name"],
+        cache=source_cache(config),
     )
     _, rejects = parse_columns(raw, {"article_id": "id"}, file=name, not_null=["article_id"])
     attributes = [c for c in raw.columns if c not in ("article_id", ROW)]
@@ -66,7 +69,8 @@ def _transactions(config: DataConfig) -> tuple[pl.DataFrame, pl.DataFrame, int, 
         path = require_file(folder, config.transactions, FIX)
     name = path.name
     required = ["t_dat", "article_id", "price", "sales_channel_id"]
-    raw = read_table(path, required=required)
+    # customer_id (a 64-character hash on every line) is never read into memory
+    raw = read_table(path, required=required, columns=required, cache=source_cache(config))
     typed, rejects = parse_columns(
         raw,
         {"t_dat": "date", "price": "float", "article_id": "id"},

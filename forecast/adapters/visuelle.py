@@ -28,6 +28,7 @@ from forecast.adapters.common import (
     parse_columns,
     read_table,
     require_file,
+    source_cache,
 )
 from forecast.config import DataConfig
 from forecast.dataset import Dataset
@@ -46,7 +47,7 @@ def _products(
     """Articles (and, for history, the typed wide sales) of one product file."""
     name = path.name
     required = ["external_code", "release_date", *([] if future else WEEKS)]
-    raw = read_table(path, required=required)
+    raw = read_table(path, required=required, cache=source_cache(config))
     specs: dict[str, Kind] = {"external_code": "id", "release_date": "date"}
     if not future:
         specs |= dict.fromkeys(WEEKS, "float")
@@ -95,7 +96,7 @@ def _weekly(wide: pl.DataFrame) -> pl.DataFrame:
 
 def _trends(path: Path, config: DataConfig) -> tuple[pl.DataFrame, pl.DataFrame, int]:
     name = path.name
-    raw = read_table(path, required=["date"])
+    raw = read_table(path, required=["date"], cache=source_cache(config))
     terms = [c for c in raw.columns if c not in ("date", ROW)]
     specs: dict[str, Kind] = {"date": "date", **dict.fromkeys(terms, "float")}
     typed, rejects = parse_columns(

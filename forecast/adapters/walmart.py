@@ -25,6 +25,7 @@ from forecast.adapters.common import (
     read_table,
     reject_where,
     require_file,
+    source_cache,
 )
 from forecast.config import DataConfig
 from forecast.dataset import Dataset
@@ -53,6 +54,7 @@ def _stores(config: DataConfig) -> tuple[pl.DataFrame, pl.DataFrame, int]:
         require_file(data_folder(config), "stores.csv", FIX),
         required=["Store", "Type", "Size"],
         null_values=NULLS,
+        cache=source_cache(config),
     )
     typed, rejects = parse_columns(
         raw,
@@ -81,6 +83,7 @@ def _sales(config: DataConfig) -> tuple[pl.DataFrame, pl.DataFrame, int]:
         require_file(data_folder(config), name, FIX),
         required=["Store", "Dept", "Date", "Weekly_Sales", "IsHoliday"],
         null_values=NULLS,
+        cache=source_cache(config),
     )
     specs: dict[str, Kind] = {
         "Store": "id",
@@ -121,6 +124,7 @@ def _exog(config: DataConfig) -> tuple[pl.DataFrame, pl.DataFrame, int]:
         require_file(data_folder(config), name, FIX),
         required=["Store", "Date", *EXOG_COLUMNS],
         null_values=NULLS,
+        cache=source_cache(config),
     )
     specs: dict[str, Kind] = {
         "Store": "id",
