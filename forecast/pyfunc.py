@@ -88,7 +88,7 @@ def forecast_from(forecaster: Forecaster, panel: pl.DataFrame, horizon: int) -> 
         return out
     if hasattr(forecaster, "matrix_") and hasattr(forecaster, "models_"):
         # the global LightGBM model: keep its trees, read the features from the new history
-        from forecast.models.lgbm_features import build_matrix
+        from forecast.features import build_matrix
 
         model = copy.copy(forecaster)
         model.matrix_ = build_matrix(panel, origin)  # type: ignore[attr-defined]
