@@ -34,8 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import table, timed  # noqa: E402
 from benchmarks.walmart import DATA, FOLDS, SEED, load_panel, score  # noqa: E402
 from forecast.config import FeaturesConfig  # noqa: E402
+from forecast.features import build_matrix  # noqa: E402
 from forecast.models.lgbm import LightGBMForecaster  # noqa: E402
-from forecast.models.lgbm_features import build_matrix  # noqa: E402
 
 HISTORY = ["article_id", "store_id", "week", "units", "censored", "is_holiday", "category"]
 COLUMNS = ("q50", "mean")

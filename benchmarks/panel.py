@@ -10,8 +10,9 @@ with a Parquet copy (``t_dat, article_id, price, sales_channel_id``) under ``--c
 read that Parquet file. Each runs in its own subprocess, which reports its wall time and peak resident memory
 (``getrusage(RUSAGE_SELF).ru_maxrss``):
 
-- polars: scan -> `build_panel` -> `origin_features` (default `FeaturesConfig`: lags, rolling
-  mean/std/max/min, expanding and zero shares, price, age, hierarchy aggregates), collected once.
+- polars: scan -> `build_panel` (collected once) -> `forecast.features.origin_features` (the production
+  engine with the default `FeaturesConfig`: level, lags, rolling means, zero share, year-on-year ratio,
+  weeks since sale, age).
 - pandas: a plain group-by implementation of the same panel (weekly sums, zero-fill inside each series' life,
   carried-forward price) and of the basic series features (lags, rolling mean/std/max/min, expanding mean).
   With ``--pandas-fraction F`` it runs on a fraction F of the articles (whole series, chosen by a hash of the
@@ -75,7 +76,7 @@ def run_polars(parquet: Path) -> dict[str, float]:
 
     from forecast.config import FeaturesConfig
     from forecast.dataset import Dataset
-    from forecast.features import origin_features
+    from forecast.features import FeatureSpec, origin_features
     from forecast.panel import build_panel
 
     sales = (
@@ -97,7 +98,8 @@ def run_polars(parquet: Path) -> dict[str, float]:
     articles = articles.select("article_id", pl.col("product_type_name").alias("category"))
     ds = Dataset("bench", sales, articles, pl.DataFrame({"store_id": ["1", "2"]}), grain="transactions")
     del sales
-    features = origin_features(build_panel(ds), FeaturesConfig()).collect(engine="streaming")
+    panel = build_panel(ds).collect(engine="streaming")
+    features = origin_features(panel, FeatureSpec.from_config(FeaturesConfig()))
     return {"rows": features.height, "columns": features.width}
 
 

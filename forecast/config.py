@@ -150,10 +150,16 @@ class ForecastConfig:
 
 @dataclass
 class FeaturesConfig:
+    """What `forecast.features` builds for the global model (see `forecast.features.spec.FeatureSpec`).
+
+    ``lags``: ``f_lag_k`` for each k < 52 (a lag of 52 or more is read as the holiday-aligned seasonal value
+    a year before the target week, which is always built); ``rolling_windows``: ``f_roll_mean_w``;
+    ``hierarchy``: the article and category × store seasonal indices.
+    """
+
     lags: list[int] = field(default_factory=lambda: [1, 2, 3, 4, 8, 52])
     rolling_windows: list[int] = field(default_factory=lambda: [4, 8, 13, 26])
     hierarchy: bool = True
-    exogenous: bool = True
 
     def __post_init__(self) -> None:
         if any(not 1 <= lag <= MAX_WEEKS for lag in self.lags):

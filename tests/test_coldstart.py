@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from forecast.errors import NotFittedError
-from forecast.models import coldstart_features as cf
+from forecast.features import launch as cf
 from forecast.models.base import FORECAST_COLUMNS
 from forecast.models.coldstart import ColdStartForecaster
 

@@ -1,10 +1,10 @@
-"""An independent oracle: features recomputed in plain Python (dicts and loops) from the panel must agree."""
+"""An independent oracle: the production features (the matrix engine LightGBM trains on) recomputed in plain
+Python (dicts and loops over dates) from the panel must agree."""
 
 from __future__ import annotations
 
 import math
 import random
-import statistics
 from collections import defaultdict
 from datetime import date, timedelta
 from typing import Any
@@ -12,147 +12,148 @@ from typing import Any
 import polars as pl
 import pytest
 
-from forecast.config import FeaturesConfig
 from forecast.dataset import Dataset
-from forecast.features import horizon_frame, origin_features
+from forecast.features import FeatureSpec, horizon_features, seasonal_offset
 from forecast.panel import build_panel
 
-SPEC = FeaturesConfig(lags=[1, 2, 3, 52], rolling_windows=[3, 8], hierarchy=True, exogenous=False)
+SPEC = FeatureSpec(lags=(1, 2, 3, 13), windows=(3, 8))
 WEEK = timedelta(weeks=1)
+NAN = float("nan")
 
 
 @pytest.fixture(scope="module")
 def panel() -> pl.DataFrame:
-    """A seeded random panel: 8 articles × 3 stores over 70 weeks, integer units, sparse, with gaps."""
+    """A seeded random panel: 8 articles × 3 stores over 120 weeks, integer units, sparse, with gaps."""
     rng = random.Random(11)
     start = date(2023, 1, 2)
     rows = []
     for article in range(8):
         for store in range(3):
-            first, last = rng.randrange(0, 40), rng.randrange(40, 70)
+            first, last = rng.randrange(0, 50), rng.randrange(60, 120)
             for week in range(first, last + 1):
                 if week in (first, last) or rng.random() < 0.5:
-                    price = rng.choice([None, 4.0, 5.0])
                     rows.append(
-                        (start + week * WEEK, f"s{store}", f"a{article}", float(rng.randrange(-1, 7)), price)
+                        (start + week * WEEK, f"s{store}", f"a{article}", float(rng.randrange(-1, 7)), 5.0)
                     )
     sales = pl.DataFrame(rows, schema=["date", "store_id", "article_id", "units", "price"], orient="row")
     articles = pl.DataFrame({"article_id": [f"a{i}" for i in range(8)],
-                             "category": ["x", "y", None, "x", "y", "x", "y", "x"],
-                             "list_price": [6.0, None, 5.0, 6.0, None, 5.0, 6.0, None]})  # fmt: skip
+                             "category": ["x", "y", None, "x", "y", "x", "y", "x"]})  # fmt: skip
     stores = pl.DataFrame({"store_id": ["s0", "s1", "s2"]})
     counted = [(d, s, a, float(rng.choice([0, 0, 2, 5]))) for d, s, a, _, _ in rows if rng.random() < 0.4]
     stock = pl.DataFrame(counted, schema=["week", "store_id", "article_id", "on_hand"], orient="row")
-    panel = build_panel(Dataset("oracle", sales, articles, stores, stock=stock)).collect()
-    assert 0 < panel["censored"].sum() < panel.height
-    return panel
-
-
-def _series(panel: pl.DataFrame) -> dict[tuple[str, str], list[dict[str, Any]]]:
-    series: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-    for row in sorted(panel.iter_rows(named=True), key=lambda r: (r["article_id"], r["store_id"], r["week"])):
-        series[(row["article_id"], row["store_id"])].append(row)
-    return series
-
-
-def _group_means(totals: dict[Any, dict[date, float]], key: Any, week: date, w: int) -> float:
-    """Mean over the w weeks to `week` (from the group's first week), missing weeks counting as zero."""
-    first = min(totals[key])
-    weeks = [week - i * WEEK for i in range(w) if week - i * WEEK >= first]
-    return sum(totals[key].get(d, 0.0) for d in weeks) / len(weeks)
-
-
-def _oracle(panel: pl.DataFrame) -> list[dict[str, Any]]:
-    cat_store: dict[Any, dict[date, float]] = defaultdict(lambda: defaultdict(float))
-    article: dict[Any, dict[date, float]] = defaultdict(lambda: defaultdict(float))
-    store: dict[Any, dict[date, float]] = defaultdict(lambda: defaultdict(float))
-    first_week: dict[str, date] = {}
-    for r in panel.iter_rows(named=True):
-        if r["category"] is not None:
-            cat_store[(r["store_id"], r["category"])][r["week"]] += r["units"]
-        article[r["article_id"]][r["week"]] += r["units"]
-        store[r["store_id"]][r["week"]] += r["units"]
-        first_week[r["article_id"]] = min(first_week.get(r["article_id"], r["week"]), r["week"])
-    out = []
-    for rows in _series(panel).values():
-        for i, r in enumerate(rows):
-            units = [x["units"] for x in rows[: i + 1]]
-            f: dict[str, Any] = {"article_id": r["article_id"], "store_id": r["store_id"], "week": r["week"]}
-            for lag in SPEC.lags:
-                f[f"f_lag_{lag}"] = units[-lag] if lag <= len(units) else None
-            for w in SPEC.rolling_windows:
-                window = units[-w:]
-                f[f"f_mean_{w}"] = sum(window) / len(window)
-                f[f"f_std_{w}"] = statistics.stdev(window) if len(window) > 1 else None
-                f[f"f_max_{w}"], f[f"f_min_{w}"] = max(window), min(window)
-            f["f_mean_all"] = sum(units) / len(units)
-            f["f_zero_share"] = sum(u <= 0 for u in units) / len(units)
-            f["f_zero_share_8"] = sum(u <= 0 for u in units[-8:]) / len(units[-8:])
-            censored = [x["censored"] for x in rows[: i + 1]][-3:]
-            f["f_censored_share_3"] = sum(censored) / len(censored)
-            sold = [j for j, u in enumerate(units) if u > 0]
-            f["f_weeks_since_sale"] = i - sold[-1] if sold else None
-            f["f_series_weeks"] = i
-            f["f_age_weeks"] = (r["week"] - first_week[r["article_id"]]).days // 7
-            f["f_price"], f["f_discount"], f["f_on_hand"] = r["price"], r["discount"], r["on_hand"]
-            f["f_price_ratio"] = None if r["price"] is None else r["price"] / r["list_price"]
-            key = (r["store_id"], r["category"])
-            f["f_cat_store_units"] = cat_store[key][r["week"]] if r["category"] is not None else None
-            f["f_article_units"] = article[r["article_id"]][r["week"]]
-            f["f_store_units"] = store[r["store_id"]][r["week"]]
-            for w in SPEC.rolling_windows:
-                f[f"f_cat_store_units_mean_{w}"] = (
-                    _group_means(cat_store, key, r["week"], w) if r["category"] is not None else None
-                )
-                f[f"f_article_units_mean_{w}"] = _group_means(article, r["article_id"], r["week"], w)
-                f[f"f_store_units_mean_{w}"] = _group_means(store, r["store_id"], r["week"], w)
-            out.append(f)
+    out = build_panel(Dataset("oracle", sales, articles, stores, stock=stock)).collect()
+    assert 0 < out["censored"].sum() < out.height
     return out
 
 
-def _same(ours: Any, theirs: Any, column: str) -> bool:
-    if ours is None or theirs is None:
-        return ours is None and theirs is None
-    if column.startswith("f_std_"):  # different summation orders: agree to rounding
-        return math.isclose(ours, theirs, rel_tol=1e-9, abs_tol=1e-12)
-    return bool(ours == theirs)
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else NAN
 
 
-def test_origin_features_agree_with_the_oracle(panel: pl.DataFrame) -> None:
-    ours = {(r["article_id"], r["store_id"], r["week"]): r
-            for r in origin_features(panel.lazy(), SPEC).collect().iter_rows(named=True)}  # fmt: skip
-    expected = _oracle(panel)
-    assert len(ours) == len(expected) == panel.height
+class Oracle:
+    """Known units by series and week (censored weeks are unknown) and the totals of each group."""
+
+    def __init__(self, panel: pl.DataFrame) -> None:
+        self.start = panel["week"].min()
+        self.known: dict[tuple[str, str], dict[date, float]] = defaultdict(dict)
+        self.alive: dict[tuple[str, str], set[date]] = defaultdict(set)
+        self.groups: dict[str, dict[Any, dict[date, float]]] = {"article": {}, "cat_store": {}}
+        self.group_of: dict[tuple[str, str], dict[str, Any]] = {}
+        for r in panel.iter_rows(named=True):
+            key = (r["article_id"], r["store_id"])
+            self.alive[key].add(r["week"])
+            groups = {"article": r["article_id"], "cat_store": (r["category"], r["store_id"])}
+            self.group_of[key] = groups
+            if r["censored"]:
+                continue
+            self.known[key][r["week"]] = r["units"]
+            for name, group in groups.items():
+                totals = self.groups[name].setdefault(group, defaultdict(float))
+                totals[r["week"]] += r["units"]
+
+    def window(self, values: dict[date, float], end: date, weeks: int) -> list[float]:
+        return [values[end - i * WEEK] for i in range(weeks) if end - i * WEEK in values]
+
+    def level(self, values: dict[date, float], origin: date) -> float:
+        window = [abs(v) for v in self.window(values, origin, 52)]
+        return max(_mean(window) if window else 0.0, 1.0)
+
+    def at(self, values: dict[date, float], week: date, origin: date) -> float:
+        return values.get(week, NAN) if self.start <= week <= origin else NAN
+
+    def row(self, key: tuple[str, str], origin: date, horizon: int) -> dict[str, float]:
+        units = self.known[key]
+        scale = self.level(units, origin)
+        f = {"scale": scale, "f_log_level": math.log1p(scale)}
+        for k in SPEC.lags:
+            f[f"f_lag_{k}"] = self.at(units, origin - (k - 1) * WEEK, origin) / scale
+        for w in SPEC.windows:
+            f[f"f_roll_mean_{w}"] = _mean(self.window(units, origin, w)) / scale
+        recent = self.window(units, origin, 13)
+        f["f_zero_share_13"] = _mean([float(u == 0) for u in recent])
+        year_ago = _mean(self.window(units, origin - 52 * WEEK, 13))
+        f["f_yoy"] = _ratio(_mean(recent), year_ago)
+        sales = [w for w in self.alive[key] if w <= origin and units.get(w, 0.0) != 0]
+        f["f_weeks_since_sale"] = (origin - max(sales)).days // 7 if sales else NAN
+        lived = [w for w in self.alive[key] if w <= origin]
+        f["f_age"] = (origin - min(lived)).days // 7 if lived else NAN
+        target = origin + horizon * WEEK
+        back = seasonal_offset(target, is_end=False)
+        near = [self.at(units, target - (back + d) * WEEK, origin) for d in (-1, 0, 1)]
+        f["f_seasonal_52"] = near[1] / scale
+        known = [v for v in near if not math.isnan(v)]
+        f["f_seasonal_smooth"] = _mean(known) / scale
+        f["f_seasonal_104"] = self.at(units, target - (back + 52) * WEEK, origin) / scale
+        for name, groups in self.groups.items():
+            totals = groups.get(self.group_of[key][name], {})
+            value = self.at(totals, target - back * WEEK, origin)
+            f[f"f_{name}_seasonal"] = value / self.level(totals, origin)
+        return f
+
+
+def _ratio(recent: float, year_ago: float) -> float:
+    if math.isnan(recent) or math.isnan(year_ago):
+        return NAN
+    if year_ago == 0:
+        return NAN if recent == 0 else (5.0 if recent > 0 else 0.0)
+    return min(max(recent / year_ago, 0.0), 5.0)
+
+
+def _same(ours: float, theirs: float) -> bool:
+    if math.isnan(theirs):
+        return math.isnan(ours)
+    return math.isclose(ours, theirs, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def test_production_features_agree_with_the_oracle(panel: pl.DataFrame) -> None:
+    weeks = sorted(set(panel["week"].to_list()))
+    origins = weeks[5::7]
+    frame = horizon_features(panel, SPEC, origins, 9, targets=True)
+    oracle = Oracle(panel)
+    compared = [
+        c for c in frame.columns if c == "scale" or (c.startswith("f_") and not c.startswith("f_cal_"))
+    ]
     checked = 0
-    for row in expected:
-        got = ours[(row["article_id"], row["store_id"], row["week"])]
-        for column, value in row.items():
-            assert _same(got[column], value, column), (
-                column,
-                row["article_id"],
-                row["store_id"],
-                row["week"],
-            )
+    for r in frame.iter_rows(named=True):
+        expected = oracle.row((r["article_id"], r["store_id"]), r["origin"], r["horizon"])
+        assert set(compared) == set(expected)  # the oracle covers every feature but the calendar
+        for column in compared:
+            assert _same(r[column], expected[column]), (column, r["article_id"], r["store_id"], r["origin"])
             checked += 1
-    assert set(got) == set(row)  # the oracle covers every feature column
-    assert checked > 10_000
+        assert r["units"] == oracle.known[(r["article_id"], r["store_id"])][r["week"]]
+    assert checked > 20_000
+    # targets: every known week after an origin, within the horizons and the panel
+    expected_rows = sum(
+        1 for units in oracle.known.values() for o in origins for h in range(1, 10) if o + h * WEEK in units
+    )
+    assert frame.height == expected_rows
 
 
-def test_horizon_targets_and_seasonal_value_agree_with_the_oracle(panel: pl.DataFrame) -> None:
-    units = {(r["article_id"], r["store_id"], r["week"]): r["units"] for r in panel.iter_rows(named=True)}
-    last_week = panel["week"].max()
-    origins = sorted(set(panel["week"].to_list()))[::9]
-    frame = horizon_frame(origin_features(panel.lazy(), SPEC), panel.lazy(), [1, 3, 52, 60], origins=origins)
-    rows = frame.collect().iter_rows(named=True)
-    n = 0
-    for r in rows:
-        key = (r["article_id"], r["store_id"])
-        assert r["week"] == r["origin"] + r["horizon"] * WEEK
-        target = r["week"]
-        expected = None if target > last_week else units.get((*key, target), 0.0)
-        assert r["units"] == expected
-        a_year_before = target - 52 * WEEK
-        seasonal = units.get((*key, a_year_before)) if a_year_before <= r["origin"] else None
-        assert r["f_seasonal_52"] == seasonal
-        n += 1
-    assert n > 100
+def test_unscaled_values_are_units(panel: pl.DataFrame) -> None:
+    origin = sorted(set(panel["week"].to_list()))[80]
+    scaled = horizon_features(panel, SPEC, [origin], 1)
+    raw = horizon_features(panel, FeatureSpec(lags=SPEC.lags, windows=SPEC.windows, scale=False), [origin], 1)
+    assert (raw["scale"] == 1.0).all()
+    ratio = raw["f_lag_1"] / scaled["f_lag_1"]
+    assert ((ratio - scaled["scale"]).abs().fill_nan(0.0) < 1e-9).all()
+    assert raw["f_log_level"].equals(scaled["f_log_level"])

@@ -10,9 +10,9 @@ import pytest
 
 from forecast.config import FeaturesConfig
 from forecast.errors import NotFittedError
+from forecast.features import seasonal_offset
 from forecast.models.base import FORECAST_COLUMNS
 from forecast.models.lgbm import LightGBMForecaster
-from forecast.models.lgbm_features import seasonal_offset
 
 START = date(2022, 1, 3)  # a Monday
 WEEKS = 90

@@ -8,9 +8,9 @@ import numpy as np
 import polars as pl
 import pytest
 
+from forecast.features import build_matrix, denoise
 from forecast.models.base import FORECAST_COLUMNS, Forecaster
 from forecast.models.blend import BlendForecaster
-from forecast.models.lgbm_features import build_matrix, denoise
 from forecast.models.svd_stl import SVDSTLForecaster, low_rank, shift_christmas
 
 START = date(2010, 2, 5)  # a Friday: weeks labelled by their last day, like Walmart's

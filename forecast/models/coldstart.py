@@ -45,7 +45,7 @@ import numpy as np
 import polars as pl
 
 from forecast.errors import InputError
-from forecast.models import coldstart_features as cf
+from forecast.features import launch as cf
 from forecast.models.base import LaunchForecaster, quantile_column
 
 DEFAULT_PARAMS: dict[str, Any] = {
@@ -297,7 +297,7 @@ class ColdStartForecaster(LaunchForecaster):
             for c, m in self.codes_.items()
         ]
         frame = base.with_columns(day.alias("_day")).with_columns(
-            *cats, *cf.calendar(pl.col("_day")), pl.col("_day").dt.truncate("1w").alias("_wk")
+            *cats, *cf.launch_calendar(pl.col("_day")), pl.col("_day").dt.truncate("1w").alias("_wk")
         )
         by_day, by_week = cf.launch_counts(self.articles_)
         frame = (

@@ -1,7 +1,7 @@
 """The global LightGBM demand model: one model across every article × store, direct multi-horizon.
 
 Each training row is (series, origin ``o``, horizon ``h``): features read only weeks ``<= o``
-(`forecast.models.lgbm_features`), the target is the units of week ``o + h``, and ``h`` plus the target week's
+(`forecast.features`), the target is the units of week ``o + h``, and ``h`` plus the target week's
 calendar (holidays included) are features, so one model forecasts every horizon without feeding its own
 forecasts back. Targets and value features are divided by the series' level at the origin and rows are
 weighted by that level, so the loss is the error in units while series of every size share one model.
@@ -55,19 +55,19 @@ import lightgbm as lgb
 import numpy as np
 import polars as pl
 
-from forecast.calendar import calendar_features
 from forecast.config import FeaturesConfig
+from forecast.contracts import SERIES
 from forecast.errors import InputError
-from forecast.models.base import Forecaster, quantile_column
-from forecast.models.lgbm_features import (
-    CALENDAR_COLUMNS,
-    SERIES,
+from forecast.features import (
+    FeatureSpec,
     SeriesMatrix,
     build_matrix,
     denoise,
     design,
     training_rows,
+    with_calendar,
 )
+from forecast.models.base import Forecaster, quantile_column
 
 DEFAULT_PARAMS: dict[str, Any] = {
     "learning_rate": 0.08,
@@ -171,9 +171,8 @@ class LightGBMForecaster(Forecaster):
 
     # ------------------------------------------------------------------ helpers
 
-    def _spec(self) -> tuple[list[int], list[int]]:
-        spec = self.features or FeaturesConfig()
-        return sorted(set(spec.lags)), sorted(set(spec.rolling_windows))
+    def _spec(self) -> FeatureSpec:
+        return FeatureSpec.from_config(self.features)
 
     def _lgb_params(self, objective: str, alpha: float | None = None) -> dict[str, Any]:
         params = {**DEFAULT_PARAMS, **(self.params or {}), "objective": objective, "seed": self.seed}
@@ -185,13 +184,11 @@ class LightGBMForecaster(Forecaster):
         self, m: SeriesMatrix, origins: list[int], max_h: int, last: int | None, keep: float = 1.0
     ) -> pl.DataFrame:
         """Design rows with keys, target week and calendar and categorical features."""
-        lags, windows = self._spec()
         feats, rows = design(
             m,
             origins,
             max_h,
-            lags,
-            windows,
+            self._spec(),
             last=last,
             keep=keep,
             seed=self.seed,
@@ -214,11 +211,7 @@ class LightGBMForecaster(Forecaster):
             (pl.lit(m.start) + pl.duration(weeks=target)).alias("week"),
             (pl.lit(m.start) + pl.duration(weeks=pl.col("origin"))).alias("origin"),
         )
-        weeks = frame.select(pl.col("week").unique())
-        cal = weeks.with_columns(calendar_features("week", is_end=m.is_end)).select(
-            ["week", *CALENDAR_COLUMNS]
-        )
-        return frame.join(cal, on="week", how="left")
+        return with_calendar(frame, m.is_end)
 
     def _base(self, frame: pl.DataFrame) -> np.ndarray:
         """Scaled baseline the trees correct: last year's aligned week times the year-on-year growth."""

@@ -1,4 +1,5 @@
-"""Launch-day features of the cold-start model: launch grid, sales-level index, calendar and trends.
+"""Launch-day features of articles with no history: launch grid, sales-level index, attributes, calendar
+(`forecast.features.calendar.launch_calendar`), drop size, trends and analogues.
 
 Every function reads only what is known on an article's launch day: catalogue attributes, the release
 calendar, trend weeks that ended before launch, units sold in weeks that ended before launch and the launch
@@ -13,9 +14,11 @@ from datetime import date
 import numpy as np
 import polars as pl
 
+from forecast.contracts import SERIES
 from forecast.errors import InputError
+from forecast.features.calendar import launch_calendar
 
-KEY = ["article_id", "store_id"]
+KEY = SERIES
 TREND_WINDOWS = {"4": (0, 3), "13": (0, 12), "52": (0, 51)}
 MAX_ATTRIBUTE_SHARE = 0.5  # an attribute with more distinct values than this share of articles is an id
 ANALOGUE_FEATURES = (
@@ -132,17 +135,6 @@ def level_at(
     return np.asarray(np.log(np.clip(ratio, 0.05, None)))
 
 
-def calendar(day: pl.Expr) -> list[pl.Expr]:
-    """Release-calendar features of the launch day."""
-    christmas = pl.date(day.dt.year(), 12, 25)
-    return [
-        day.dt.month().cast(pl.Float64).alias("f_month"),
-        day.dt.week().cast(pl.Float64).alias("f_week_of_year"),
-        day.dt.weekday().cast(pl.Float64).alias("f_weekday"),
-        (christmas - day).dt.total_days().cast(pl.Float64).alias("f_days_to_christmas"),
-    ]
-
-
 def launch_counts(articles: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Catalogue articles launching on each day and in each week: the size of the drop, planned in advance."""
     if "launch_date" not in articles.columns:
@@ -255,3 +247,22 @@ def analogue_features(
             mean, median, _ = _top_k(np.where(alike, recency[None, :], -np.inf), target, k)
             out[ANALOGUE_FEATURES[3]][rows], out[ANALOGUE_FEATURES[4]][rows] = mean, median
     return pl.DataFrame(out)
+
+
+__all__ = [
+    "ANALOGUE_FEATURES",
+    "KEY",
+    "analogue_features",
+    "attribute_columns",
+    "attribute_values",
+    "days",
+    "join_trends",
+    "launch_calendar",
+    "launch_counts",
+    "launch_grid",
+    "launches",
+    "level_at",
+    "level_index",
+    "shape_curve",
+    "trend_attributes",
+]

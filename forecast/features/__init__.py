@@ -1,0 +1,35 @@
+"""The feature engine every model reads its features from.
+
+- `spec`: `FeatureSpec`, the declarative list of what to build, read from a pipeline's `FeaturesConfig`.
+- `matrix`: the panel up to an origin as a series × week matrix (the fast path), with hierarchy totals.
+- `design`: series × origin × horizon rows of lags, windows, aligned seasonal values, scaling, hierarchy.
+- `seasonal`: the holiday-aligned week a year before a target week.
+- `hierarchy`: category × store totals (a global reduce step) and article totals.
+- `calendar`: target-week and launch-day calendars.
+- `frames`: the engine as frames in, frames out, for any part of the articles.
+- `launch`: launch-day features of articles with no history (attributes, calendar, trends, drop size).
+"""
+
+from forecast.features.calendar import CALENDAR_COLUMNS, launch_calendar, with_calendar
+from forecast.features.design import design, training_rows
+from forecast.features.frames import horizon_features, origin_features
+from forecast.features.hierarchy import group_totals
+from forecast.features.matrix import SeriesMatrix, build_matrix, denoise
+from forecast.features.seasonal import seasonal_offset
+from forecast.features.spec import FeatureSpec
+
+__all__ = [
+    "CALENDAR_COLUMNS",
+    "FeatureSpec",
+    "SeriesMatrix",
+    "build_matrix",
+    "denoise",
+    "design",
+    "group_totals",
+    "horizon_features",
+    "launch_calendar",
+    "origin_features",
+    "seasonal_offset",
+    "training_rows",
+    "with_calendar",
+]

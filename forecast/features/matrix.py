@@ -1,0 +1,99 @@
+"""The panel up to an origin as a dense series × week matrix: the engine's fast path.
+
+Row ``i`` of every array is series ``keys[i]``; column 0 is the week ``start``. Units are NaN outside a
+series' selling life and on censored weeks, whose sales are only a lower bound of demand. Features built
+from the matrix read columns ``<= origin`` only (`forecast.features.design`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+
+import numpy as np
+import polars as pl
+
+from forecast.contracts import SERIES
+from forecast.features.hierarchy import GroupSeries, article_series, cat_store_series, group_totals
+
+
+@dataclass
+class SeriesMatrix:
+    """The panel up to the origin as arrays: row i of every array is series ``keys[i]``."""
+
+    keys: pl.DataFrame  # article_id, store_id, category (Utf8)
+    start: date  # week label of column 0
+    units: np.ndarray  # series × weeks, NaN outside the selling life and on censored weeks
+    alive: np.ndarray  # series × weeks, True inside the selling life
+    holiday: np.ndarray  # weeks, the panel's holiday flag
+    is_end: bool  # week labels name the last day of the week
+    denoised: np.ndarray | None = None  # units after per-article low-rank denoising (see `denoise`)
+    groups: dict[str, GroupSeries] = field(default_factory=dict)  # hierarchy totals (see `build_matrix`)
+
+    @property
+    def weeks(self) -> int:
+        return int(self.units.shape[1])
+
+    def week(self, index: int) -> date:
+        return self.start + timedelta(weeks=index)
+
+
+def build_matrix(panel: pl.DataFrame, origin: date, totals: pl.DataFrame | None = None) -> SeriesMatrix:
+    """Dense matrix of the panel's rows with ``week <= origin`` (weeks are 7 days apart).
+
+    `totals` is the category × store aggregate of `forecast.features.hierarchy.group_totals`, computed on
+    every article of the run; by default it is computed from `panel`, which is right when `panel` holds
+    every article (for a part of the articles, pass the whole run's totals: the matrix then starts at their
+    first week, like the whole run's).
+    """
+    rows = panel.filter(pl.col("week") <= origin)
+    if "category" not in rows.columns:
+        rows = rows.with_columns(pl.lit(None, pl.Utf8).alias("category"))
+    totals = group_totals(rows) if totals is None else totals.filter(pl.col("week") <= origin)
+    # a part of the articles lies on the whole run's week axis, so its columns mean the same weeks
+    start = min(w for w in (rows["week"].min(), totals["week"].min()) if isinstance(w, date))
+    keys = (
+        rows.group_by(SERIES).agg(pl.col("category").drop_nulls().first()).sort(SERIES).with_row_index("row")
+    )
+    n_weeks = (origin - start).days // 7 + 1
+    cells = rows.join(keys.select([*SERIES, "row"]), on=SERIES).with_columns(
+        ((pl.col("week") - pl.lit(start)).dt.total_days() // 7).alias("col")
+    )
+    censored = cells["censored"].fill_null(False) if "censored" in cells.columns else None
+    units = np.full((keys.height, n_weeks), np.nan)
+    alive = np.zeros((keys.height, n_weeks), dtype=bool)
+    r, c = cells["row"].to_numpy(), cells["col"].to_numpy()
+    values = cells["units"].cast(pl.Float64).fill_null(0.0).to_numpy().copy()
+    if censored is not None:
+        values[censored.to_numpy()] = np.nan
+    units[r, c] = values
+    alive[r, c] = True
+    holiday = np.zeros(n_weeks, dtype=bool)
+    if "is_holiday" in cells.columns:
+        flagged = cells.filter(pl.col("is_holiday").fill_null(False))["col"].unique().to_numpy()
+        holiday[flagged] = True
+    is_end = start.isoweekday() != 1
+    keys = keys.drop("row")
+    groups = {
+        "article": article_series(units, keys),
+        "cat_store": cat_store_series(totals, keys, start, origin),
+    }
+    return SeriesMatrix(keys, start, units, alive, holiday, is_end, groups=groups)
+
+
+def denoise(m: SeriesMatrix, rank: int) -> SeriesMatrix:
+    """`m` with ``denoised``: each article's stores × weeks block replaced by its rank-`rank` SVD.
+
+    Unknown weeks count as zero in the decomposition and stay NaN in the result. The decomposition reads the
+    matrix, i.e. weeks up to the origin it was built at.
+    """
+    from forecast.models.svd_stl import low_rank
+
+    filled = np.nan_to_num(m.units)
+    out = np.full_like(filled, np.nan)
+    articles = m.keys["article_id"].to_numpy()
+    for article in np.unique(articles):
+        members = np.flatnonzero(articles == article)
+        out[members] = low_rank(filled[members], rank)
+    out[np.isnan(m.units)] = np.nan
+    return replace(m, denoised=out)
