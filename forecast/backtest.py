@@ -254,8 +254,14 @@ def run_backtest(
     config: PipelineConfig,
     ds: Dataset,
     progress: Progress | None = None,
+    *,
+    origins: Sequence[date] | None = None,
 ) -> BacktestResult:
-    """Rolling-origin backtest of `models` on `panel` (see the module docstring for what is scored)."""
+    """Rolling-origin backtest of `models` on `panel` (see the module docstring for what is scored).
+
+    `origins` are the fold origins, by default `fold_origins` of `panel`; a run over a part of the articles
+    passes the whole run's, so the part is scored on the same folds.
+    """
     frame = panel.collect() if isinstance(panel, pl.LazyFrame) else panel
     names = [m.name for m in models]
     if not names or len(set(names)) != len(names):
@@ -263,7 +269,8 @@ def run_backtest(
         raise ConfigError(msg)
     say = progress or (lambda _message: None)
     horizon = config.backtest_horizon
-    origins = fold_origins(frame, config.backtest.folds, config.backtest.step, horizon)
+    if origins is None:
+        origins = fold_origins(frame, config.backtest.folds, config.backtest.step, horizon)
     oracle = build_oracle(ds.true_demand, config.forecast.quantiles)
     scored_models = [*models, *([oracle] if oracle is not None and ORACLE not in names else [])]
     ends = sale_ends(ds)
