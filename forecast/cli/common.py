@@ -23,8 +23,12 @@ PIPELINE = typer.Argument(..., help="Pipeline TOML file, e.g. pipelines/walmart.
 DATA = typer.Option(None, "--data", help="Override the pipeline's data location.")
 OUT_DIR = typer.Option(Path("out"), "--out", help="Folder the outputs are written to.")
 HORIZON = typer.Option(None, "--horizon", min=1, help="Forecast horizon in weeks.")
-SEED = typer.Option(None, "--seed", help="Model seed: `forecast.seed` of the pipeline (same seed, same outputs).")
-DATA_SEED = typer.Option(None, "--data-seed", help="Seed of the simulated data: `simulate.seed` of the pipeline.")
+SEED = typer.Option(
+    None, "--seed", help="Model seed: `forecast.seed` of the pipeline (same seed, same outputs)."
+)
+DATA_SEED = typer.Option(
+    None, "--data-seed", help="Seed of the simulated data: `simulate.seed` of the pipeline."
+)
 TRACKING_URI = typer.Option(
     None, "--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else mlruns/mlflow.db)."
 )

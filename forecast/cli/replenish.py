@@ -24,7 +24,9 @@ SUPPLIERS = typer.Option(
     None, "--suppliers", help="Suppliers CSV (article_id, supplier_id, lead, MOQ, case)."
 )
 WEEKS = typer.Option(None, "--weeks", min=1, help="Weeks to plan (default: the pipeline's, else 8).")
-PIPELINE_OPT = typer.Option(None, "--pipeline", help="Pipeline TOML whose replenishment section gives the defaults.")
+PIPELINE_OPT = typer.Option(
+    None, "--pipeline", help="Pipeline TOML whose replenishment section gives the defaults."
+)
 OUT = typer.Option(
     Path("out/replenish"), "--out", help="Folder for shipments.csv, orders.csv and the summary."
 )
