@@ -1,4 +1,5 @@
-"""How output tables are written for people: money to cents, units to 2 decimals, ratios to 4 decimals."""
+"""How output tables are written for people: money to cents (three significant digits under 0.1, see
+`forecast.business.cents`), units to 2 decimals, ratios to 4 decimals."""
 
 from __future__ import annotations
 
