@@ -76,7 +76,11 @@ def panel_weeks(panel: pl.DataFrame) -> list[date]:
 
 def fold_origins(panel: pl.DataFrame, folds: int, step: int, horizon: int) -> list[date]:
     """Forecast origins, oldest first; the last one's `horizon` weeks end at the panel's last week."""
-    weeks = panel_weeks(panel)
+    return origins_of(panel_weeks(panel), folds, step, horizon)
+
+
+def origins_of(weeks: Sequence[date], folds: int, step: int, horizon: int) -> list[date]:
+    """`fold_origins` from the panel's sorted distinct weeks (the union of its parts' weeks)."""
     if not weeks:
         msg = "the panel is empty; there is nothing to backtest"
         raise ForecastError(msg)
@@ -248,6 +252,89 @@ def rank_models(per_fold: pl.DataFrame, objective: str) -> pl.DataFrame:
     return board.select(LEADERBOARD_COLUMNS).with_columns(pl.col(LEADERBOARD_COLUMNS[1:]).fill_null(math.nan))
 
 
+@dataclass
+class Fold:
+    """One fold's inputs for (a part of) the panel: the history at the origin, the active series and the
+    scored grid of actuals with costs and MASE scales (`fold_data`)."""
+
+    fold: int
+    origin: date
+    history: pl.DataFrame
+    active: pl.DataFrame
+    grid: pl.DataFrame
+
+
+def fold_data(
+    frame: pl.DataFrame, fold: int, origin: date, config: PipelineConfig, ds: Dataset, ends: pl.DataFrame
+) -> Fold:
+    """The fold's history, active series and scored grid: per series, so a part of the articles gets the
+    whole run's rows for its articles."""
+    hist, active = history_at(frame, origin, config.forecast.active_weeks, ends)
+    grid = actuals_grid(frame, active, origin, config.backtest_horizon)
+    grid = attach_costs(grid, frame, ds.articles, config.business)
+    grid = grid.join(mase_scale(hist), on=SERIES, how="left")
+    return Fold(fold, origin, hist, active, grid)
+
+
+def scored_rows(data: Fold, raw: pl.DataFrame, model: str, ends: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """One model's raw forecast of the fold, cut at sale ends, made coherent and joined onto the grid.
+
+    Returns the scored rows (sorted by series and week, with ``fold`` and ``origin``) and how many grid
+    rows the model did not forecast.
+    """
+    forecast, _ = coherent_forecasts(cut_at_sale_end(raw, ends))
+    scored, missing = _score_frame(data.grid, forecast, model)
+    scored = scored.sort([*SERIES, "week"]).with_columns(
+        pl.lit(data.fold).alias("fold"), pl.lit(data.origin).alias("origin")
+    )
+    return scored, missing
+
+
+def summarise(
+    scored: Sequence[tuple[pl.DataFrame, int]], objective: str, models: Sequence[str]
+) -> BacktestResult:
+    """Metrics, leaderboard and champion from every (fold, model) scored frame, in fold then model order.
+
+    A frame may come in parts (a partitioned run): the parts of one fold and model are put together and
+    sorted by series and week first, so the figures are the whole run's to the last bit.
+    """
+    groups: dict[tuple[int, str], list[tuple[pl.DataFrame, int]]] = {}
+    for frame, missing in scored:
+        if frame.height:
+            groups.setdefault((int(frame["fold"][0]), str(frame["model"][0])), []).append((frame, missing))
+    order = sorted(groups, key=lambda key: (key[0], _model_rank(key[1], models)))
+    scored_frames, metric_frames = [], []
+    for key in order:
+        parts = groups[key]
+        frame = pl.concat([p for p, _ in parts], how="diagonal_relaxed").sort([*SERIES, "week"])
+        origin = frame["origin"][0]
+        metric_frames.append(
+            _fold_metrics(frame.drop("fold", "origin"), key[0], origin, sum(m for _, m in parts))
+        )
+        scored_frames.append(frame.drop("mase_scale"))
+    per_fold = pl.concat(metric_frames, how="vertical_relaxed")
+    leaderboard = rank_models(per_fold, objective)
+    forecasts = pl.concat(scored_frames, how="diagonal_relaxed")
+    lead = [*FORECAST_COLUMNS, "fold", "origin", "units", "censored"]
+    forecasts = forecasts.select(*lead, *[c for c in forecasts.columns if c not in lead])
+    champion = leaderboard.filter(pl.col("model") != ORACLE)["model"][0]
+    return BacktestResult(leaderboard, forecasts, per_fold, str(champion))
+
+
+def _model_rank(name: str, models: Sequence[str]) -> int:
+    return models.index(name) if name in models else len(models)
+
+
+def scored_models(models: Sequence[Forecaster], ds: Dataset, config: PipelineConfig) -> list[Forecaster]:
+    """The models a backtest scores: `models`, and the oracle when the data has the true demand."""
+    names = [m.name for m in models]
+    if not names or len(set(names)) != len(names):
+        msg = f"the backtest needs at least one model and unique model names, got {names!r}"
+        raise ConfigError(msg)
+    oracle = build_oracle(ds.true_demand, config.forecast.quantiles)
+    return [*models, *([oracle] if oracle is not None and ORACLE not in names else [])]
+
+
 def run_backtest(
     panel: pl.DataFrame | pl.LazyFrame,
     models: Sequence[Forecaster],
@@ -263,39 +350,17 @@ def run_backtest(
     passes the whole run's, so the part is scored on the same folds.
     """
     frame = panel.collect() if isinstance(panel, pl.LazyFrame) else panel
-    names = [m.name for m in models]
-    if not names or len(set(names)) != len(names):
-        msg = f"the backtest needs at least one model and unique model names, got {names!r}"
-        raise ConfigError(msg)
+    scored = scored_models(models, ds, config)
     say = progress or (lambda _message: None)
     horizon = config.backtest_horizon
     if origins is None:
         origins = fold_origins(frame, config.backtest.folds, config.backtest.step, horizon)
-    oracle = build_oracle(ds.true_demand, config.forecast.quantiles)
-    scored_models = [*models, *([oracle] if oracle is not None and ORACLE not in names else [])]
     ends = sale_ends(ds)
-    scored_frames, metric_frames = [], []
+    frames = []
     for fold, origin in enumerate(origins, start=1):
-        hist, active = history_at(frame, origin, config.forecast.active_weeks, ends)
-        grid = actuals_grid(frame, active, origin, horizon)
-        grid = attach_costs(grid, frame, ds.articles, config.business)
-        grid = grid.join(mase_scale(hist), on=SERIES, how="left")
-        for model in scored_models:
-            say(f"fold {fold}/{len(origins)} (origin {origin}, {active.height} series): {model.name}")
-            fitted = model.fit(hist, origin, articles=ds.articles, exog=ds.exog)
-            raw = cut_at_sale_end(fitted.predict(horizon, active), ends)
-            forecast, _ = coherent_forecasts(raw)
-            scored, missing = _score_frame(grid, forecast, model.name)
-            metric_frames.append(_fold_metrics(scored, fold, origin, missing))
-            scored_frames.append(
-                scored.drop("mase_scale").with_columns(
-                    pl.lit(fold).alias("fold"), pl.lit(origin).alias("origin")
-                )
-            )
-    per_fold = pl.concat(metric_frames, how="vertical_relaxed")
-    leaderboard = rank_models(per_fold, config.backtest.objective)
-    forecasts = pl.concat(scored_frames, how="diagonal_relaxed")
-    lead = [*FORECAST_COLUMNS, "fold", "origin", "units", "censored"]
-    forecasts = forecasts.select(*lead, *[c for c in forecasts.columns if c not in lead])
-    champion = leaderboard.filter(pl.col("model") != ORACLE)["model"][0]
-    return BacktestResult(leaderboard, forecasts, per_fold, str(champion))
+        data = fold_data(frame, fold, origin, config, ds, ends)
+        for model in scored:
+            say(f"fold {fold}/{len(origins)} (origin {origin}, {data.active.height} series): {model.name}")
+            fitted = model.fit(data.history, origin, articles=ds.articles, exog=ds.exog)
+            frames.append(scored_rows(data, fitted.predict(horizon, data.active), model.name, ends))
+    return summarise(frames, config.backtest.objective, [m.name for m in scored])

@@ -188,10 +188,15 @@ class ModelsConfig:
     # replace LightGBM by its equal-weight blend with the per-series stlf.svd model ("lightgbm_svd")
     svd_blend: bool = False
     cold_start: bool = True
+    # LightGBM's training rows: a seeded sample of this many (series × origin × horizon) rows at most
+    max_rows: int = 150_000
 
     def __post_init__(self) -> None:
         from forecast.models import registered
 
+        if not 1_000 <= self.max_rows <= 100_000_000:
+            msg = f"`models.max_rows` must be between 1000 and 100000000, got {self.max_rows!r}"
+            raise ConfigError(msg)
         known = [name for name in registered() if name not in GLOBAL_MODELS]
         unknown = [m for m in self.baselines if m not in known]
         if unknown:
@@ -351,6 +356,37 @@ class TrackingConfig:
             raise ConfigError(msg)
 
 
+CLUSTER = re.compile(r"^(local(:[1-9][0-9]{0,2})?|tcp://[^\s/:]+:[0-9]{1,5})$")
+
+
+@dataclass
+class EngineConfig:
+    """Where the job runs: this process (``cluster = ""``) or a Dask cluster (`forecast.engine`).
+
+    ``cluster``: ``local`` or ``local:N`` (a local Dask cluster of N single-threaded worker processes; N
+    defaults to the machine's cores) or ``tcp://HOST:PORT`` (the scheduler of an existing cluster).
+    ``partitions``: article groups the data is split into (0: four per worker). ``work_dir``: where the
+    partitioned Parquet copy of the data is written for the workers to read (default: ``[data] cache_dir``
+    / parts); on a cluster of several machines it must be a folder every worker sees under the same path.
+    """
+
+    cluster: str = ""
+    partitions: int = 0
+    work_dir: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.cluster and not CLUSTER.match(self.cluster):
+            msg = (
+                f"`engine.cluster` must be '', 'local', 'local:N' or 'tcp://HOST:PORT', got {self.cluster!r}"
+            )
+            raise ConfigError(msg)
+        if not 0 <= self.partitions <= 100_000:
+            msg = f"`engine.partitions` must be between 0 (automatic) and 100000, got {self.partitions!r}"
+            raise ConfigError(msg)
+        if self.work_dir is not None:
+            self.work_dir = Path(self.work_dir).expanduser()
+
+
 @dataclass
 class PipelineConfig:
     name: str
@@ -365,6 +401,7 @@ class PipelineConfig:
     allocation: AllocationConfig = field(default_factory=AllocationConfig)
     replenishment: ReplenishmentConfig = field(default_factory=ReplenishmentConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    engine: EngineConfig = field(default_factory=EngineConfig)
 
     @property
     def backtest_horizon(self) -> int:
@@ -414,6 +451,7 @@ SECTIONS: dict[str, type] = {
     "allocation": AllocationConfig,
     "replenishment": ReplenishmentConfig,
     "tracking": TrackingConfig,
+    "engine": EngineConfig,
 }
 
 

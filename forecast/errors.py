@@ -1,8 +1,8 @@
 """Exception hierarchy. Every error a user can cause says what is wrong, where, and how to fix it.
 
 Each error class carries the exit code the command line ends with (documented in the README):
-1 unusable input data, settings or paths; 2 wrong command-line usage; 3 the tracking store is unreachable or
-failed; 4 an internal error (a bug); 130 / 143 interrupted by SIGINT / SIGTERM.
+1 unusable input data, settings or paths; 2 wrong command-line usage; 3 the tracking store or the Dask
+cluster is unreachable or failed; 4 an internal error (a bug); 130 / 143 interrupted by SIGINT / SIGTERM.
 """
 
 from __future__ import annotations
@@ -54,6 +54,12 @@ class Interrupted(KeyboardInterrupt):
     @property
     def exit_code(self) -> int:
         return 128 + self.signum
+
+
+class ClusterError(ForecastError):
+    """The Dask cluster named by ``--cluster`` / ``[engine] cluster`` cannot be reached or has no workers."""
+
+    exit_code = EXIT_TRACKING
 
 
 class InputError(ForecastError):

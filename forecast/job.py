@@ -213,15 +213,25 @@ def _compute(config: PipelineConfig, steps: Stages, progress: Progress) -> _Comp
     check_history(ds, config)
     fingerprint = tracking.data_fingerprint(ds)
     tracking.log_fingerprint(fingerprint)
-    say(f"building the panel from {ds.sales.height:,} sales rows")
-    lazy = steps.build_panel(ds)
-    panel = check_panel(lazy.collect() if isinstance(lazy, pl.LazyFrame) else lazy)
     models = list(steps.build_models(config))
-    say(f"backtesting {len(models)} models on {panel.height:,} panel rows")
-    backtest = steps.run_backtest(panel, models, config, ds, progress=say)
-    say(f"champion: {backtest.champion}; forecasting {config.forecast.horizon} weeks")
-    champion_model = _fresh_champion(models, backtest.champion)
-    forecasts = steps.predict_all(ds, panel, config, backtest.champion, progress=say, model=champion_model)
+    if config.engine.cluster:
+        from forecast.engine import connect, run_on_cluster
+
+        with connect(config.engine.cluster, say) as client:
+            outcome = run_on_cluster(client, ds, models, config, say)
+        panel, backtest, forecasts = outcome.panel, outcome.backtest, outcome.forecasts
+        champion_model = outcome.champion_model
+    else:
+        say(f"building the panel from {ds.sales.height:,} sales rows")
+        lazy = steps.build_panel(ds)
+        panel = check_panel(lazy.collect() if isinstance(lazy, pl.LazyFrame) else lazy)
+        say(f"backtesting {len(models)} models on {panel.height:,} panel rows")
+        backtest = steps.run_backtest(panel, models, config, ds, progress=say)
+        say(f"champion: {backtest.champion}; forecasting {config.forecast.horizon} weeks")
+        champion_model = _fresh_champion(models, backtest.champion)
+        forecasts = steps.predict_all(
+            ds, panel, config, backtest.champion, progress=say, model=champion_model
+        )
     say("allocating DC stock to stores")
     inputs = run_inputs(ds, panel, forecasts, config)
     # one demand row per article × store × week: the champion's, and the cold-start model's for new articles

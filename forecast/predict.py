@@ -70,7 +70,14 @@ def predict_all(
         say(f"cold start: fitting, then forecasting {cold.height} new article x store pairs")
         cold_model.fit(hist, origin, articles=ds.articles, trends=ds.trends)
         parts.append(cold_model.predict(horizon, cold))
-    out = cut_at_sale_end(pl.concat(parts, how="diagonal_relaxed"), ends)
+    return finish_forecasts(parts, ends, say)
+
+
+def finish_forecasts(parts: list[pl.DataFrame], ends: pl.DataFrame, say: Progress) -> pl.DataFrame:
+    """The models' raw forecasts as the forecasts file has them: cut at sale ends, coherent, rounded and in
+    natural id order (the same from any split of the rows into `parts`)."""
+    frames = [p for p in parts if p.height] or parts[:1]
+    out = cut_at_sale_end(pl.concat(frames, how="diagonal_relaxed"), ends)
     extra = [c for c in quantile_columns(out.columns) if c not in FORECAST_COLUMNS]
     out, coherence = coherent_forecasts(out.select(*FORECAST_COLUMNS, *extra), decimals=UNIT_DECIMALS)
     for warning in coherence.warnings():

@@ -145,9 +145,11 @@ def design(
 
     When `last` is given (training), only targets in columns ``<= last`` are produced, with the target
     column ``units`` and the flag ``holiday``; rows whose target is censored or outside the series' life are
-    left out, and each other row is kept with probability `keep` (seeded by `seed`).
+    left out, and each other row is kept with probability `keep`: a row is kept when the seeded hash of
+    its series, origin and horizon (`row_draws`) falls below `keep`, so whether a row is sampled does not
+    depend on which other series are in the matrix (a part of the articles samples the whole run's rows).
     """
-    rng = np.random.default_rng(seed)
+    ids = series_ids(m.keys) if last is not None and keep < 1.0 else None
     sums = _sums(m.units)
     blocks: list[dict[str, np.ndarray]] = []
     n = m.units.shape[0]
@@ -166,7 +168,9 @@ def design(
                 targets = m.denoised if denoised_target and m.denoised is not None else m.units
                 block["units"] = targets[:, o + h]
                 block["holiday"] = np.full(n, m.holiday[o + h])
-                mask = ~np.isnan(block["units"]) & (rng.random(n) < keep)
+                mask = ~np.isnan(block["units"])
+                if ids is not None:
+                    mask &= row_draws(ids, o, h, seed) < keep
                 block = {name: values[mask] for name, values in block.items()}
             blocks.append(block)
     if not blocks:
@@ -174,6 +178,39 @@ def design(
     columns = {name: np.concatenate([b[name] for b in blocks]) for name in blocks[0]}
     rows = columns.pop("row")
     return pl.DataFrame(columns), rows
+
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser over uint64 arrays (wrapping arithmetic)."""
+    x = x + _GOLDEN
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return np.asarray(x ^ (x >> np.uint64(31)))
+
+
+def series_ids(keys: pl.DataFrame) -> np.ndarray:
+    """A 64-bit hash of each series' article and store ids (Polars' hash: stable for a Polars version)."""
+    joined = pl.concat_str([pl.col("article_id"), pl.col("store_id")], separator="\x1f")
+    return keys.select(joined.hash(seed=0)).to_series().to_numpy().astype(np.uint64)
+
+
+def row_draws(ids: np.ndarray, origin: int, horizon: int, seed: int) -> np.ndarray:
+    """Uniform draws in [0, 1) per series for the row (series, `origin`, `horizon`), fixed by `seed`.
+
+    Examples
+    --------
+    >>> ids = np.array([1, 2, 3], dtype=np.uint64)
+    >>> bool((row_draws(ids, 5, 1, 0) == row_draws(ids[::-1], 5, 1, 0)[::-1]).all())
+    True
+    """
+    salt = _mix(np.array([(origin << 20) ^ (horizon << 4) ^ (seed & 0xF)], dtype=np.uint64))
+    salt = _mix(salt ^ np.uint64(seed & 0xFFFFFFFFFFFF))
+    with np.errstate(over="ignore"):
+        draws = _mix(ids ^ salt) >> np.uint64(11)
+    return np.asarray(draws.astype(np.float64) / float(1 << 53))
 
 
 def training_rows(m: SeriesMatrix, origins: list[int], max_h: int, last: int) -> int:

@@ -26,11 +26,16 @@ LEVEL_WEEKS = 52
 GROUP_KEY = ["category", "store_id"]
 
 
-def group_totals(panel: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
+EXACT = pl.Decimal(38, 6)  # totals are summed as decimals: the same to the last bit in any row order
+
+
+def group_totals(panel: pl.DataFrame | pl.LazyFrame, *, exact: bool = False) -> pl.DataFrame:
     """Category × store × week totals of known units: ``category, store_id, week, units, rows``.
 
     The reduce step of a partitioned run: compute it on the whole panel (or sum it over the parts) and
-    pass it to `build_matrix` of each part.
+    pass it to `build_matrix` of each part. Units are summed as decimals with 6 places, so the totals do
+    not depend on the order of the rows; with `exact`, ``units`` stays a decimal, for parts' totals to be
+    summed exactly (`add_totals`) before they are used.
 
     Examples
     --------
@@ -49,12 +54,29 @@ def group_totals(panel: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
             category.alias("category"),
             pl.col("store_id").cast(pl.Utf8),
             pl.col("week"),
-            pl.col("units").cast(pl.Float64).fill_null(0.0),
+            pl.col("units").cast(pl.Float64).fill_null(0.0).cast(EXACT),
         )
         .group_by(GROUP_KEY + ["week"])
         .agg(pl.col("units").sum(), pl.len().cast(pl.Int64).alias("rows"))
         .sort(GROUP_KEY + ["week"], nulls_last=True)
+        .with_columns(pl.col("units") if exact else pl.col("units").cast(pl.Float64))
         .collect()
+    )
+
+
+def add_totals(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """The sum by key of parts' exact totals (`group_totals` with ``exact=True``), as `group_totals` of
+    the whole: summed exactly, then ``units`` as floats."""
+    key = GROUP_KEY + ["week"]
+    frames = [p for p in parts if p.height]
+    if not frames:
+        return parts[0].with_columns(pl.col("units").cast(pl.Float64))
+    return (
+        pl.concat(frames)
+        .group_by(key)
+        .agg(pl.col("units").sum(), pl.col("rows").sum())
+        .sort(key, nulls_last=True)
+        .with_columns(pl.col("units").cast(pl.Float64))
     )
 
 

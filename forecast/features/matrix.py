@@ -7,6 +7,7 @@ from the matrix read columns ``<= origin`` only (`forecast.features.design`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
@@ -38,13 +39,19 @@ class SeriesMatrix:
         return self.start + timedelta(weeks=index)
 
 
-def build_matrix(panel: pl.DataFrame, origin: date, totals: pl.DataFrame | None = None) -> SeriesMatrix:
+def build_matrix(
+    panel: pl.DataFrame,
+    origin: date,
+    totals: pl.DataFrame | None = None,
+    holidays: Sequence[date] | None = None,
+) -> SeriesMatrix:
     """Dense matrix of the panel's rows with ``week <= origin`` (weeks are 7 days apart).
 
     `totals` is the category × store aggregate of `forecast.features.hierarchy.group_totals`, computed on
     every article of the run; by default it is computed from `panel`, which is right when `panel` holds
     every article (for a part of the articles, pass the whole run's totals: the matrix then starts at their
-    first week, like the whole run's).
+    first week, like the whole run's). `holidays` are the weeks flagged ``is_holiday`` on any row of the
+    whole run (`holiday_weeks`); by default the flags of `panel`'s rows.
     """
     rows = panel.filter(pl.col("week") <= origin)
     if "category" not in rows.columns:
@@ -69,7 +76,10 @@ def build_matrix(panel: pl.DataFrame, origin: date, totals: pl.DataFrame | None 
     units[r, c] = values
     alive[r, c] = True
     holiday = np.zeros(n_weeks, dtype=bool)
-    if "is_holiday" in cells.columns:
+    if holidays is not None:
+        cols = [(w - start).days // 7 for w in holidays if start <= w <= origin]
+        holiday[np.asarray(cols, dtype=np.int64)] = True
+    elif "is_holiday" in cells.columns:
         flagged = cells.filter(pl.col("is_holiday").fill_null(False))["col"].unique().to_numpy()
         holiday[flagged] = True
     is_end = start.isoweekday() != 1
@@ -79,6 +89,18 @@ def build_matrix(panel: pl.DataFrame, origin: date, totals: pl.DataFrame | None 
         "cat_store": cat_store_series(totals, keys, start, origin),
     }
     return SeriesMatrix(keys, start, units, alive, holiday, is_end, groups=groups)
+
+
+def holiday_weeks(panel: pl.DataFrame | pl.LazyFrame) -> list[date]:
+    """The weeks flagged ``is_holiday`` on any row of `panel`, sorted (none without the column).
+
+    The union over parts of the articles is the whole run's (the reduce step beside `group_totals`).
+    """
+    frame = panel.lazy()
+    if "is_holiday" not in frame.collect_schema().names():
+        return []
+    weeks = frame.filter(pl.col("is_holiday").fill_null(False)).select(pl.col("week").unique().sort())
+    return list(weeks.collect().to_series().to_list())
 
 
 def denoise(m: SeriesMatrix, rank: int) -> SeriesMatrix:

@@ -103,6 +103,7 @@ def _lightgbm(config: PipelineConfig) -> Forecaster:
         holiday_weight=config.models.holiday_weight,
         max_horizon=config.model_horizon,
         active_weeks=config.forecast.active_weeks,
+        max_rows=config.models.max_rows,
     )
 
 

@@ -69,6 +69,19 @@ class BlendForecaster(Forecaster):
         self.origin_ = origin
         return self
 
+    def assembled(
+        self, trained: Forecaster, history: pl.DataFrame | None, origin: date, start: date
+    ) -> BlendForecaster:
+        """This blend fitted from parts: `trained` is the global model fitted on every part (reading the
+        part's features), the local model is fitted on the part's `history` (none: only `forecast_from`
+        works), `start` is the whole run's first week."""
+        model = self.clone()
+        model.global_ = trained
+        if history is not None:
+            model.local_ = model._local().fit(history, origin)
+        model.start_, model.origin_ = start, origin
+        return model
+
     @property
     def quantiles(self) -> list[float]:  # type: ignore[override]
         """The global model's quantile levels."""

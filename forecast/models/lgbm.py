@@ -224,17 +224,27 @@ class LightGBMForecaster(Forecaster):
         base = seasonal.fill_null(recent).fill_null(0.0)
         return frame.select(base.cast(pl.Float64)).to_series().to_numpy()
 
-    def _build(self, data: pl.DataFrame, origin: date) -> SeriesMatrix:
-        m = build_matrix(data, origin)
+    def _build(
+        self,
+        data: pl.DataFrame,
+        origin: date,
+        totals: pl.DataFrame | None = None,
+        holidays: Sequence[date] | None = None,
+    ) -> SeriesMatrix:
+        m = build_matrix(data, origin, totals, holidays)
         return denoise(m, self.denoise_rank) if self.denoise_rank else m
 
     def _matrix(self, frame: pl.DataFrame) -> np.ndarray:
         return frame.select(pl.col(self.feature_names_).cast(pl.Float64)).to_numpy()
 
-    # ------------------------------------------------------------------ API
+    def _origins(self, m: SeriesMatrix) -> tuple[list[int], int]:
+        """Training origins (matrix columns, newest first) and the last column a target may take."""
+        last = m.weeks - 1
+        first = max(last - self.train_weeks, 4)
+        return list(range(last - 1, first - 1, -self.origin_step)), last
 
-    def feature_frame(self, panel: pl.DataFrame | pl.LazyFrame, origin: date) -> pl.DataFrame:
-        """Training rows (features, ``scale``, target ``units``) the model would learn from at `origin`."""
+    @staticmethod
+    def _checked(panel: pl.DataFrame | pl.LazyFrame, origin: date) -> pl.DataFrame:
         data = panel.collect() if isinstance(panel, pl.LazyFrame) else panel
         missing = [c for c in REQUIRED if c not in data.columns]
         if missing:
@@ -243,37 +253,55 @@ class LightGBMForecaster(Forecaster):
         if data.filter(pl.col("week") <= origin).height == 0:
             msg = f"panel has no week on or before the origin {origin.isoformat()!r}"
             raise InputError(msg, column="week", fix="pick an origin inside the panel's weeks")
-        m = self._build(data, origin)
-        last = m.weeks - 1
-        first = max(last - self.train_weeks, 4)
-        origins = list(range(last - 1, first - 1, -self.origin_step))
-        total = training_rows(m, origins, self.max_horizon, last)
-        keep = min(1.0, self.max_rows / max(total, 1))
+        return data
+
+    # ------------------------------------------------------------------ a fit in parts
+    # `fit` is these steps on the whole panel; a partitioned run (`forecast.engine`) runs the matrix steps on
+    # each part of the articles (with the whole run's totals and holidays) and the boosters once, on the
+    # parts' training rows put together: one global model, the same as `fit` on the whole panel.
+
+    def part_matrix(
+        self,
+        history: pl.DataFrame,
+        origin: date,
+        totals: pl.DataFrame | None = None,
+        holidays: Sequence[date] | None = None,
+    ) -> SeriesMatrix:
+        """The feature matrix of (a part of) the history at `origin`."""
+        return self._build(self._checked(history, origin), origin, totals, holidays)
+
+    def candidate_rows(self, m: SeriesMatrix) -> int:
+        """Training rows `m` gives before sampling (summed over parts: the whole run's)."""
+        origins, last = self._origins(m)
+        return training_rows(m, origins, self.max_horizon, last)
+
+    def keep_share(self, candidates: int) -> float:
+        """The share of candidate rows kept so that about `max_rows` remain."""
+        return min(1.0, self.max_rows / max(candidates, 1))
+
+    def training_part(self, m: SeriesMatrix, keep: float, codes: dict[str, dict[str, int]]) -> pl.DataFrame:
+        """Training rows of `m` (features, ``scale``, target ``units``), sampled with `keep`."""
+        self.codes_ = codes
+        origins, last = self._origins(m)
         return self._frame(m, origins, self.max_horizon, last, keep)
 
-    def fit(
-        self,
-        panel: pl.DataFrame,
-        origin: date,
-        *,
-        articles: pl.DataFrame | None = None,
-        exog: pl.DataFrame | None = None,
+    def fit_rows(
+        self, train: pl.DataFrame, origin: date, codes: dict[str, dict[str, int]]
     ) -> LightGBMForecaster:
-        """Learn from the panel's weeks up to `origin`; returns self.
+        """Train the boosters on `train` (the training rows of every part, in any order); returns self.
 
-        The catalogue's category reaches the model through the panel; `articles` and `exog` are not read.
+        Rows are put in one order (origin newest first, horizon, series) first, so the parts' rows train
+        exactly the model the whole panel's rows do. Predicting needs a matrix: `at`.
         """
-        del articles, exog
-        data = panel.collect() if isinstance(panel, pl.LazyFrame) else panel
-        # codes fixed at fit time, so a slice of the panel (a pyfunc input) gets the same store/category codes
-        self.codes_ = category_codes(data.filter(pl.col("week") <= origin))
-        train = self.feature_frame(data, origin)
+        self.codes_ = codes
+        self.origin_ = origin
+        if train.height:
+            order = ["origin", "horizon", *SERIES]
+            train = train.sort(order, descending=[True, False, False, False])
         if self.target == "residual" and train.height:
             # rows without last year's week would teach corrections of a different baseline
             seasonal = train.filter(pl.col("f_seasonal_52").is_not_nan())
             train = seasonal if seasonal.height else train
-        self.matrix_ = self._build(data, origin)
-        self.origin_ = origin
         names = [c for c in train.columns if c.startswith("f_")] + ["horizon"]
         self.feature_names_ = names
         self.models_: dict[str, lgb.Booster | None] = {}
@@ -288,6 +316,56 @@ class LightGBMForecaster(Forecaster):
         self.offsets_ = self._calibration(train, x, target, weight) if self.calibrate else {}
         for column, objective, alpha in jobs:
             self.models_[column] = self._train(x, target, weight, objective, alpha)
+        return self
+
+    def at(
+        self,
+        history: pl.DataFrame,
+        origin: date | None = None,
+        totals: pl.DataFrame | None = None,
+        holidays: Sequence[date] | None = None,
+    ) -> LightGBMForecaster:
+        """This fitted model reading its features from `history` up to `origin` (default its last week):
+        a copy sharing the trees, for a part of the articles or for new history."""
+        when = origin if origin is not None else history["week"].max()
+        assert isinstance(when, date)
+        return self.with_matrix(self.part_matrix(history, when, totals, holidays), when)
+
+    def with_matrix(self, m: SeriesMatrix, origin: date) -> LightGBMForecaster:
+        """This fitted model predicting from the matrix `m` built at `origin` (a copy sharing the trees)."""
+        self.check_fitted()
+        model = copy.copy(self)
+        model.matrix_, model.origin_ = m, origin
+        return model
+
+    # ------------------------------------------------------------------ API
+
+    def feature_frame(self, panel: pl.DataFrame | pl.LazyFrame, origin: date) -> pl.DataFrame:
+        """Training rows (features, ``scale``, target ``units``) the model would learn from at `origin`."""
+        m = self.part_matrix(self._checked(panel, origin), origin)
+        codes = getattr(self, "codes_", None) or category_codes(m.keys)
+        return self.training_part(m, self.keep_share(self.candidate_rows(m)), codes)
+
+    def fit(
+        self,
+        panel: pl.DataFrame,
+        origin: date,
+        *,
+        articles: pl.DataFrame | None = None,
+        exog: pl.DataFrame | None = None,
+    ) -> LightGBMForecaster:
+        """Learn from the panel's weeks up to `origin`; returns self.
+
+        The catalogue's category reaches the model through the panel; `articles` and `exog` are not read.
+        """
+        del articles, exog
+        data = self._checked(panel, origin)
+        # codes fixed at fit time, so a slice of the panel (a pyfunc input) gets the same store/category codes
+        codes = category_codes(data.filter(pl.col("week") <= origin))
+        m = self._build(data, origin)
+        train = self.training_part(m, self.keep_share(self.candidate_rows(m)), codes)
+        self.fit_rows(train, origin, codes)
+        self.matrix_ = m
         return self
 
     def _train(
@@ -344,13 +422,7 @@ class LightGBMForecaster(Forecaster):
     def forecast_from(self, history: pl.DataFrame, horizon: int, series: pl.DataFrame) -> pl.DataFrame:
         """Forecast from new history (an MLflow input slice) with the trees learnt at `fit`: only the
         features are read from `history`, up to its last week."""
-        self.check_fitted()
-        origin = history["week"].max()
-        assert isinstance(origin, date)
-        model = copy.copy(self)  # shares the trees; this instance keeps its own history
-        model.matrix_ = self._build(history, origin)
-        model.origin_ = origin
-        return model.predict(horizon, series)
+        return self.at(history).predict(horizon, series)
 
     def _shift(
         self, quant: np.ndarray, columns: list[str], horizon: np.ndarray, scale: np.ndarray

@@ -1,0 +1,272 @@
+"""The job's panel, backtest and forecasts on a Dask cluster (``forecast run --cluster``).
+
+The client loads and validates the data as the single-machine job does, writes it split by article group
+(`forecast.engine.parts`) and submits one task graph: each worker reads its parts and builds their panels
+(kept on the worker), every backtest fold of every model is a set of tasks per part, and a global model is
+trained once per fold on the rows the parts sampled (`forecast.engine.tasks`). The client only adds up the
+parts' scored rows into the leaderboard, fits nothing itself and gets the parts' panels back at the end for
+the allocation inputs, the report and the model registry. The outputs are the single-machine job's, to the
+last bit: every stage that reads across series sees the whole run's totals, and every sum is taken in the
+whole run's row order (`tests/test_engine.py`).
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from forecast.backtest import BacktestResult, origins_of, scored_models, summarise
+from forecast.config import PipelineConfig
+from forecast.dataset import Dataset
+from forecast.engine import tasks
+from forecast.engine.parts import RunContext, gather_panel, load_part, summary, write_parts
+from forecast.models.base import Forecaster
+from forecast.panel import sale_ends
+from forecast.predict import cold_start_series, finish_forecasts
+
+if TYPE_CHECKING:
+    from dask.distributed import Client, Future
+
+Progress = Callable[[str], None]
+PARTS_PER_WORKER = 4
+
+
+@dataclass
+class ClusterOutcome:
+    """What the cluster computed: the whole panel, the backtest and the forecasts, and the champion."""
+
+    panel: pl.DataFrame
+    backtest: BacktestResult
+    forecasts: pl.DataFrame
+    champion_model: Forecaster | None
+    seconds: dict[str, float]
+
+
+def _submitter(client: Client) -> Callable[..., Future]:
+    """`client.submit` without hashing the arguments (frames and configs): every task is run once."""
+
+    def submit(fn: Callable[..., Any], *args: Any) -> Future:
+        return client.submit(fn, *args, pure=False)
+
+    return submit
+
+
+def work_folder(config: PipelineConfig) -> Path:
+    """The folder this job's parts are written to (removed when the job ends)."""
+    from forecast.adapters.scan import default_cache_dir
+
+    base = config.engine.work_dir or (config.data.cache_dir or default_cache_dir()) / "parts"
+    return Path(base) / f"{config.name}-{uuid.uuid4().hex[:12]}"
+
+
+class Tracker:
+    """Futures by stage; `wait` reports each stage as its last task ends."""
+
+    def __init__(self, say: Progress) -> None:
+        self.say = say
+        self.stages: dict[str, list[Future]] = {}
+        self.started = time.perf_counter()
+        self.seconds: dict[str, float] = {}
+
+    def add(self, stage: str, futures: Sequence[Future]) -> list[Future]:
+        self.stages.setdefault(stage, []).extend(futures)
+        return list(futures)
+
+    def wait(self, stages: Sequence[str]) -> None:
+        from dask.distributed import as_completed
+
+        left = {stage: len(self.stages[stage]) for stage in stages}
+        owner = {f.key: stage for stage in stages for f in self.stages[stage]}
+        for future in as_completed([f for stage in stages for f in self.stages[stage]]):
+            if future.status == "error":
+                future.result()  # raises the task's error here, on the client
+            stage = owner[future.key]
+            left[stage] -= 1
+            if left[stage] == 0:
+                self.seconds[stage] = time.perf_counter() - self.started
+                count = len(self.stages[stage])
+                self.say(f"{stage}: {count} task(s) done at {self.seconds[stage]:.1f} s")
+
+
+def run_on_cluster(
+    client: Client,
+    ds: Dataset,
+    models: Sequence[Forecaster],
+    config: PipelineConfig,
+    say: Progress,
+) -> ClusterOutcome:
+    """Panel, backtest and forecasts of `ds` on the cluster (module docstring)."""
+    folder = work_folder(config)
+    workers = max(len(client.scheduler_info().get("workers", {})), 1)
+    n = config.engine.partitions or PARTS_PER_WORKER * workers
+    say(f"splitting {ds.sales.height:,} sales rows into {n} article groups under {folder}")
+    try:
+        paths = write_parts(ds, folder, n)
+        return _run(client, ds, models, config, say, paths)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _run(
+    client: Client,
+    ds: Dataset,
+    models: Sequence[Forecaster],
+    config: PipelineConfig,
+    say: Progress,
+    paths: list[Path],
+) -> ClusterOutcome:
+    submit = _submitter(client)
+    track = Tracker(say)
+    parts = track.add("panel", [submit(load_part, str(p)) for p in paths])
+    summaries = client.gather([submit(summary, p) for p in parts])
+    track.wait(["panel"])
+    run = RunContext.combine(summaries)
+    horizon = config.backtest_horizon
+    origins = origins_of(list(run.weeks), config.backtest.folds, config.backtest.step, horizon)
+    start: date = run.weeks[0]
+    order = [m.name for m in scored_models(models, ds, config)]
+    local = [m for m in models if tasks.global_component(m) is None]
+    global_models = [m for m in models if tasks.global_component(m) is not None]
+    say(
+        f"backtesting {len(order)} models on {sum(s.rows for s in summaries):,} panel rows in {len(parts)} "
+        f"parts: {len(origins)} folds"
+    )
+    cold = _submit_cold_start(client, ds, config, parts, run, track)
+    scores: list[Future] = []
+    for fold, origin in enumerate(origins, start=1):
+        folds = [submit(tasks.fold_part, p, fold, origin, config, True) for p in parts]
+        stage = f"backtest fold {fold}"
+        pairs = list(zip(parts, folds, strict=True))
+        scores += track.add(stage, [submit(tasks.local_scores, p, d, local, config) for p, d in pairs])
+        for model in global_models:
+            trained, counted = _submit_global(client, model, origin, folds)
+            scores += track.add(
+                stage,
+                [
+                    submit(tasks.global_scores, model, trained, c, d, p, config, start)
+                    for p, d, c in zip(parts, folds, counted, strict=True)
+                ],
+            )
+    stages = [f"backtest fold {fold}" for fold in range(1, len(origins) + 1)]
+    track.wait(stages)
+    frames = [frame for result in client.gather(scores) for frame in result]
+    backtest = summarise(frames, config.backtest.objective, order)
+    say(f"champion: {backtest.champion}; forecasting {config.forecast.horizon} weeks")
+    champion = next(m for m in models if m.name == backtest.champion)
+    forecasts, fitted = _forecast(client, champion, config, parts, run, start, track)
+    raw = client.gather(forecasts)
+    if cold is not None:
+        track.wait(["cold start"])
+        raw.append(cold.result())
+    panel = gather_panel(client.gather([submit(_panel_of, p) for p in parts]))
+    out = finish_forecasts(raw, sale_ends(ds), say)
+    return ClusterOutcome(panel, backtest, out, fitted, track.seconds)
+
+
+def _panel_of(part: Any) -> pl.DataFrame:
+    return part.panel
+
+
+def _submit_global(
+    client: Client, model: Forecaster, origin: date, folds: list[Future]
+) -> tuple[Future, list[Future]]:
+    """The global model of `model` trained at `origin` on every part's rows; each part's counted matrix."""
+    submit = _submitter(client)
+    component = tasks.global_component(model)
+    assert component is not None
+    summaries = [submit(tasks.fold_summary, d) for d in folds]
+    ctx = submit(_combine, *summaries)
+    counted = [submit(tasks.global_matrix, component, d, ctx) for d in folds]
+    counts = [submit(tasks.candidates, c) for c in counted]
+    keep = submit(_keep, component, *counts)
+    rows = [submit(tasks.global_rows, component, c, keep, ctx) for c in counted]
+    trained = submit(tasks.global_train, component, origin, ctx, *rows)
+    return trained, counted
+
+
+def _combine(*summaries: tasks.FoldSummary) -> tasks.FoldContext:
+    return tasks.FoldContext.combine(list(summaries))
+
+
+def _keep(model: Any, *counts: int) -> float:
+    return float(model.keep_share(sum(counts)))
+
+
+def _forecast(
+    client: Client,
+    champion: Forecaster,
+    config: PipelineConfig,
+    parts: list[Future],
+    run: RunContext,
+    start: date,
+    track: Tracker,
+) -> tuple[list[Future], Forecaster | None]:
+    """The champion fitted on all history and its forecasts, per part."""
+    submit = _submitter(client)
+    origin: date = run.weeks[-1]
+    horizon = config.forecast.horizon
+    folds = [submit(tasks.fold_part, p, 0, origin, config, False) for p in parts]
+    if tasks.global_component(champion) is None:
+        pairs = zip(parts, folds, strict=True)
+        futures = [submit(tasks.local_predict, p, d, champion, horizon) for p, d in pairs]
+        track.add("forecasts", futures)
+        track.wait(["forecasts"])
+        return futures, None
+    trained, counted = _submit_global(client, champion, origin, folds)
+    futures = [
+        submit(tasks.global_predict, champion, trained, c, d, horizon, start)
+        for d, c in zip(folds, counted, strict=True)
+    ]
+    track.add("forecasts", futures)
+    track.wait(["forecasts"])
+    model = trained.result()
+    if tasks.global_component(champion) is not champion:
+        from forecast.models.blend import BlendForecaster
+
+        assert isinstance(champion, BlendForecaster)
+        return futures, champion.assembled(model, None, origin, start)
+    return futures, model
+
+
+def _submit_cold_start(
+    client: Client, ds: Dataset, config: PipelineConfig, parts: list[Future], run: RunContext, track: Tracker
+) -> Future | None:
+    """The cold-start model fitted and forecasting on one worker, meanwhile the backtest runs."""
+    submit = _submitter(client)
+    if not ds.articles.height:
+        return None
+    future = submit(_cold_start, ds.articles, ds.trends, ds.article_attributes, config, run.weeks[-1], *parts)
+    track.add("cold start", [future])
+    return future
+
+
+def _cold_start(
+    articles: pl.DataFrame,
+    trends: pl.DataFrame | None,
+    attributes: list[str],
+    config: PipelineConfig,
+    origin: date,
+    *parts: Any,
+) -> pl.DataFrame:
+    from dataclasses import replace
+
+    from forecast.backtest import history_at
+    from forecast.models import build_cold_start
+
+    panel = gather_panel([p.panel for p in parts])
+    ds = replace(parts[0].ds, articles=articles, trends=trends)
+    cold = cold_start_series(ds, panel, origin)
+    model = build_cold_start(config, attributes) if cold.height else None
+    if model is None:
+        return pl.DataFrame()
+    hist, _ = history_at(panel, origin, config.forecast.active_weeks, sale_ends(ds))
+    model.fit(hist, origin, articles=articles, trends=trends)
+    return model.predict(config.forecast.horizon, cold)

@@ -1,0 +1,192 @@
+"""What the workers run: per part of the articles, the stages of one fold (or of the final fit), and the one
+task that trains a global model on the rows every part sampled.
+
+Per-series models (``Forecaster.scope == "series"``) are fitted on the part's history and scored there. A
+global model (LightGBM, alone or in the blend) is fitted in four steps: each part's history at the origin is
+summarised (category × store totals, holiday weeks, store and category codes: `fold_summary`), the client
+adds the summaries up (`FoldContext.combine`), each part builds its feature matrix with the whole run's
+totals and counts its candidate training rows (`global_matrix`), each part draws its training rows with the
+run's sampling share (`global_rows`, a seeded hash per row, so the rows drawn do not depend on the split),
+and one task trains the boosters on all of them (`global_train`): the model the single-machine run fits.
+Each part then predicts with it from its own matrix (`global_predict`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import polars as pl
+
+from forecast.backtest import Fold, fold_data, history_at, scored_rows
+from forecast.config import PipelineConfig
+from forecast.contracts import SERIES
+from forecast.engine.parts import Part
+from forecast.features.hierarchy import add_totals, group_totals
+from forecast.features.matrix import SeriesMatrix, holiday_weeks
+from forecast.models.base import Forecaster
+from forecast.models.blend import BlendForecaster
+from forecast.models.lgbm import LightGBMForecaster, category_codes
+from forecast.models.oracle import build_oracle
+from forecast.panel import sale_ends
+
+Scored = tuple[pl.DataFrame, int]
+
+
+def global_component(model: Forecaster) -> LightGBMForecaster | None:
+    """The part of `model` that learns across series, fitted in parts; None for a per-series model."""
+    if isinstance(model, LightGBMForecaster):
+        return model
+    if isinstance(model, BlendForecaster) and isinstance(model.global_model, LightGBMForecaster):
+        return model.global_model
+    return None
+
+
+# ---------------------------------------------------------------------------- one part at one origin
+
+
+def fold_part(part: Part, fold: int, origin: date, config: PipelineConfig, scored: bool) -> Fold:
+    """The part's history at `origin` and its active series (with the scored grid for a backtest fold)."""
+    ends = sale_ends(part.ds)
+    if scored:
+        return fold_data(part.panel, fold, origin, config, part.ds, ends)
+    hist, active = history_at(part.panel, origin, config.forecast.active_weeks, ends)
+    return Fold(fold, origin, hist, active, pl.DataFrame())
+
+
+def local_scores(part: Part, data: Fold, models: list[Forecaster], config: PipelineConfig) -> list[Scored]:
+    """Per-series models (and the oracle, when the data has the true demand) scored on the part's fold."""
+    if data.active.height == 0:
+        return []
+    oracle = build_oracle(part.ds.true_demand, config.forecast.quantiles)
+    scored = [*models, *([oracle] if oracle is not None else [])]
+    ends = sale_ends(part.ds)
+    out = []
+    for model in scored:
+        fitted = model.fit(data.history, data.origin, articles=part.ds.articles, exog=part.ds.exog)
+        out.append(scored_rows(data, fitted.predict(config.backtest_horizon, data.active), model.name, ends))
+    return out
+
+
+def local_predict(part: Part, data: Fold, model: Forecaster, horizon: int) -> pl.DataFrame:
+    """A per-series champion fitted on the part's whole history; its raw forecasts of the active series."""
+    if data.active.height == 0:
+        return pl.DataFrame()
+    fitted = model.fit(data.history, data.origin, articles=part.ds.articles, exog=part.ds.exog)
+    return fitted.predict(horizon, data.active)
+
+
+# ---------------------------------------------------------------------------- a global model in parts
+
+
+@dataclass
+class FoldSummary:
+    totals: pl.DataFrame
+    holidays: list[date]
+    codes: pl.DataFrame
+
+
+def fold_summary(data: Fold) -> FoldSummary:
+    """What the global model needs from the part's history: exact totals, holiday weeks, store/category."""
+    hist = data.history.filter(pl.col("week") <= data.origin)
+    if "category" not in hist.columns:
+        hist = hist.with_columns(pl.lit(None, pl.Utf8).alias("category"))
+    keys = hist.select(pl.col("store_id").cast(pl.Utf8), pl.col("category").cast(pl.Utf8)).unique()
+    return FoldSummary(group_totals(hist, exact=True), holiday_weeks(hist), keys)
+
+
+@dataclass(frozen=True)
+class FoldContext:
+    """The run's totals, holidays and codes at one origin: the reduce step of the parts' summaries."""
+
+    totals: pl.DataFrame
+    holidays: tuple[date, ...]
+    codes: dict[str, dict[str, int]]
+
+    @classmethod
+    def combine(cls, parts: list[FoldSummary]) -> FoldContext:
+        keys = pl.concat([p.codes for p in parts]).unique()
+        holidays = tuple(sorted({w for p in parts for w in p.holidays}))
+        return cls(add_totals([p.totals for p in parts]), holidays, category_codes(keys))
+
+
+def global_matrix(model: LightGBMForecaster, data: Fold, ctx: FoldContext) -> tuple[int, SeriesMatrix | None]:
+    """The part's feature matrix with the run's totals, and its candidate training rows."""
+    if data.history.height == 0:
+        return 0, None
+    m = model.part_matrix(data.history, data.origin, ctx.totals, ctx.holidays)
+    return model.candidate_rows(m), m
+
+
+def candidates(counted: tuple[int, SeriesMatrix | None]) -> int:
+    return counted[0]
+
+
+def global_rows(
+    model: LightGBMForecaster, counted: tuple[int, SeriesMatrix | None], keep: float, ctx: FoldContext
+) -> pl.DataFrame:
+    """The part's sampled training rows."""
+    _, m = counted
+    if m is None:
+        return pl.DataFrame()
+    return model.clone().training_part(m, keep, ctx.codes)
+
+
+def global_train(
+    model: LightGBMForecaster, origin: date, ctx: FoldContext, *parts: pl.DataFrame
+) -> LightGBMForecaster:
+    """One global model trained on every part's rows (the boosters; no matrix)."""
+    frames = [p for p in parts if p.height]
+    rows = pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
+    return model.clone().fit_rows(rows, origin, ctx.codes)
+
+
+def global_view(
+    model: Forecaster,
+    trained: LightGBMForecaster,
+    counted: tuple[int, SeriesMatrix | None],
+    data: Fold,
+    start: date,
+) -> Forecaster:
+    """`model` fitted for the part: the trained global model reading the part's matrix (and, for the
+    blend, the local model fitted on the part's history)."""
+    _, m = counted
+    view = trained.with_matrix(m, data.origin) if m is not None else trained
+    if isinstance(model, BlendForecaster):
+        return model.assembled(view, data.history, data.origin, start)
+    return view
+
+
+def global_scores(
+    model: Forecaster,
+    trained: LightGBMForecaster,
+    counted: tuple[int, SeriesMatrix | None],
+    data: Fold,
+    part: Part,
+    config: PipelineConfig,
+    start: date,
+) -> list[Scored]:
+    """The global model's scored rows on the part's fold."""
+    if data.active.height == 0 or counted[1] is None:
+        return []
+    view = global_view(model, trained, counted, data, start)
+    raw = view.predict(config.backtest_horizon, data.active)
+    return [scored_rows(data, raw, model.name, sale_ends(part.ds))]
+
+
+def global_predict(
+    model: Forecaster,
+    trained: LightGBMForecaster,
+    counted: tuple[int, SeriesMatrix | None],
+    data: Fold,
+    horizon: int,
+    start: date,
+) -> pl.DataFrame:
+    """The global champion's raw forecasts of the part's active series."""
+    if data.active.height == 0 or counted[1] is None:
+        return pl.DataFrame()
+    return global_view(model, trained, counted, data, start).predict(horizon, data.active)
+
+
+def series_of(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.select(SERIES).unique()
