@@ -500,14 +500,16 @@ def load_pipeline(
     horizon: int | None = None,
     seed: int | None = None,
     data_seed: int | None = None,
+    cluster: str | None = None,
     require_data: bool = True,
 ) -> PipelineConfig:
     """Read a pipeline TOML file with command-line overrides, checked as the file's values are.
 
     `data` (``--data``) sets ``[data] path`` (simulated data then reads the canonical files there),
-    `horizon` ``[forecast] horizon``, `seed` the model seed ``[forecast] seed`` and `data_seed` the
-    simulator's ``[simulate] seed``: the overrides are written into the parsed file, which is then checked
-    once, so a bad value on the command line gets the same one-line error as in the file.
+    `horizon` ``[forecast] horizon``, `seed` the model seed ``[forecast] seed``, `data_seed` the
+    simulator's ``[simulate] seed`` and `cluster` (``--cluster``) ``[engine] cluster``: the overrides are
+    written into the parsed file, which is then checked once, so a bad value on the command line gets the
+    same one-line error as in the file.
 
     A command that reads data (`require_data`) needs the file to name its ``[data] adapter`` (or `data`, or
     a ``[simulate]`` section): silently falling back to synthetic data would make a plan from the wrong data.
@@ -526,11 +528,14 @@ def load_pipeline(
             "or pass --data"
         )
         raise ConfigError(msg)
-    overrides = {"--horizon": horizon, "--seed": seed, "--data-seed": data_seed}
+    overrides: dict[str, int | str | None] = {"--horizon": horizon, "--seed": seed, "--data-seed": data_seed}
     for option, value in overrides.items():
         if value is not None:
             check_value(value, int, option)
+    overrides["--cluster"] = cluster
     raw = _with_overrides(raw, data, horizon, seed, data_seed)
+    if cluster is not None and isinstance(raw.get("engine", {}), dict):
+        raw["engine"] = {**raw.get("engine", {}), "cluster": cluster}
     try:
         return parse_pipeline(raw, source.resolve())
     except ConfigError as exc:
@@ -543,7 +548,12 @@ def load_pipeline(
         raise
 
 
-OVERRIDDEN = {"--horizon": "forecast.horizon", "--seed": "forecast.seed", "--data-seed": "simulate.seed"}
+OVERRIDDEN = {
+    "--horizon": "forecast.horizon",
+    "--seed": "forecast.seed",
+    "--data-seed": "simulate.seed",
+    "--cluster": "engine.cluster",
+}
 
 
 def _with_overrides(

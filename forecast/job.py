@@ -15,10 +15,11 @@ the README); the panel is checked against its schema once, right after it is bui
 
 from __future__ import annotations
 
+import contextlib
 import math
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -37,6 +38,8 @@ from forecast.panel import check_panel
 from forecast.report import ReportData, figures, render_report
 
 if TYPE_CHECKING:
+    from dask.distributed import Client
+
     from forecast.allocation import AllocationResult
     from forecast.backtest import BacktestResult
     from forecast.replenish import ReplenishResult
@@ -162,8 +165,12 @@ def run_job(
     uri = tracking.resolve_tracking_uri(tracking_uri, config.tracking.tracking_uri)
     tracking_store.check_uri(uri)  # before any work: a bad store fails in seconds
     say(f"tracking to {uri}")
-    with tracking.job_run(config, uri) as run_id, staging_dir(out) as staging:
-        done = _compute(config, steps, say)
+    with (
+        _cluster(config, say) as client,
+        tracking.job_run(config, uri) as run_id,
+        staging_dir(out) as staging,
+    ):
+        done = _compute(config, steps, say, client)
         say("writing outputs and the report")
         data = _report_data(config, done, run_id)
         plots = figures(data)
@@ -190,7 +197,21 @@ def run_job(
     )
 
 
-def _compute(config: PipelineConfig, steps: Stages, progress: Progress) -> _Computed:
+@contextlib.contextmanager
+def _cluster(config: PipelineConfig, say: Progress) -> Iterator[Client | None]:
+    """The Dask client of ``[engine] cluster`` for the job (connected before any work), else None."""
+    if not config.engine.cluster:
+        yield None
+        return
+    from forecast.engine import connect
+
+    with connect(config.engine.cluster, say) as client:
+        yield client
+
+
+def _compute(
+    config: PipelineConfig, steps: Stages, progress: Progress, client: Client | None = None
+) -> _Computed:
     assert steps.load_dataset
     assert steps.validate
     assert steps.build_panel
@@ -214,11 +235,10 @@ def _compute(config: PipelineConfig, steps: Stages, progress: Progress) -> _Comp
     fingerprint = tracking.data_fingerprint(ds)
     tracking.log_fingerprint(fingerprint)
     models = list(steps.build_models(config))
-    if config.engine.cluster:
-        from forecast.engine import connect, run_on_cluster
+    if client is not None:
+        from forecast.engine import run_on_cluster
 
-        with connect(config.engine.cluster, say) as client:
-            outcome = run_on_cluster(client, ds, models, config, say)
+        outcome = run_on_cluster(client, ds, models, config, say)
         panel, backtest, forecasts = outcome.panel, outcome.backtest, outcome.forecasts
         champion_model = outcome.champion_model
     else:

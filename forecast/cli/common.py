@@ -32,3 +32,8 @@ DATA_SEED = typer.Option(
 TRACKING_URI = typer.Option(
     None, "--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else mlruns/mlflow.db)."
 )
+CLUSTER = typer.Option(
+    None,
+    "--cluster",
+    help="Run on Dask: local or local:N (N worker processes here) or tcp://HOST:PORT (a running scheduler).",
+)

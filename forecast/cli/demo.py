@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from forecast.cli.common import OUT_DIR, TRACKING_URI
+from forecast.cli.common import CLUSTER, OUT_DIR, TRACKING_URI
 from forecast.config import PipelineConfig
 
 
@@ -20,16 +20,20 @@ def demo_pipeline() -> Path | None:
     return None
 
 
-def demo_config() -> PipelineConfig:
+def demo_config(cluster: str | None = None) -> PipelineConfig:
     """The demo pipeline; without its file, the same job built in code (simulated data, default settings)."""
-    from forecast.config import PipelineConfig, load_pipeline
+    from forecast.config import EngineConfig, PipelineConfig, load_pipeline
 
     path = demo_pipeline()
-    return load_pipeline(path) if path is not None else PipelineConfig(name="demo")
+    if path is not None:
+        return load_pipeline(path, cluster=cluster)
+    return PipelineConfig(name="demo", engine=EngineConfig(cluster=cluster or ""))
 
 
-def command(out: Path = OUT_DIR, tracking_uri: str | None = TRACKING_URI) -> None:
+def command(
+    out: Path = OUT_DIR, tracking_uri: str | None = TRACKING_URI, cluster: str | None = CLUSTER
+) -> None:
     """Run the demo pipeline end to end on synthetic data the package generates itself."""
     from forecast.cli.run import execute
 
-    execute(demo_config(), out, tracking_uri)
+    execute(demo_config(cluster), out, tracking_uri)

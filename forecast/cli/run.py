@@ -8,7 +8,17 @@ from pathlib import Path
 from rich.table import Table
 
 from forecast.cli.allocate import plan_lines
-from forecast.cli.common import DATA, DATA_SEED, HORIZON, OUT_DIR, PIPELINE, SEED, TRACKING_URI, console
+from forecast.cli.common import (
+    CLUSTER,
+    DATA,
+    DATA_SEED,
+    HORIZON,
+    OUT_DIR,
+    PIPELINE,
+    SEED,
+    TRACKING_URI,
+    console,
+)
 from forecast.config import PipelineConfig
 
 SUMMARY_METRICS = ("profit", "revenue", "lost_sales_cost", "holding_cost", "wape")
@@ -22,11 +32,14 @@ def command(
     horizon: int | None = HORIZON,
     seed: int | None = SEED,
     data_seed: int | None = DATA_SEED,
+    cluster: str | None = CLUSTER,
 ) -> None:
     """Validate, build the panel, backtest, pick the champion, forecast, allocate, report, log to MLflow."""
     from forecast.config import load_pipeline
 
-    config = load_pipeline(pipeline, data=data, horizon=horizon, seed=seed, data_seed=data_seed)
+    config = load_pipeline(
+        pipeline, data=data, horizon=horizon, seed=seed, data_seed=data_seed, cluster=cluster
+    )
     execute(config, out, tracking_uri)
 
 

@@ -12,7 +12,7 @@ from forecast.errors import ClusterError
 if TYPE_CHECKING:
     from dask.distributed import Client
 
-CONNECT_SECONDS = 10
+CONNECT_SECONDS = 5
 
 
 def local_workers(address: str) -> int | None:
