@@ -345,3 +345,40 @@ def test_analogues_read_only_windows_that_ended_before_launch() -> None:
     shifted = cf.analogue_features(query, earlier, columns, 5, "category")
     finite = base["f_analogue_mean"].is_finite()
     assert np.allclose(shifted["f_analogue_mean"].filter(finite), base["f_analogue_mean"].filter(finite) + 1)
+
+
+def test_launch_inputs_of_article_groups_concatenate_to_the_whole_run_s() -> None:
+    """Computed per disjoint article group with the run's first week, the parts are the whole run's inputs,
+    and fitting on them predicts exactly as fitting on the whole panel."""
+    articles, panel = _retailer()
+    # later articles are catalogued as launched before their first sale: a group of late articles only
+    # keeps them because it is given the run's first panel week
+    articles = articles.with_columns(
+        pl.when(pl.col("article_id") >= "a020")
+        .then(pl.col("launch_date") - timedelta(weeks=3))
+        .otherwise("launch_date")
+        .alias("launch_date")
+    )
+    history = panel.filter(pl.col("week") <= ORIGIN)
+    start = history["week"].min()
+    ids = articles["article_id"].to_list()
+    groups = np.random.default_rng(2).integers(0, 3, len(ids))
+    split = [[a for a, g in zip(ids, groups, strict=True) if g == k] for k in range(3)]
+    split = [sorted(ids[:30]), *[[a for a in group if a >= "a030"] for group in split]]
+    parts = [
+        cf.launch_inputs(history.filter(pl.col("article_id").is_in(group)), ORIGIN, articles, 12, start)
+        for group in split
+    ]
+    whole = cf.launch_inputs(history, ORIGIN, articles, 12)
+    merged = cf.LaunchInputs.concat(parts)
+    for name in ("pairs", "grid", "seen"):
+        assert getattr(merged, name).equals(getattr(whole, name)), name
+    assert whole.pairs.height == history.select("article_id", "store_id").n_unique()
+    # the late group on its own first week would lose the pairs catalogued before it
+    late = history.filter(pl.col("article_id").is_in(split[1]))
+    assert cf.launch_inputs(late, ORIGIN, articles, 12).pairs.height < parts[1].pairs.height
+    series = _new_series(articles)
+    fitted = ColdStartForecaster([0.1, 0.5, 0.9], 3, params={**PARAMS, "analogues": 5})
+    direct = fitted.fit(history, ORIGIN, articles=articles).predict(8, series)
+    model = ColdStartForecaster([0.1, 0.5, 0.9], 3, params={**PARAMS, "analogues": 5})
+    assert model.fit_launches(merged, ORIGIN, articles=articles).predict(8, series).equals(direct)

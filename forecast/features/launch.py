@@ -4,11 +4,16 @@
 Every function reads only what is known on an article's launch day: catalogue attributes, the release
 calendar, trend weeks that ended before launch, units sold in weeks that ended before launch and the launch
 totals of analogue articles whose launch window ended before launch.
+
+`launch_inputs` is everything the cold-start fit reads from the panel, in a form that a partitioned run can
+compute per article group and concatenate (`LaunchInputs.concat`).
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
@@ -62,13 +67,15 @@ def attribute_values(articles: pl.DataFrame, col: str, panel: pl.DataFrame) -> l
     return sorted(v for v in source[col].cast(pl.Utf8).unique().to_list() if v is not None)
 
 
-def launches(panel: pl.DataFrame, articles: pl.DataFrame) -> pl.DataFrame:
+def launches(panel: pl.DataFrame, articles: pl.DataFrame, start: date | None = None) -> pl.DataFrame:
     """Launch week per article × store: the catalogue launch date when known, else its first panel week.
 
-    Pairs launched before the panel starts are dropped: their first weeks are not observed.
+    Pairs launched before the panel starts (`start`, default: the first week of `panel`) are dropped: their
+    first weeks are not observed.
     """
     first = panel.group_by(KEY).agg(pl.col("week").min().alias("first_week"))
-    start = panel["week"].min()
+    if start is None:
+        start = panel["week"].min()  # type: ignore[assignment]
     if "launch_date" in articles.columns:
         first = first.join(articles.select("article_id", "launch_date"), on="article_id", how="left")
         launch = pl.coalesce(pl.col("launch_date"), pl.col("first_week"))
@@ -99,6 +106,73 @@ def launch_grid(panel: pl.DataFrame, pairs: pl.DataFrame, weeks: int, origin: da
         .join(sold, on=[*KEY, "horizon"], how="left")
         .select(*KEY, "horizon", pl.col("units").fill_null(0.0).cast(pl.Float64), "_week")
         .sort(*KEY, "horizon")  # a fixed row order keeps every float sum below deterministic
+    )
+
+
+@dataclass(frozen=True)
+class LaunchInputs:
+    """What the cold-start fit reads from the panel up to an origin.
+
+    Every frame is keyed by article (the article × store pairs, sorted by their key), so the inputs of
+    disjoint article groups, computed with the whole run's first panel week, concatenate into the whole
+    run's inputs (`concat`).
+
+    Attributes
+    ----------
+    pairs
+        ``article_id, store_id, launch_week`` of every pair launched inside the panel; key `KEY`.
+    grid
+        `launch_grid` of the pairs: ``article_id, store_id, horizon, units, _week``; key ``KEY + horizon``.
+    seen
+        ``article_id, store_id`` of every series with a row up to the origin (launched in the panel or not):
+        the articles and stores whose attribute values the model encodes; key `KEY`.
+    """
+
+    pairs: pl.DataFrame
+    grid: pl.DataFrame
+    seen: pl.DataFrame
+
+    @classmethod
+    def concat(cls, parts: Sequence[LaunchInputs]) -> LaunchInputs:
+        """The inputs of the union of disjoint article groups: each frame concatenated and sorted by key."""
+        if not parts:
+            msg = "`parts` must hold at least one LaunchInputs"
+            raise ValueError(msg)
+        return cls(
+            pairs=pl.concat([p.pairs for p in parts]).sort(KEY),
+            grid=pl.concat([p.grid for p in parts]).sort(*KEY, "horizon"),
+            seen=pl.concat([p.seen for p in parts]).sort(KEY),
+        )
+
+
+def launch_inputs(
+    panel: pl.DataFrame | pl.LazyFrame,
+    origin: date,
+    articles: pl.DataFrame,
+    weeks: int,
+    start: date | None = None,
+) -> LaunchInputs:
+    """The launch pairs, their launch grid of `weeks` weeks and the series seen, from `panel` up to `origin`.
+
+    `start` is the first week of the whole run's panel (default: the first week of `panel` up to `origin`);
+    a partition passes the whole run's, so that a pair launched before the run's start is dropped in every
+    partition alike. `articles` needs ``article_id`` and, when known, ``launch_date`` (any superset of the
+    partition's articles gives the same result).
+
+    Examples
+    --------
+    >>> panel = pl.DataFrame({"article_id": ["a", "a", "b"], "store_id": ["s", "s", "s"],
+    ...     "week": [date(2024, 1, 1), date(2024, 1, 8), date(2024, 1, 8)], "units": [2.0, 1.0, 4.0]})
+    >>> inputs = launch_inputs(panel, date(2024, 1, 8), pl.DataFrame({"article_id": ["a", "b"]}), 2)
+    >>> inputs.grid.select("article_id", "horizon", "units").rows()
+    [('a', 1, 2.0), ('a', 2, 1.0), ('b', 1, 4.0)]
+    """
+    frame = panel.lazy().filter(pl.col("week") <= origin).select(*KEY, "week", "units").collect()
+    pairs = launches(frame, articles, start).sort(KEY)
+    return LaunchInputs(
+        pairs=pairs,
+        grid=launch_grid(frame, pairs, weeks, origin),
+        seen=frame.select(KEY).unique().sort(KEY),
     )
 
 
@@ -252,6 +326,7 @@ def analogue_features(
 __all__ = [
     "ANALOGUE_FEATURES",
     "KEY",
+    "LaunchInputs",
     "analogue_features",
     "attribute_columns",
     "attribute_values",
@@ -260,6 +335,7 @@ __all__ = [
     "launch_calendar",
     "launch_counts",
     "launch_grid",
+    "launch_inputs",
     "launches",
     "level_at",
     "level_index",

@@ -129,13 +129,26 @@ class ColdStartForecaster(LaunchForecaster):
         `trends` an optional ``week, term, value`` table: an attribute value equal to a term (lower case)
         reads its trend.
         """
-        self.articles_, self.trends_ = articles, trends
-        frame = panel.lazy().filter(pl.col("week") <= origin).select(*KEY, "week", "units").collect()
         weeks = int(self._param("weeks"))
+        inputs = cf.launch_inputs(panel, origin, articles, weeks)
+        return self.fit_launches(inputs, origin, articles=articles, trends=trends)
+
+    def fit_launches(
+        self,
+        inputs: cf.LaunchInputs,
+        origin: date,
+        *,
+        articles: pl.DataFrame,
+        trends: pl.DataFrame | None = None,
+    ) -> ColdStartForecaster:
+        """`fit` from the panel's launch inputs (`forecast.features.launch.launch_inputs` with this model's
+        ``weeks``), e.g. those of every article group of a partitioned run concatenated by
+        `LaunchInputs.concat`; `articles` is the whole catalogue."""
+        weeks = int(self._param("weeks"))
+        self.articles_, self.trends_ = articles, trends
         self.attributes_ = cf.attribute_columns(self.articles_, self.attributes)
         self.trend_attributes_ = cf.trend_attributes(self.articles_, self.trends_, self.attributes_)
-        pairs = cf.launches(frame, self.articles_)
-        grid = cf.launch_grid(frame, pairs, weeks, origin)
+        pairs, grid = inputs.pairs, inputs.grid
         complete = grid.group_by(KEY).agg(
             pl.len().alias("_n"),
             pl.col("units").sum().alias("total"),
@@ -149,7 +162,7 @@ class ColdStartForecaster(LaunchForecaster):
         self.curve_ = cf.shape_curve(grid, weeks)
         self.level_ = cf.level_index(grid, self.curve_)
         self.codes_ = {
-            col: {v: float(i) for i, v in enumerate(cf.attribute_values(self.articles_, col, frame))}
+            col: {v: float(i) for i, v in enumerate(cf.attribute_values(self.articles_, col, inputs.seen))}
             for col in [*self.attributes_, "store_id"]
         }
         self.bank_ = self._bank(pairs.join(complete, on=KEY).sort(KEY))
