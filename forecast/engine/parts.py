@@ -89,7 +89,7 @@ class Summary:
     holidays: list
     weeks: list
     rows: int
-    sales_rows: int
+    series: pl.DataFrame  # article_id, store_id of every series
 
 
 def load_part(folder: str) -> Part:
@@ -103,9 +103,9 @@ def load_part(folder: str) -> Part:
 def summary(part: Part) -> Summary:
     """The part's contribution to the run's reduce step."""
     weeks = part.panel.get_column("week").unique().sort().to_list()
-    return Summary(
-        group_totals(part.panel, exact=True), holiday_weeks(part.panel), weeks, part.panel.height, 0
-    )
+    series = part.panel.select(pl.col("article_id").cast(pl.Utf8), pl.col("store_id").cast(pl.Utf8)).unique()
+    totals = group_totals(part.panel, exact=True)
+    return Summary(totals, holiday_weeks(part.panel), weeks, part.panel.height, series)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,9 @@ from forecast.config import PipelineConfig
 from forecast.dataset import Dataset
 from forecast.engine import tasks
 from forecast.engine.parts import RunContext, gather_panel, load_part, summary, write_parts
+from forecast.errors import ConfigError
 from forecast.models.base import Forecaster
+from forecast.models.coldstart import ColdStartForecaster
 from forecast.panel import sale_ends
 from forecast.predict import cold_start_series, finish_forecasts
 
@@ -139,7 +141,8 @@ def _run(
         f"backtesting {len(order)} models on {sum(s.rows for s in summaries):,} panel rows in {len(parts)} "
         f"parts: {len(origins)} folds"
     )
-    cold = _submit_cold_start(client, ds, config, parts, run, track)
+    series = pl.concat([s.series for s in summaries]).unique()
+    cold = _submit_cold_start(client, ds, config, parts, run, series, track)
     scores: list[Future] = []
     for fold, origin in enumerate(origins, start=1):
         folds = [submit(tasks.fold_part, p, fold, origin, config, True) for p in parts]
@@ -237,36 +240,37 @@ def _forecast(
 
 
 def _submit_cold_start(
-    client: Client, ds: Dataset, config: PipelineConfig, parts: list[Future], run: RunContext, track: Tracker
+    client: Client,
+    ds: Dataset,
+    config: PipelineConfig,
+    parts: list[Future],
+    run: RunContext,
+    series: pl.DataFrame,
+    track: Tracker,
 ) -> Future | None:
-    """The cold-start model fitted and forecasting on one worker, meanwhile the backtest runs."""
+    """The cold-start model, fitted from every part's launches in one task meanwhile the backtest runs."""
+    from forecast.models import build_cold_start
+
     submit = _submitter(client)
-    if not ds.articles.height:
+    origin: date = run.weeks[-1]
+    cold = cold_start_series(ds, series, origin)
+    model = build_cold_start(config, ds.article_attributes) if cold.height else None
+    if model is None:
         return None
-    future = submit(_cold_start, ds.articles, ds.trends, ds.article_attributes, config, run.weeks[-1], *parts)
+    if not isinstance(model, ColdStartForecaster):
+        msg = f"the cold-start model {type(model).__name__} cannot be fitted in parts"
+        raise ConfigError(msg)
+    articles = client.scatter(ds.articles)
+    folds = [submit(tasks.fold_part, p, 0, origin, config, False) for p in parts]
+    start = submit(_first_week, *[submit(tasks.first_week, d) for d in folds])
+    inputs = [submit(tasks.launch_part, model, d, articles, start) for d in folds]
+    future = submit(
+        tasks.cold_start, model, origin, articles, ds.trends, cold, config.forecast.horizon, *inputs
+    )
     track.add("cold start", [future])
     return future
 
 
-def _cold_start(
-    articles: pl.DataFrame,
-    trends: pl.DataFrame | None,
-    attributes: list[str],
-    config: PipelineConfig,
-    origin: date,
-    *parts: Any,
-) -> pl.DataFrame:
-    from dataclasses import replace
-
-    from forecast.backtest import history_at
-    from forecast.models import build_cold_start
-
-    panel = gather_panel([p.panel for p in parts])
-    ds = replace(parts[0].ds, articles=articles, trends=trends)
-    cold = cold_start_series(ds, panel, origin)
-    model = build_cold_start(config, attributes) if cold.height else None
-    if model is None:
-        return pl.DataFrame()
-    hist, _ = history_at(panel, origin, config.forecast.active_weeks, sale_ends(ds))
-    model.fit(hist, origin, articles=articles, trends=trends)
-    return model.predict(config.forecast.horizon, cold)
+def _first_week(*weeks: date | None) -> date | None:
+    known = [w for w in weeks if w is not None]
+    return min(known) if known else None

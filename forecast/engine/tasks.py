@@ -20,12 +20,13 @@ import polars as pl
 
 from forecast.backtest import Fold, fold_data, history_at, scored_rows
 from forecast.config import PipelineConfig
-from forecast.contracts import SERIES
 from forecast.engine.parts import Part
 from forecast.features.hierarchy import add_totals, group_totals
+from forecast.features.launch import LaunchInputs, launch_inputs
 from forecast.features.matrix import SeriesMatrix, holiday_weeks
 from forecast.models.base import Forecaster
 from forecast.models.blend import BlendForecaster
+from forecast.models.coldstart import ColdStartForecaster
 from forecast.models.lgbm import LightGBMForecaster, category_codes
 from forecast.models.oracle import build_oracle
 from forecast.panel import sale_ends
@@ -188,5 +189,32 @@ def global_predict(
     return global_view(model, trained, counted, data, start).predict(horizon, data.active)
 
 
-def series_of(frame: pl.DataFrame) -> pl.DataFrame:
-    return frame.select(SERIES).unique()
+# ---------------------------------------------------------------------------- cold start in parts
+
+
+def first_week(data: Fold) -> date | None:
+    """The part's first history week (the run's is the least of the parts')."""
+    week = data.history["week"].min() if data.history.height else None
+    return week if isinstance(week, date) else None
+
+
+def launch_part(
+    model: ColdStartForecaster, data: Fold, articles: pl.DataFrame, start: date | None
+) -> LaunchInputs:
+    """The part's launches and launch grid up to the origin (`forecast.features.launch.launch_inputs`)."""
+    return launch_inputs(data.history, data.origin, articles, int(model._param("weeks")), start)
+
+
+def cold_start(
+    model: ColdStartForecaster,
+    origin: date,
+    articles: pl.DataFrame,
+    trends: pl.DataFrame | None,
+    launches: pl.DataFrame,
+    horizon: int,
+    *parts: LaunchInputs,
+) -> pl.DataFrame:
+    """The cold-start model fitted on every part's launches; its raw forecasts of the new articles."""
+    inputs = LaunchInputs.concat(list(parts))
+    fitted = model.clone().fit_launches(inputs, origin, articles=articles, trends=trends)
+    return fitted.predict(horizon, launches)
