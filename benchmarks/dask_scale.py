@@ -102,6 +102,8 @@ def run(data: Path, out: Path, cluster: str | None, pipeline: Path) -> dict[str,
         raise SystemExit(msg)
     # children that are not workers (a resource tracker) stay small; the largest child is a worker
     worker = max(sampler.workers.values(), default=0)
+    stages = [line for line in log.read_text().splitlines() if line.startswith("[") and "s] " in line]
+    print("\n".join(f"    {line}" for line in stages if "fold " not in line or "done at" in line))
     return {"wall": wall, "client": sampler.client / GIB, "worker": worker / GIB}
 
 

@@ -486,6 +486,12 @@ def parse_pipeline(raw: dict[str, Any], source: Path | None = None) -> PipelineC
         data_raw["cache_dir"] = (
             (source.parent / folder).resolve() if source and not folder.is_absolute() else folder
         )
+    engine_raw = raw.get("engine")
+    if isinstance(engine_raw, dict) and engine_raw.get("work_dir") is not None:
+        check_value(engine_raw["work_dir"], Path, f"{where} [engine] work_dir")
+        folder = Path(engine_raw["work_dir"]).expanduser()
+        if source is not None and not folder.is_absolute():
+            raw = {**raw, "engine": {**engine_raw, "work_dir": (source.parent / folder).resolve()}}
     kwargs: dict[str, Any] = {"name": name, "source": source}
     for key, cls in SECTIONS.items():
         section = data_raw if key == "data" else raw.get(key, {})

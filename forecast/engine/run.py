@@ -170,6 +170,12 @@ def _run(
         track.wait(["cold start"])
         raw.append(cold.result())
     panel = gather_panel(client.gather([submit(_panel_of, p) for p in parts]))
+    if fitted is None:
+        # a per-series champion refits on whatever history the registered model is given (its
+        # `forecast_from`), so what it was fitted on does not matter: a small slice, not the whole panel
+        from forecast.pyfunc import example_slice
+
+        fitted = champion.clone().fit(example_slice(panel), run.weeks[-1])
     out = finish_forecasts(raw, sale_ends(ds), say)
     return ClusterOutcome(panel, backtest, out, fitted, track.seconds)
 
