@@ -32,20 +32,12 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from scale import SIZES, prepare  # noqa: E402
 
+from forecast.job import OUTPUTS, REPLENISH_OUTPUTS  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 GIB = 1024**3
-CSVS = (
-    "leaderboard.csv",
-    "forecasts.csv",
-    "plan.csv",
-    "plan_store_summary.csv",
-    "plan_article_summary.csv",
-    "dc_stock.csv",
-    "stores.csv",
-    "store_stock.csv",
-    "shipments.csv",
-    "orders.csv",
-    "replenishment_summary.csv",
+CSVS = tuple(
+    name for name in (*OUTPUTS, *REPLENISH_OUTPUTS) if name.endswith(".csv") and name != "rejects.csv"
 )
 
 

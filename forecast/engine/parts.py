@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import pickle
 import shutil
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from forecast.dataset import Dataset
-from forecast.features.hierarchy import add_totals, group_totals
-from forecast.features.matrix import holiday_weeks
 from forecast.panel import build_panel, check_panel
 
 ARTICLE_TABLES = ("sales", "articles", "stock", "dc_stock", "true_demand")
@@ -83,10 +81,9 @@ class Part:
 
 @dataclass
 class Summary:
-    """What the whole run needs from a part: its category × store totals, holiday weeks and weeks."""
+    """What the whole run needs from a part: its weeks, rows and series (the totals a global model needs are
+    taken per fold, from the history at the fold's origin: `forecast.engine.tasks.fold_summary`)."""
 
-    totals: pl.DataFrame
-    holidays: list
     weeks: list
     rows: int
     series: pl.DataFrame  # article_id, store_id of every series
@@ -104,25 +101,18 @@ def summary(part: Part) -> Summary:
     """The part's contribution to the run's reduce step."""
     weeks = part.panel.get_column("week").unique().sort().to_list()
     series = part.panel.select(pl.col("article_id").cast(pl.Utf8), pl.col("store_id").cast(pl.Utf8)).unique()
-    totals = group_totals(part.panel, exact=True)
-    return Summary(totals, holiday_weeks(part.panel), weeks, part.panel.height, series)
+    return Summary(weeks, part.panel.height, series)
 
 
 @dataclass(frozen=True)
 class RunContext:
-    """The whole run's reduce step, sent to every task: totals, holidays, weeks and the first week."""
+    """The whole run's weeks: the union of the parts' (the folds' origins and the first week)."""
 
-    totals: pl.DataFrame
-    holidays: tuple
     weeks: tuple
 
     @classmethod
     def combine(cls, parts: list[Summary]) -> RunContext:
-        """Totals summed by key, holidays and weeks united (as the whole panel's)."""
-        totals = add_totals([p.totals for p in parts])
-        holidays = tuple(sorted({w for p in parts for w in p.holidays}))
-        weeks = tuple(sorted({w for p in parts for w in p.weeks}))
-        return cls(totals, holidays, weeks)
+        return cls(tuple(sorted({w for p in parts for w in p.weeks})))
 
 
 def gather_panel(panels: list[pl.DataFrame]) -> pl.DataFrame:
@@ -133,7 +123,3 @@ def gather_panel(panels: list[pl.DataFrame]) -> pl.DataFrame:
     if not frames:
         return panels[0]
     return check_panel(pl.concat(frames, how="vertical_relaxed").sort(WEEKLY_KEY))
-
-
-def dataset_fields() -> list[str]:
-    return [f.name for f in fields(Dataset)]
