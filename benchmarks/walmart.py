@@ -5,11 +5,16 @@ Run: ``.venv/bin/python benchmarks/walmart.py [--data ../shared/data/walmart] [-
 
 Two folds, each fitted on the history up to the origin and scored on the weeks after it:
 - 26 weeks: history to 2012-04-27, forecast 2012-05-04 .. 2012-10-26;
-- holidays: history to 2011-10-28, forecast 13 weeks to 2012-01-27 (Thanksgiving and Christmas).
+- holidays: history to 2011-10-28, forecast 13 weeks to 2012-01-27 (Thanksgiving and Christmas);
+- val (only with ``--folds val``): history to 2012-01-27, forecast 13 weeks to 2012-04-27, all before the
+  26-week fold's weeks: the fold to choose settings on (the first with the two seasons MSTL needs).
 
 The panel is zero-filled inside each series' life. Every series with history is forecast for every week of
 the fold; a week without a sales row counts as zero sales (so a series that closed counts too).
 WMAE = Σ w·|y − ŷ| / Σ w with w = 5 on holiday weeks, else 1; WAPE = Σ|y − ŷ| / Σ|y|.
+
+Ours are the models `forecast predict pipelines/walmart.toml --horizon H` fits (its seed, features and
+LightGBM settings): LightGBM alone and the pipeline's model, LightGBM + stlf.svd (``lightgbm_svd``).
 
 Peers: statsforecast's seasonal naive, mlforecast's LightGBM with its usual lags, and stlf.svd, the best
 single model of the Kaggle 2014 winner (David Thaler) reproduced with `forecast.models.svd_stl`: per
@@ -31,6 +36,7 @@ from collections.abc import Callable
 from datetime import date
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import polars as pl
@@ -38,13 +44,17 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import table, timed  # noqa: E402
-from forecast.config import FeaturesConfig  # noqa: E402
-from forecast.models.lgbm import LightGBMForecaster  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "walmart"
-FOLDS = {"26w": (date(2012, 4, 27), 26), "holidays": (date(2011, 10, 28), 13)}
+PIPELINE = Path(__file__).resolve().parents[1] / "pipelines" / "walmart.toml"
+SEED = 1  # the mlforecast peer's seed
+FOLDS = {
+    "26w": (date(2012, 4, 27), 26),
+    "holidays": (date(2011, 10, 28), 13),
+    "val": (date(2012, 1, 27), 13),
+}
+DEFAULT_FOLDS = ("26w", "holidays")
 KEYS = ["article_id", "store_id", "week"]
-SEED = 1
 
 
 def load_panel(folder: Path) -> pl.DataFrame:
@@ -125,19 +135,23 @@ def stlf_svd(history: pl.DataFrame, origin: date, horizon: int) -> pl.DataFrame:
     return frame.select(*KEYS, pl.col("q50").alias("forecast"))
 
 
+def pipeline_model(name: str, horizon: int) -> Any:
+    """The model `name` as `forecast predict pipelines/walmart.toml --horizon H` builds it (seed, features,
+    LightGBM settings and holiday weight from the pipeline file)."""
+    from forecast.config import load_pipeline
+    from forecast.models import create
+
+    return create(name, load_pipeline(PIPELINE, horizon=horizon, require_data=False))
+
+
 def ours(history: pl.DataFrame, origin: date, horizon: int) -> pl.DataFrame:
-    model = LightGBMForecaster(FeaturesConfig(), [0.1, 0.5, 0.9], seed=SEED, holiday_weight=5.0)
     series = history.select("article_id", "store_id").unique()
-    return model.fit(history, origin).predict(horizon, series)
+    return pipeline_model("lightgbm", horizon).fit(history, origin).predict(horizon, series)
 
 
 def ours_blend(history: pl.DataFrame, origin: date, horizon: int) -> pl.DataFrame:
-    from forecast.models.blend import BlendForecaster
-
-    lgbm = LightGBMForecaster(FeaturesConfig(), [0.1, 0.5, 0.9], seed=SEED, holiday_weight=5.0)
-    model = BlendForecaster(lgbm)
     series = history.select("article_id", "store_id").unique()
-    return model.fit(history, origin).predict(horizon, series)
+    return pipeline_model("lightgbm_svd", horizon).fit(history, origin).predict(horizon, series)
 
 
 Runner = Callable[[pl.DataFrame, date, int], pl.DataFrame]
@@ -193,7 +207,9 @@ def run_fold(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path(os.environ.get("WALMART_DATA", DATA)))
-    parser.add_argument("--folds", default=",".join(FOLDS), help=f"comma-separated subset of {list(FOLDS)}")
+    parser.add_argument(
+        "--folds", default=",".join(DEFAULT_FOLDS), help=f"comma-separated subset of {list(FOLDS)}"
+    )
     parser.add_argument(
         "--models", default=",".join([*PEERS, *OURS]), help=f"comma-separated subset of {[*PEERS, *OURS]}"
     )

@@ -11,7 +11,12 @@ from forecast.config import PipelineConfig, load_pipeline
 
 OUT_FILE = typer.Option(..., "--out", help="Forecasts CSV to write, e.g. out/forecasts.csv.")
 MODEL = typer.Option(
-    None, "--model", help="Model to forecast with (default: lightgbm when enabled, else the first baseline)."
+    None,
+    "--model",
+    help=(
+        "Model to forecast with (default: the pipeline's global model, lightgbm or lightgbm_svd, when "
+        "enabled, else its first baseline)."
+    ),
 )
 
 
