@@ -276,6 +276,12 @@ def _revision(path: Path) -> str | None:
 def _copy_template(path: Path) -> None:
     """Make the store at `path` a copy of the template (written beside it, then renamed into place); on
     any failure leave `path` as it was, for MLflow to create and migrate."""
+    from forecast.io import pid_alive
+
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):  # copies left by a killed process
+        pid = stale.name.removeprefix(f".{path.name}.").removesuffix(".tmp")
+        if pid.isdigit() and not pid_alive(int(pid)):
+            stale.unlink(missing_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         template = store_template()

@@ -102,6 +102,17 @@ def test_empty_file_gets_the_template(tmp_path: Path) -> None:
     use_store(uri_of(store), "filled")
 
 
+def test_a_copy_left_by_a_killed_process_is_removed(tmp_path: Path) -> None:
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    left = tmp_path / f".mlflow.db.{int(dead.stdout)}.tmp"
+    left.write_bytes(b"half a copy")
+    tracking_store.initialise(uri_of(tmp_path / "mlflow.db"))
+    assert not left.exists()
+    assert revision(tmp_path / "mlflow.db") == utils._get_latest_schema_revision()
+
+
 def test_a_stale_template_is_rebuilt(tmp_path: Path) -> None:
     template = tracking_store.template_path()
     template.parent.mkdir(parents=True)
