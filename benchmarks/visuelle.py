@@ -20,11 +20,16 @@ Usage::
     .venv/bin/python benchmarks/visuelle.py
     .venv/bin/python benchmarks/visuelle.py --holdout latest:497,season:AW19
     .venv/bin/python benchmarks/visuelle.py --train path/train.csv --test path/test.csv
+    .venv/bin/python benchmarks/visuelle.py --params '{"quantile_num_boost_round": 300}'
+
+``--params`` (JSON) overrides the cold-start model's `DEFAULT_PARAMS`, to compare settings on the same
+holdouts.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
 from collections.abc import Callable
@@ -135,11 +140,14 @@ def attribute_knn(train_y: np.ndarray, train_a: pl.DataFrame, test_a: pl.DataFra
     return {"": train_y[top].mean(axis=1)}
 
 
+PARAMS: dict[str, object] = {}  # --params
+
+
 def cold_start(
     panel: pl.DataFrame, articles: pl.DataFrame, trends: pl.DataFrame, test_a: pl.DataFrame
 ) -> Pred:
     """The cold-start model's median (q50, the scored point forecast) and mean forecasts."""
-    model = ColdStartForecaster([0.1, 0.5, 0.9], 42, attributes=ATTRIBUTES)
+    model = ColdStartForecaster([0.1, 0.5, 0.9], 42, attributes=ATTRIBUTES, params=PARAMS or None)
     model.fit(panel, panel["week"].max(), articles=articles, trends=trends)  # type: ignore[arg-type]
     series = test_a.select(
         "article_id", pl.lit("ALL").alias("store_id"), pl.col("launch_date").alias("launch_week")
@@ -205,7 +213,13 @@ def main() -> None:
     parser.add_argument(
         "--holdout", default=DEFAULT_HOLDOUTS, help="comma-separated block:N, latest:N, season:X"
     )
+    parser.add_argument(
+        "--params", type=json.loads, default={}, help="JSON overrides of the cold-start params"
+    )
     args = parser.parse_args()
+    PARAMS.update(args.params)
+    if PARAMS:
+        print(f"cold-start params: {PARAMS}")
     train_file = args.train or args.data / "train.csv"
     panel, articles, trends = load(train_file, args.test, args.data / "gtrends.csv")
     if args.test is not None:

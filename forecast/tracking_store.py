@@ -5,6 +5,10 @@
 - `store_lock`: for a SQLite store, an exclusive `fcntl.flock` on ``<db>.lock`` beside the database. The
   store is created and migrated under it (MLflow's table creation is not safe against a concurrent first
   run), and the registry's compare-and-move of the ``champion`` alias happens under it.
+- `initialise`: a new SQLite store is a copy of an empty, migrated template database kept once per MLflow
+  version and schema revision under ``$XDG_CACHE_HOME/forecast/mlflow-stores`` (else ``~/.cache``), so a
+  run does not replay MLflow's alembic migrations (seconds on a loaded machine); when the template cannot
+  be made or copied, MLflow creates and migrates the store itself as before.
 - `retry_locked`: SQLite answers "database is locked" when writers collide; the call is retried briefly.
 - `close_stale_runs`: runs left RUNNING by a job whose process is gone (``kill -9``, a lost machine on this
   host) are ended KILLED with the reason, and any model version they registered is taken back out.
@@ -14,8 +18,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import socket
+import sqlite3
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -34,6 +41,7 @@ TAG_PID, TAG_HOST, TAG_START = "forecast.pid", "forecast.host", "forecast.proces
 TAG_PREVIOUS = "forecast.previous_alias_version"
 T = TypeVar("T")
 _held: dict[Path, int] = {}
+_log = logging.getLogger(__name__)
 
 
 def sqlite_path(uri: str) -> Path | None:
@@ -179,16 +187,21 @@ def retry_locked(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 
 def initialise(uri: str) -> None:
-    """Create (or migrate) the tracking and registry tables once, under the store's lock."""
-    import logging
+    """Create (or migrate) the tracking and registry tables once, under the store's lock.
 
+    A SQLite store that does not exist yet (or is an empty file) is first copied from the migrated template
+    (`store_template`); an existing store is never replaced, only migrated when MLflow's schema moved on.
+    """
     from mlflow import MlflowClient
 
     # table creation and migrations log at INFO on stderr; a job's output is its own progress
     for name in ("mlflow.store.db.utils", "alembic", "alembic.runtime.migration"):
         logging.getLogger(name).setLevel(logging.WARNING)
     with store_lock(uri):
-        if sqlite_path(uri) is not None:
+        path = sqlite_path(uri)
+        if path is not None:
+            if not path.is_file() or path.stat().st_size == 0:
+                _copy_template(path)
             _finish_migrations(uri)
         client = MlflowClient(tracking_uri=uri, registry_uri=uri)
         retry_locked(client.search_experiments, max_results=1)
@@ -210,6 +223,81 @@ def _finish_migrations(uri: str) -> None:
             utils._upgrade_db(engine)
     finally:
         engine.dispose()
+
+
+def template_path() -> Path:
+    """Where the migrated template of this MLflow version and schema revision is kept."""
+    import mlflow
+    from mlflow.store.db import utils
+
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser()
+    name = f"mlflow-{mlflow.__version__}-{utils._get_latest_schema_revision()}.db"
+    return base / "forecast" / "mlflow-stores" / name
+
+
+def store_template() -> Path:
+    """The migrated, empty template store, made once: migrated in a temporary file, then renamed into
+    place, so a process racing another one only ever sees a whole template (the last rename wins)."""
+    from mlflow.store.db import utils
+
+    template = template_path()
+    head = utils._get_latest_schema_revision()
+    if template.is_file() and _revision(template) == head:
+        return template
+    template.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(dir=template.parent, prefix=f".{template.name}.", suffix=".tmp")
+    os.close(handle)
+    tmp = Path(name)
+    try:
+        engine = utils.create_sqlalchemy_engine_with_retry(f"sqlite:///{tmp}")
+        try:
+            utils._initialize_tables(engine)  # tables only: each copy creates its own Default experiment
+        finally:
+            engine.dispose()
+        if _revision(tmp) != head:
+            msg = f"the template store {tmp} did not reach schema revision {head}"
+            raise RuntimeError(msg)
+        os.replace(tmp, template)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return template
+
+
+def _revision(path: Path) -> str | None:
+    """The alembic revision recorded in a SQLite store, read without MLflow; None if there is none."""
+    try:
+        with contextlib.closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as db:
+            row = db.execute("SELECT version_num FROM alembic_version").fetchone()
+    except sqlite3.Error:
+        return None
+    return None if row is None else str(row[0])
+
+
+def _copy_template(path: Path) -> None:
+    """Make the store at `path` a copy of the template (written beside it, then renamed into place); on
+    any failure leave `path` as it was, for MLflow to create and migrate."""
+    from forecast.io import pid_alive
+
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):  # copies left by a killed process
+        pid = stale.name.removeprefix(f".{path.name}.").removesuffix(".tmp")
+        if pid.isdigit() and not pid_alive(int(pid)):
+            stale.unlink(missing_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        template = store_template()
+        with (
+            contextlib.closing(sqlite3.connect(f"{template.as_uri()}?mode=ro", uri=True)) as source,
+            contextlib.closing(sqlite3.connect(tmp)) as target,
+        ):
+            source.backup(target)  # a consistent copy even while another process renames a new template
+        if _revision(tmp) != _revision(template):
+            msg = f"the copy of {template} is incomplete"
+            raise RuntimeError(msg)
+        os.replace(tmp, path)
+    except Exception as exc:  # the template is only a shortcut: MLflow's own migration still works
+        _log.debug("new store %s is migrated by MLflow (template unavailable: %s)", path, exc)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def process_tags() -> dict[str, str]:

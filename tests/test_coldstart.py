@@ -18,6 +18,8 @@ START = date(2023, 1, 2)
 PARAMS = {
     "num_boost_round": 30,
     "learning_rate": 0.2,
+    "quantile_num_boost_round": 20,
+    "quantile_learning_rate": 0.3,
     "min_data_in_leaf": 20,
     "min_data_per_group": 5,
     "k": 5,
@@ -140,6 +142,44 @@ def test_same_seed_same_forecast() -> None:
     first = _fit(articles, panel, _trends()).predict(8, series)
     second = _fit(articles, panel, _trends()).predict(8, series)
     assert first.equals(second)
+
+
+def test_weeks_trained_in_threads_give_the_same_boosters() -> None:
+    articles, panel = _retailer()
+    history = panel.filter(pl.col("week") <= ORIGIN)
+    fitted = [
+        ColdStartForecaster([0.1, 0.5, 0.9], 3, params={**PARAMS, "jobs": jobs}).fit(
+            history, ORIGIN, articles=articles
+        )
+        for jobs in (1, 3)
+    ]
+    dumps = [
+        [m.model_to_string() for week in model.models_ for boosters in week.values() for m in boosters]
+        for model in fitted
+    ]
+    assert len(dumps[0]) == 12 * 4
+    assert dumps[0] == dumps[1]
+    series = _new_series(articles)
+    assert fitted[0].predict(8, series).equals(fitted[1].predict(8, series))
+
+
+def test_quantiles_have_their_own_rounds() -> None:
+    model = _fit(*_retailer())
+    week = model.models_[0]
+    assert week["mean"][0].current_iteration() == PARAMS["num_boost_round"]
+    for column in ("q10", "q50", "q90"):
+        assert week[column][0].current_iteration() == PARAMS["quantile_num_boost_round"]
+
+
+def test_returns_leave_the_mean_on_clipped_counts() -> None:
+    articles, panel = _retailer()
+    panel = panel.with_columns(  # a few returns: negative net units
+        pl.when(pl.int_range(pl.len()) % 17 == 0).then(-1.0).otherwise(pl.col("units")).alias("units")
+    )
+    model = _fit(articles, panel)
+    out = model.predict(4, _new_series(articles))
+    assert (out["mean"] >= 0).all()
+    assert out["mean"].is_finite().all()
 
 
 def test_trends_after_release_are_never_read() -> None:
