@@ -180,14 +180,17 @@ class ModelsConfig:
     )
     lightgbm: bool = True
     lightgbm_params: dict[str, Any] = field(default_factory=dict)
-    # conformal widening of LightGBM's q10/q90 on held-out recent weeks: 80% coverage and lower pinball
-    # loss, but lower newsvendor profit on the demo and Walmart, so off by default
+    # conformal offsets of the plain LightGBM's (and its blend's) q10/q90 measured on held-out recent weeks;
+    # the registered `lightgbm_calibrated` / `lightgbm_svd_calibrated` have them whatever this says
     calibrate_quantiles: bool = False
     # weight of training rows whose target week is a holiday (5 matches Walmart's WMAE)
     holiday_weight: float = 1.0
     # replace LightGBM by its equal-weight blend with the per-series stlf.svd model ("lightgbm_svd")
     svd_blend: bool = False
     cold_start: bool = True
+    # q10/q90 of the cold-start model shifted by offsets measured on its latest launches (one more fit);
+    # q50 and the mean are unchanged (`forecast.models.launch_calibration`)
+    calibrate_cold_start: bool = True
     # LightGBM's training rows: a seeded sample of this many (series × origin × horizon) rows at most
     max_rows: int = 150_000
 

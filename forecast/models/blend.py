@@ -133,3 +133,18 @@ class BlendForecaster(Forecaster):
         quantiles = sorted((c for c in values if c != "mean"), key=lambda c: float(c[1:]))
         out = self.forecast_frame(shifted, shifted["mean"], shifted.select(quantiles).to_numpy())
         return out.sort(*SERIES, "horizon")
+
+
+class CalibratedBlendForecaster(BlendForecaster):
+    """The blend registered as ``lightgbm_svd_calibrated``: its global model is LightGBM with calibrated
+    quantiles (``calibrate=True``), averaged with stlf.svd's quantiles as they are, so the band widens by
+    half the LightGBM offsets.
+
+    Examples
+    --------
+    >>> from forecast.models.lgbm import LightGBMForecaster
+    >>> CalibratedBlendForecaster(LightGBMForecaster(calibrate=True)).name
+    'lightgbm_svd_calibrated'
+    """
+
+    name = "lightgbm_svd_calibrated"
