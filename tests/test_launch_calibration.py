@@ -135,7 +135,7 @@ def test_offsets_read_only_launches_known_at_the_origin(
     assert set(after.offsets_) == {"q10", "q90"}
     assert all(np.array_equal(base[c], after.offsets_[c]) for c in base)
     # the latest launches before the origin do drive them
-    cut = holdout_cut(cf.launch_inputs(panel, ORIGIN, articles, 12).pairs, 0.2)
+    cut = holdout_cut(cf.launch_inputs(panel, ORIGIN, articles, 12).pairs, fitted[1].holdout_share)
     assert cut is not None
     launch = articles.select("article_id", "launch_date")
     held = pl.col("launch_date").is_between(cut + timedelta(days=1), ORIGIN)

@@ -140,6 +140,10 @@ class CalibratedBlendForecaster(BlendForecaster):
     quantiles (``calibrate=True``), averaged with stlf.svd's quantiles as they are, so the band widens by
     half the LightGBM offsets.
 
+    On Walmart's 3-fold backtest (``benchmarks/calibration.py pipelines/walmart.toml --blend``) its q10-q90
+    band covers 81.3% of actuals against the raw blend's 79.2% (below q10 9.6% against 11.3%, above q90 9.1%
+    against 9.5%), pinball 389.89 against 389.60 and profit 146,286,529 against 146,263,598.
+
     Examples
     --------
     >>> from forecast.models.lgbm import LightGBMForecaster
