@@ -172,6 +172,22 @@ def test_too_few_launches_leave_the_band_raw() -> None:
     assert shift_quantiles(rows, {}).equals(rows)
 
 
+def test_without_complete_launches_before_the_cut_the_band_is_raw(
+    data: tuple[pl.DataFrame, pl.DataFrame],
+) -> None:
+    articles, panel = data
+    origin = START + timedelta(weeks=16)  # half held out: the cut leaves no 12-week window before it
+    history = panel.filter(pl.col("week") <= origin)
+    assert holdout_cut(cf.launch_inputs(history, origin, articles, 12).pairs, 0.5) is not None
+    model = CalibratedColdStart([0.1, 0.5, 0.9], 3, params=PARAMS, holdout_share=0.5)
+    calibrated = model.fit(history, origin, articles=articles)
+    raw = ColdStartForecaster([0.1, 0.5, 0.9], 3, params=PARAMS).fit(history, origin, articles=articles)
+    assert isinstance(calibrated, CalibratedColdStart)
+    assert calibrated.offsets_ == {}
+    series = _new(articles, panel).select("article_id", "store_id", "launch_week").unique(maintain_order=True)
+    assert calibrated.predict(4, series).equals(raw.predict(4, series))
+
+
 def test_the_pipeline_builds_the_calibrated_cold_start_model_by_default() -> None:
     assert isinstance(build_cold_start(PipelineConfig(name="x")), CalibratedColdStart)
     plain = build_cold_start(PipelineConfig(name="x", models=ModelsConfig(calibrate_cold_start=False)))

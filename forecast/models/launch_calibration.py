@@ -13,7 +13,8 @@ time-ordered holdout of the launches known at the origin:
    each week from launch, the offset is the ``q``-quantile of the residual ``y - q_hat`` over the held-out
    pairs' weeks that ended by the origin (`launch_offsets`): a share ``q`` of them falls at or below the
    shifted quantile. Weeks with fewer than `MIN_WEEK_ROWS` residuals take the pooled offset, weeks past the
-   model's last week the last week's;
+   model's last week the last week's. Without enough launches on either side of the cut (or fewer than
+   `MIN_LAUNCHES` whose whole window ended by it) there are no offsets and the band is the raw one;
 4. the offsets are added to the full model's quantiles at prediction time (`shift_quantiles`); quantiles
    stay on their side of q50, in order and at or above 0. ``q50`` and ``mean`` are never changed, so the
    point forecast (and WAPE) is the uncalibrated model's.
@@ -98,12 +99,16 @@ def held_out_forecasts(
 ) -> pl.DataFrame | None:
     """Forecasts of the held-out launches by `model` (unfitted; a clone is fitted at the holdout cut) with
     their actual ``units``, one row per pair and week from launch that ended by the origin; None when there
-    are too few launches to hold some out."""
+    are too few launches to hold some out, or fewer than `MIN_LAUNCHES` whose window ended by the cut."""
     cut = holdout_cut(inputs.pairs, share)
     if cut is None:
         return None
     weeks = int(model._param("weeks"))
-    older = model.clone().fit_launches(inputs_before(inputs, cut), cut, articles=articles, trends=trends)
+    before = inputs_before(inputs, cut)
+    complete = before.grid.group_by(KEY).len().filter(pl.col("len") == weeks).height
+    if complete < MIN_LAUNCHES:
+        return None
+    older = model.clone().fit_launches(before, cut, articles=articles, trends=trends)
     held = inputs.pairs.filter(pl.col("launch_week") > cut)
     forecast = older.predict(weeks, held.select(*KEY, "launch_week"))
     scored = forecast.join(inputs.grid.select(*KEY, "horizon", "units"), on=[*KEY, "horizon"], how="inner")
