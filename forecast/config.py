@@ -173,7 +173,8 @@ class FeaturesConfig:
 @dataclass
 class ModelsConfig:
     """The backtested models: `baselines` names registered models (`forecast.models.registered`: the
-    statsforecast methods, ``stlf_svd`` and any model registered in code), then LightGBM when enabled."""
+    statsforecast methods, ``stlf_svd``, the calibrated ``lightgbm_calibrated`` and
+    ``lightgbm_svd_calibrated`` and any model registered in code), then LightGBM when enabled."""
 
     baselines: list[str] = field(
         default_factory=lambda: ["seasonal_naive", "naive", "window_average", "croston_optimized", "tsb"]
