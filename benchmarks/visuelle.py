@@ -13,7 +13,11 @@ With ``--train PATH --test PATH`` the model learns from the whole train file and
 published ``test.csv`` has the columns of ``train.csv``). Prints WAPE = 100·Σ|y − ŷ|/Σy and MAE in units for
 the mean curve, the median curve, a per-category mean curve, an attribute kNN and the cold-start model; the
 cold-start point forecast scored is ``q50`` (the median, which minimises absolute error); ``mean`` (expected
-units) is shown too, and the share of weekly sales inside its q10-q90 band.
+units) is shown too, and the share of weekly sales inside its q10-q90 band, raw and calibrated
+(`forecast.models.launch_calibration`). Rows ``q50_csv`` (calibrated band) and ``q50_csv_raw`` (raw band)
+score the rows as ``forecasts.csv`` carries them, after `forecast.distribution.coherent_forecasts`: where the
+mean is below what the quantiles can hold, every quantile (q50 too) is scaled down, and a wider band scales
+more.
 
 Usage::
 
@@ -36,7 +40,9 @@ import polars as pl
 
 from forecast.adapters.visuelle import SCALE, WEEKS, load_visuelle
 from forecast.config import DataConfig
+from forecast.distribution import coherent_forecasts
 from forecast.models.launch_calibration import CalibratedColdStart
+from forecast.predict import UNIT_DECIMALS
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "visuelle"
@@ -141,7 +147,9 @@ def cold_start(
     panel: pl.DataFrame, articles: pl.DataFrame, trends: pl.DataFrame, test_a: pl.DataFrame
 ) -> Pred:
     """The cold-start model's median (q50, the scored point forecast) and mean forecasts, its raw q10/q90
-    and the calibrated ones (`forecast.models.launch_calibration`: the same fit, offsets added)."""
+    and the calibrated ones (`forecast.models.launch_calibration`: the same fit, offsets added); with suffix
+    ``_csv``, the same after `coherent_forecasts`, as ``forecasts.csv`` carries them (quantiles that cannot
+    hold the mean are scaled down)."""
     model = CalibratedColdStart([0.1, 0.5, 0.9], 42, attributes=ATTRIBUTES)
     model.fit(panel, panel["week"].max(), articles=articles, trends=trends)  # type: ignore[arg-type]
     series = test_a.select(
@@ -152,15 +160,24 @@ def cold_start(
     result = {}
     for suffix, fitted in (("", model), ("_raw", raw)):
         out = fitted.predict(12, series)
-        for column in ("q50", "mean", "q10", "q90"):
-            wide = out.pivot(on="horizon", index="article_id", values=column, sort_columns=True)
-            ordered = test_a.select("article_id").join(
-                wide, on="article_id", how="left", maintain_order="left"
-            )
-            result[column + suffix] = ordered.select([str(h) for h in range(1, 13)]).to_numpy()
+        csv, _ = coherent_forecasts(out, decimals=UNIT_DECIMALS)
+        for frame, kind in ((out, ""), (csv, "_csv")):
+            for column in ("q50", "mean", "q10", "q90"):
+                wide = frame.pivot(on="horizon", index="article_id", values=column, sort_columns=True)
+                ordered = test_a.select("article_id").join(
+                    wide, on="article_id", how="left", maintain_order="left"
+                )
+                result[column + kind + suffix] = ordered.select([str(h) for h in range(1, 13)]).to_numpy()
     for column in ("q50", "mean"):
         assert np.array_equal(result.pop(f"{column}_raw"), result[column]), "calibration moved " + column
+    del result["mean_csv"], result["mean_csv_raw"]  # the mean is kept: the same as "mean"
     return result
+
+
+def _band(truth: np.ndarray, preds: Pred, suffix: str) -> float:
+    """Share of `truth` inside the q10-q90 band named by `suffix` (NaN without it); pops the band."""
+    lo, hi = preds.pop(f"q10{suffix}", None), preds.pop(f"q90{suffix}", None)
+    return float("nan") if lo is None or hi is None else float(((truth >= lo) & (truth <= hi)).mean())
 
 
 def score(truth: np.ndarray, pred: np.ndarray) -> tuple[float, float]:
@@ -191,23 +208,26 @@ def evaluate(
         start = time.perf_counter()
         preds = run()
         seconds = time.perf_counter() - start
-        inside = raw = float("nan")
-        if "q10" in preds and "q90" in preds:
-            inside = float(((truth >= preds.pop("q10")) & (truth <= preds.pop("q90"))).mean())
-        if "q10_raw" in preds and "q90_raw" in preds:
-            raw = float(((truth >= preds.pop("q10_raw")) & (truth <= preds.pop("q90_raw"))).mean())
+        bands = {suffix: _band(truth, preds, suffix) for suffix in ("", "_raw", "_csv", "_csv_raw")}
+        nan = float("nan")
         for column, pred in preds.items():
-            scores[f"{name} ({column})" if column else name] = (*score(truth, pred), raw, inside, seconds)
+            if column.endswith("_csv_raw"):  # forecasts.csv's q50 without calibration
+                covers = (bands["_csv_raw"], nan)
+            elif column.endswith("_csv"):
+                covers = (nan, bands["_csv"])
+            else:
+                covers = (bands["_raw"], bands[""])
+            scores[f"{name} ({column})" if column else name] = (*score(truth, pred), *covers, seconds)
     return scores
 
 
 def show(title: str, scores: dict[str, Score]) -> None:
     print(title)
-    print(f"{'model':<20}{'WAPE':>8}{'MAE units':>11}{'raw cover':>11}{'calibrated':>12}{'seconds':>9}")
+    print(f"{'model':<26}{'WAPE':>8}{'MAE units':>11}{'raw cover':>11}{'calibrated':>12}{'seconds':>9}")
     for label, (wape, mae, raw, inside, seconds) in scores.items():
         raw_cover = "" if np.isnan(raw) else f"{raw:.3f}"
         cover = "" if np.isnan(inside) else f"{inside:.3f}"
-        print(f"{label:<20}{wape:>8.2f}{mae:>11.2f}{raw_cover:>11}{cover:>12}{seconds:>9.1f}")
+        print(f"{label:<26}{wape:>8.2f}{mae:>11.2f}{raw_cover:>11}{cover:>12}{seconds:>9.1f}")
     print()
 
 

@@ -188,7 +188,7 @@ def test_without_complete_launches_before_the_cut_the_band_is_raw(
     assert calibrated.predict(4, series).equals(raw.predict(4, series))
 
 
-def test_the_pipeline_builds_the_calibrated_cold_start_model_by_default() -> None:
-    assert isinstance(build_cold_start(PipelineConfig(name="x")), CalibratedColdStart)
-    plain = build_cold_start(PipelineConfig(name="x", models=ModelsConfig(calibrate_cold_start=False)))
-    assert type(plain) is ColdStartForecaster
+def test_the_pipeline_builds_the_calibrated_cold_start_model_when_asked() -> None:
+    assert type(build_cold_start(PipelineConfig(name="x"))) is ColdStartForecaster
+    calibrated = build_cold_start(PipelineConfig(name="x", models=ModelsConfig(calibrate_cold_start=True)))
+    assert isinstance(calibrated, CalibratedColdStart)
