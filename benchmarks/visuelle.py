@@ -13,7 +13,11 @@ With ``--train PATH --test PATH`` the model learns from the whole train file and
 published ``test.csv`` has the columns of ``train.csv``). Prints WAPE = 100·Σ|y − ŷ|/Σy and MAE in units for
 the mean curve, the median curve, a per-category mean curve, an attribute kNN and the cold-start model; the
 cold-start point forecast scored is ``q50`` (the median, which minimises absolute error); ``mean`` (expected
-units) is shown too, and the share of weekly sales inside its q10-q90 band.
+units) is shown too, and the share of weekly sales inside its q10-q90 band, raw and calibrated
+(`forecast.models.launch_calibration`). Rows ``q50_csv`` (calibrated band) and ``q50_csv_raw`` (raw band)
+score the rows as ``forecasts.csv`` carries them, after `forecast.distribution.coherent_forecasts`: where the
+mean is below what the quantiles can hold, every quantile (q50 too) is scaled down, and a wider band scales
+more.
 
 Usage::
 
@@ -29,6 +33,7 @@ holdouts.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import tempfile
 import time
@@ -40,7 +45,9 @@ import polars as pl
 
 from forecast.adapters.visuelle import SCALE, WEEKS, load_visuelle
 from forecast.config import DataConfig
-from forecast.models.coldstart import ColdStartForecaster
+from forecast.distribution import coherent_forecasts
+from forecast.models.launch_calibration import CalibratedColdStart
+from forecast.predict import UNIT_DECIMALS
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "visuelle"
@@ -50,6 +57,7 @@ ATTRIBUTES = ["category", "color", "fabric", "extra", "season_type"]
 MATCH = ["category", "color", "fabric", "extra"]
 BLOCK = 497
 Pred = dict[str, np.ndarray]
+Score = tuple[float, float, float, float, float]  # WAPE, MAE, raw and calibrated q10-q90 cover, s
 
 
 def _with_season_type(articles: pl.DataFrame) -> pl.DataFrame:
@@ -146,19 +154,38 @@ PARAMS: dict[str, object] = {}  # --params
 def cold_start(
     panel: pl.DataFrame, articles: pl.DataFrame, trends: pl.DataFrame, test_a: pl.DataFrame
 ) -> Pred:
-    """The cold-start model's median (q50, the scored point forecast) and mean forecasts."""
-    model = ColdStartForecaster([0.1, 0.5, 0.9], 42, attributes=ATTRIBUTES, params=PARAMS or None)
+    """The cold-start model's median (q50, the scored point forecast) and mean forecasts, its raw q10/q90
+    and the calibrated ones (`forecast.models.launch_calibration`: the same fit, offsets added); with suffix
+    ``_csv``, the same after `coherent_forecasts`, as ``forecasts.csv`` carries them (quantiles that cannot
+    hold the mean are scaled down)."""
+    model = CalibratedColdStart([0.1, 0.5, 0.9], 42, attributes=ATTRIBUTES, params=PARAMS or None)
     model.fit(panel, panel["week"].max(), articles=articles, trends=trends)  # type: ignore[arg-type]
     series = test_a.select(
         "article_id", pl.lit("ALL").alias("store_id"), pl.col("launch_date").alias("launch_week")
     )
-    out = model.predict(12, series)
+    raw = copy.copy(model)
+    raw.offsets_ = {}
     result = {}
-    for column in ("q50", "mean", "q10", "q90"):
-        wide = out.pivot(on="horizon", index="article_id", values=column, sort_columns=True)
-        ordered = test_a.select("article_id").join(wide, on="article_id", how="left", maintain_order="left")
-        result[column] = ordered.select([str(h) for h in range(1, 13)]).to_numpy()
+    for suffix, fitted in (("", model), ("_raw", raw)):
+        out = fitted.predict(12, series)
+        csv, _ = coherent_forecasts(out, decimals=UNIT_DECIMALS)
+        for frame, kind in ((out, ""), (csv, "_csv")):
+            for column in ("q50", "mean", "q10", "q90"):
+                wide = frame.pivot(on="horizon", index="article_id", values=column, sort_columns=True)
+                ordered = test_a.select("article_id").join(
+                    wide, on="article_id", how="left", maintain_order="left"
+                )
+                result[column + kind + suffix] = ordered.select([str(h) for h in range(1, 13)]).to_numpy()
+    for column in ("q50", "mean"):
+        assert np.array_equal(result.pop(f"{column}_raw"), result[column]), "calibration moved " + column
+    del result["mean_csv"], result["mean_csv_raw"]  # the mean is kept: the same as "mean"
     return result
+
+
+def _band(truth: np.ndarray, preds: Pred, suffix: str) -> float:
+    """Share of `truth` inside the q10-q90 band named by `suffix` (NaN without it); pops the band."""
+    lo, hi = preds.pop(f"q10{suffix}", None), preds.pop(f"q90{suffix}", None)
+    return float("nan") if lo is None or hi is None else float(((truth >= lo) & (truth <= hi)).mean())
 
 
 def score(truth: np.ndarray, pred: np.ndarray) -> tuple[float, float]:
@@ -171,8 +198,9 @@ def evaluate(
     trends: pl.DataFrame,
     split_ab: tuple[pl.DataFrame, pl.DataFrame],
     truth: np.ndarray,
-) -> dict[str, tuple[float, float, float, float]]:
-    """WAPE, MAE in units, q10-q90 coverage (NaN: no quantiles) and seconds of each method on one split."""
+) -> dict[str, Score]:
+    """WAPE, MAE in units, raw and calibrated q10-q90 coverage (NaN: no quantiles) and seconds of each method
+    on one split."""
     train_a, test_a = split_ab
     panel = panel.filter(pl.col("article_id").is_in(train_a["article_id"].implode()))
     train_y = curves(panel, catalogue, train_a["article_id"].to_list())
@@ -188,20 +216,26 @@ def evaluate(
         start = time.perf_counter()
         preds = run()
         seconds = time.perf_counter() - start
-        inside = float("nan")
-        if "q10" in preds and "q90" in preds:
-            inside = float(((truth >= preds.pop("q10")) & (truth <= preds.pop("q90"))).mean())
+        bands = {suffix: _band(truth, preds, suffix) for suffix in ("", "_raw", "_csv", "_csv_raw")}
+        nan = float("nan")
         for column, pred in preds.items():
-            scores[f"{name} ({column})" if column else name] = (*score(truth, pred), inside, seconds)
+            if column.endswith("_csv_raw"):  # forecasts.csv's q50 without calibration
+                covers = (bands["_csv_raw"], nan)
+            elif column.endswith("_csv"):
+                covers = (nan, bands["_csv"])
+            else:
+                covers = (bands["_raw"], bands[""])
+            scores[f"{name} ({column})" if column else name] = (*score(truth, pred), *covers, seconds)
     return scores
 
 
-def show(title: str, scores: dict[str, tuple[float, float, float, float]]) -> None:
+def show(title: str, scores: dict[str, Score]) -> None:
     print(title)
-    print(f"{'model':<20}{'WAPE':>8}{'MAE units':>11}{'q10-q90 cover':>15}{'seconds':>9}")
-    for label, (wape, mae, inside, seconds) in scores.items():
+    print(f"{'model':<26}{'WAPE':>8}{'MAE units':>11}{'raw cover':>11}{'calibrated':>12}{'seconds':>9}")
+    for label, (wape, mae, raw, inside, seconds) in scores.items():
+        raw_cover = "" if np.isnan(raw) else f"{raw:.3f}"
         cover = "" if np.isnan(inside) else f"{inside:.3f}"
-        print(f"{label:<20}{wape:>8.2f}{mae:>11.2f}{cover:>15}{seconds:>9.1f}")
+        print(f"{label:<26}{wape:>8.2f}{mae:>11.2f}{raw_cover:>11}{cover:>12}{seconds:>9.1f}")
     print()
 
 
@@ -231,7 +265,7 @@ def main() -> None:
         )
         show(title, evaluate(panel, articles, trends, (train_a, test_a), truth))
         return
-    calibrated: list[dict[str, tuple[float, float, float, float]]] = []
+    calibrated: list[dict[str, Score]] = []
     for holdout in [h.strip() for h in args.holdout.split(",")]:
         train_a, test_a = split(articles, holdout)
         truth = curves(panel, articles, test_a["article_id"].to_list())
@@ -244,7 +278,7 @@ def main() -> None:
             calibrated.append(scores)
     if len(calibrated) > 1:
         mean = {
-            k: tuple(float(np.mean([s[k][i] for s in calibrated])) for i in range(4)) for k in calibrated[0]
+            k: tuple(float(np.mean([s[k][i] for s in calibrated])) for i in range(5)) for k in calibrated[0]
         }
         show(f"mean over the {len(calibrated)} calibrated blocks", mean)  # type: ignore[arg-type]
 

@@ -147,3 +147,57 @@ def test_objectives_are_defined_once() -> None:
         BacktestConfig(objective=objective)
     with pytest.raises(ConfigError, match="objective"):
         BacktestConfig(objective="pinball")
+
+
+def test_calibrated_variants_are_registered_models_of_their_own() -> None:
+    from forecast.models.blend import BlendForecaster
+    from forecast.models.lgbm import LightGBMForecaster
+
+    config = small_config(["naive"])
+    assert not config.models.calibrate_quantiles
+    plain, calibrated = create("lightgbm", config), create("lightgbm_calibrated", config)
+    assert isinstance(plain, LightGBMForecaster)
+    assert isinstance(calibrated, LightGBMForecaster)
+    assert (plain.calibrate, calibrated.calibrate) == (False, True)
+    assert {k: v for k, v in plain.get_params().items() if k != "calibrate"} == {
+        k: v for k, v in calibrated.get_params().items() if k != "calibrate"
+    }
+    blend = create("lightgbm_svd_calibrated", config)
+    assert isinstance(blend, BlendForecaster)
+    assert isinstance(blend.global_model, LightGBMForecaster)
+    assert blend.global_model.calibrate
+    assert blend.clone().name == "lightgbm_svd_calibrated"
+    assert calibrated.clone().calibrate
+    chosen = select_models(config, "lightgbm,lightgbm_calibrated")
+    assert chosen.models.names() == ["lightgbm_calibrated", "lightgbm"]
+
+
+@pytest.mark.parametrize("objective", ["profit", "wape"])
+def test_the_objective_ranks_the_raw_and_calibrated_models(objective: str) -> None:
+    config = PipelineConfig(
+        name="calibration",
+        simulate=SimulateConfig(articles=40, stores=3, weeks=70, seed=4),
+        models=ModelsConfig(
+            baselines=["lightgbm_calibrated"],
+            lightgbm_params={"num_iterations": 30, "num_leaves": 7, "min_data_in_leaf": 20},
+            cold_start=False,
+        ),
+        backtest=BacktestConfig(folds=2, step=4, objective=objective),
+    )
+    ds = simulate_dataset(config.simulate)
+    panel = build_panel(ds).collect()
+    result = run_backtest(panel, build_models(config), config, ds)
+    board = result.leaderboard.filter(pl.col("model") != "oracle")
+    assert set(board["model"]) == {"lightgbm", "lightgbm_calibrated"}
+    values = board[objective].to_list()
+    assert values == sorted(values, reverse=objective in MAXIMISE)
+    assert result.champion == board["model"][0]
+    raw, calibrated = (
+        board.filter(pl.col("model") == m).row(0, named=True) for m in ("lightgbm", "lightgbm_calibrated")
+    )
+    assert raw["coverage_80"] != calibrated["coverage_80"]
+    assert raw["wape"] == calibrated["wape"]  # the mean is the same forecast
+    rows = result.forecasts.sort("model", "fold", "article_id", "store_id", "week")
+    means = rows.partition_by("model", as_dict=True)
+    assert means[("lightgbm",)].height > 0
+    assert means[("lightgbm",)]["mean"].equals(means[("lightgbm_calibrated",)]["mean"])

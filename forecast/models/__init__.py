@@ -67,7 +67,8 @@ def build_models(config: PipelineConfig) -> list[Forecaster]:
 
 
 def build_cold_start(config: PipelineConfig, attributes: list[str] | None = None) -> LaunchForecaster | None:
-    """The cold-start model (`ColdStartForecaster`) when the pipeline enables it, else None.
+    """The cold-start model (`ColdStartForecaster`; `CalibratedColdStart` with ``[models]
+    calibrate_cold_start``) when the pipeline enables it, else None.
 
     `attributes` are the catalogue columns the dataset names as article attributes (default: every text
     column of the catalogue).
@@ -75,10 +76,10 @@ def build_cold_start(config: PipelineConfig, attributes: list[str] | None = None
     if not config.models.cold_start:
         return None
     from forecast.models.coldstart import ColdStartForecaster
+    from forecast.models.launch_calibration import CalibratedColdStart
 
-    return ColdStartForecaster(
-        quantiles=config.forecast.quantiles, seed=config.forecast.seed, attributes=attributes or None
-    )
+    kind = CalibratedColdStart if config.models.calibrate_cold_start else ColdStartForecaster
+    return kind(quantiles=config.forecast.quantiles, seed=config.forecast.seed, attributes=attributes or None)
 
 
 def _statsforecast(method: str) -> Factory:
@@ -90,16 +91,22 @@ def _statsforecast(method: str) -> Factory:
     return factory
 
 
-def _lightgbm(config: PipelineConfig) -> Forecaster:
-    """LightGBM learns the horizons the pipeline forecasts (`PipelineConfig.model_horizon`), no more."""
-    from forecast.models.lgbm import LightGBMForecaster
+def _lightgbm(config: PipelineConfig, *, calibrated: bool = False, inner: bool = False) -> Forecaster:
+    """LightGBM learns the horizons the pipeline forecasts (`PipelineConfig.model_horizon`), no more.
 
-    return LightGBMForecaster(
+    `calibrated` turns its quantile calibration on (else ``[models] calibrate_quantiles`` decides) and builds
+    the `CalibratedLightGBM` registered as ``lightgbm_calibrated``, or with `inner` the plain class a blend
+    holds.
+    """
+    from forecast.models.lgbm import CalibratedLightGBM, LightGBMForecaster
+
+    kind = CalibratedLightGBM if calibrated and not inner else LightGBMForecaster
+    return kind(
         features=config.features,
         quantiles=config.forecast.quantiles,
         seed=config.forecast.seed,
         params=config.models.lightgbm_params,
-        calibrate=config.models.calibrate_quantiles,
+        calibrate=calibrated or config.models.calibrate_quantiles,
         holiday_weight=config.models.holiday_weight,
         max_horizon=config.model_horizon,
         active_weeks=config.forecast.active_weeks,
@@ -107,10 +114,21 @@ def _lightgbm(config: PipelineConfig) -> Forecaster:
     )
 
 
+def _lightgbm_calibrated(config: PipelineConfig) -> Forecaster:
+    return _lightgbm(config, calibrated=True)
+
+
 def _lightgbm_svd(config: PipelineConfig) -> Forecaster:
     from forecast.models.blend import BlendForecaster
 
     return BlendForecaster(_lightgbm(config))
+
+
+def _lightgbm_svd_calibrated(config: PipelineConfig) -> Forecaster:
+    """The blend of calibrated LightGBM quantiles with stlf.svd's (averaged in as they are)."""
+    from forecast.models.blend import CalibratedBlendForecaster
+
+    return CalibratedBlendForecaster(_lightgbm(config, calibrated=True, inner=True))
 
 
 def _stlf_svd(config: PipelineConfig) -> Forecaster:
@@ -123,6 +141,8 @@ for _method in STATSFORECAST_METHODS:
     register(_method, _statsforecast(_method))
 register("lightgbm", _lightgbm)
 register("lightgbm_svd", _lightgbm_svd)
+register("lightgbm_calibrated", _lightgbm_calibrated)
+register("lightgbm_svd_calibrated", _lightgbm_svd_calibrated)
 register("stlf_svd", _stlf_svd)
 
 __all__ = [
