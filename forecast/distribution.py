@@ -87,6 +87,33 @@ def lowest_mean(levels: np.ndarray, values: np.ndarray) -> np.ndarray:
     return base + w_b * values[:, -1]
 
 
+def raise_mean_to_quantiles(forecasts: pl.DataFrame, mean_col: str = "mean") -> pl.DataFrame:
+    """`forecasts` with each row's mean raised, where it is lower, to the smallest mean its (valid) quantiles
+    can hold, so `coherent_forecasts` keeps the quantiles as they are instead of scaling them down (step 4).
+
+    For a model whose quantiles are its better estimate, the cold-start model's: its median is learnt with the
+    absolute loss and is the point forecast for WAPE, its mean (Tweedie) on few, skewed launches often falls
+    below even its q10, which no non-negative demand allows.
+
+    Examples
+    --------
+    >>> rows = pl.DataFrame({"mean": [1.0, 5.0], "q10": [2.0, 1.0], "q50": [3.0, 4.0], "q90": [4.0, 6.0]})
+    >>> raise_mean_to_quantiles(rows)["mean"].round(6).to_list()
+    [2.9, 5.0]
+    """
+    qcols = quantile_columns(forecasts.columns)
+    if forecasts.height == 0 or len(qcols) < MIN_QUANTILES or mean_col not in forecasts.columns:
+        return forecasts
+    names, levels = list(qcols), np.array(list(qcols.values()))
+    values = forecasts.select(pl.col(names).cast(pl.Float64)).to_numpy()
+    mean = forecasts[mean_col].cast(pl.Float64).to_numpy()
+    known = ~(np.isnan(values).any(axis=1) | np.isnan(mean))
+    floor = np.full(len(mean), -np.inf)
+    floor[known] = lowest_mean(levels, valid_quantiles(values[known]))
+    raised = np.where(known, np.maximum(mean, floor), mean)
+    return forecasts.with_columns(pl.Series(mean_col, raised, dtype=pl.Float64))
+
+
 def valid_quantiles(values: np.ndarray) -> np.ndarray:
     """Quantiles clipped at 0 and sorted along each row."""
     return np.sort(np.maximum(values, 0.0), axis=1)
@@ -268,7 +295,9 @@ def coherent_forecasts(
 
     Means and quantiles below 0 become 0, crossing quantiles are sorted and quantiles that cannot hold the
     mean are scaled down; with `decimals`, the values are also rounded (quantiles scaled down are rounded
-    down, so every rounded row still holds its mean). Rows with a null mean or quantile keep their nulls.
+    down, so every rounded row still holds its mean; a row that held its mean before rounding keeps its
+    rounded quantiles and its mean goes up by at most one step of the grid instead). Rows with a null mean or
+    quantile keep their nulls.
 
     Examples
     --------
@@ -297,10 +326,19 @@ def coherent_forecasts(
     valid = valid_quantiles(clipped)
     reordered = int((valid != clipped).any(axis=1).sum())
     if decimals is not None:
+        exact = np.maximum(forecasts[mean_col].cast(pl.Float64).to_numpy()[rows], 0.0)
+        held = exact >= lowest_mean(levels, valid) * (1 - 1e-12) - 1e-12
         valid = np.round(valid, decimals)
+        # a row that held its mean before rounding keeps its quantiles: its mean goes up to the grid step
+        # that the rounded quantiles hold (at most one step), rather than every quantile being scaled down
+        floor = lowest_mean(levels, valid)
+        step = 10.0**decimals
+        bump = held & (mean[rows] < floor * (1 - 1e-12) - 1e-12)
+        mean[np.flatnonzero(rows)[bump]] = np.ceil(floor[bump] * step - 1e-9) / step
     fitted, _, _, lowered = fit_tails(mean[rows], levels, valid, decimals)
     values = raw.copy()
     values[rows] = fitted
     columns = [pl.Series(name, values[:, i], dtype=pl.Float64) for i, name in enumerate(names)]
-    out = out.with_columns(columns).with_columns(pl.col(names).fill_nan(None))
+    out = out.with_columns(pl.Series(mean_col, mean, dtype=pl.Float64), *columns)
+    out = out.with_columns(pl.col(names).fill_nan(None), pl.col(mean_col).fill_nan(None))
     return out, Coherence(rows=out.height, reordered=reordered, lowered=int(lowered.sum()))

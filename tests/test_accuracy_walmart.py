@@ -1,4 +1,4 @@
-"""Pinned accuracy on fixed real data: the global model beats seasonal naive on Walmart's last 26 weeks."""
+"""Pinned accuracy on fixed real data: Walmart's last 26 weeks and its 2011 holiday season, against peers."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import polars as pl
 import pytest
 
 from forecast.adapters.walmart import load_walmart
-from forecast.config import DataConfig, FeaturesConfig
+from forecast.config import DataConfig, load_pipeline
 from forecast.metrics import wmae
+from forecast.models import Forecaster, create
 from forecast.models.baselines import StatsForecastModel
-from forecast.models.lgbm import LightGBMForecaster
 from forecast.panel import build_panel
 
 ORIGIN = date(2012, 4, 27)
@@ -34,21 +34,36 @@ def _scored(forecasts: pl.DataFrame, panel: pl.DataFrame, column: str) -> float:
     return wmae(rows, target_col="units", pred_col=column, weight_col="weight")
 
 
+def _pipeline_model(walmart_dir: Path, horizon: int) -> Forecaster:
+    """The model and q50 column `forecast predict pipelines/walmart.toml --horizon H` gives."""
+    pipeline = Path(__file__).resolve().parents[1] / "pipelines" / "walmart.toml"
+    return create("lightgbm_svd", load_pipeline(pipeline, data=walmart_dir, horizon=horizon))
+
+
 @pytest.mark.slow
 @pytest.mark.realdata
-def test_lightgbm_beats_seasonal_naive_on_walmart_last_26_weeks(walmart_dir: Path) -> None:
+def test_the_walmart_pipeline_model_beats_stlf_svd_and_seasonal_naive_on_the_last_26_weeks(
+    walmart_dir: Path,
+) -> None:
+    from forecast.models.svd_stl import SVDSTLForecaster
+
     panel = build_panel(load_walmart(DataConfig(adapter="walmart", path=walmart_dir))).collect()
     history = panel.filter(pl.col("week") <= ORIGIN)
     series = history.select("article_id", "store_id").unique()
 
-    ours = LightGBMForecaster(FeaturesConfig(), [0.1, 0.5, 0.9], seed=1, holiday_weight=5.0)
-    ours_wmae = _scored(ours.fit(history, ORIGIN).predict(HORIZON, series), panel, "q50")
+    ours = _pipeline_model(walmart_dir, HORIZON).fit(history, ORIGIN).predict(HORIZON, series)
+    ours_wmae = _scored(ours, panel, "q50")
+    peer = SVDSTLForecaster(rank=12).fit(history, ORIGIN).predict(HORIZON, series)
+    peer_wmae = _scored(peer, panel, "q50")
     naive = StatsForecastModel("seasonal_naive", [0.1, 0.5, 0.9], season_length=52)
     naive_wmae = _scored(naive.fit(history, ORIGIN).predict(HORIZON, series), panel, "mean")
 
-    # measured: ours 1,284 against seasonal naive 1,525 (benchmarks/walmart.py); pinned with some slack
+    # measured: ours 1,204, stlf.svd 1,307, seasonal naive 1,525 (benchmarks/walmart.py); the goal is
+    # 0.9 x stlf.svd (1,176), pinned here at what is reached, with some slack
+    assert peer_wmae == pytest.approx(1307, rel=0.03)
     assert naive_wmae == pytest.approx(1525, rel=0.03)
-    assert ours_wmae < 0.9 * naive_wmae
+    assert ours_wmae < 0.935 * peer_wmae
+    assert ours_wmae < 0.8 * naive_wmae
 
 
 HOLIDAY_ORIGIN = date(2011, 10, 28)
@@ -58,7 +73,6 @@ HOLIDAY_HORIZON = 13
 @pytest.mark.slow
 @pytest.mark.realdata
 def test_blend_beats_stlf_svd_by_ten_percent_on_walmart_holidays(walmart_dir: Path) -> None:
-    from forecast.models.blend import BlendForecaster
     from forecast.models.svd_stl import SVDSTLForecaster
 
     panel = build_panel(load_walmart(DataConfig(adapter="walmart", path=walmart_dir))).collect()
@@ -67,9 +81,8 @@ def test_blend_beats_stlf_svd_by_ten_percent_on_walmart_holidays(walmart_dir: Pa
 
     peer = SVDSTLForecaster(rank=12).fit(history, HOLIDAY_ORIGIN).predict(HOLIDAY_HORIZON, series)
     peer_wmae = _scored(peer, panel, "q50")
-    lgbm = LightGBMForecaster(FeaturesConfig(), [0.1, 0.5, 0.9], seed=1, holiday_weight=5.0)
-    blend = BlendForecaster(lgbm).fit(history, HOLIDAY_ORIGIN).predict(HOLIDAY_HORIZON, series)
-    ours_wmae = _scored(blend, panel, "q50")
+    model = _pipeline_model(walmart_dir, HOLIDAY_HORIZON).fit(history, HOLIDAY_ORIGIN)
+    ours_wmae = _scored(model.predict(HOLIDAY_HORIZON, series), panel, "q50")
 
     # measured: blend 1,602 against stlf.svd 1,817 (benchmarks/walmart.py --folds holidays)
     assert peer_wmae == pytest.approx(1817, rel=0.03)

@@ -102,6 +102,20 @@ def test_forecast_contract_weeks_from_launch_and_monotone_quantiles() -> None:
     assert (out.select("mean", "q10").min_horizontal() >= 0).all()
 
 
+def test_the_forecasts_file_keeps_the_models_quantiles_its_mean_is_raised_to_hold_them() -> None:
+    from forecast.distribution import coherent_forecasts, lowest_mean
+
+    articles, panel = _retailer()
+    out = _fit(articles, panel, _trends()).predict(6, _new_series(articles))
+    quantiles = out.select("q10", "q50", "q90").to_numpy()
+    floor = lowest_mean(np.array([0.1, 0.5, 0.9]), quantiles)
+    assert (out["mean"].to_numpy() >= floor - 1e-9).all()
+    written, coherence = coherent_forecasts(out, decimals=2)
+    # what forecasts.csv carries: the model's median (the point forecast for WAPE), not a scaled-down one
+    assert coherence.lowered == 0
+    assert np.allclose(written["q50"].to_numpy(), out["q50"].round(2).to_numpy())
+
+
 def test_weeks_after_the_learnt_window_repeat_its_last_week() -> None:
     articles, panel = _retailer()
     out = _fit(articles, panel).predict(14, _new_series(articles))

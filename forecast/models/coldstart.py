@@ -52,6 +52,7 @@ import lightgbm as lgb
 import numpy as np
 import polars as pl
 
+from forecast.distribution import raise_mean_to_quantiles
 from forecast.errors import InputError
 from forecast.features import launch as cf
 from forecast.models.base import LaunchForecaster, quantile_column
@@ -288,7 +289,7 @@ class ColdStartForecaster(LaunchForecaster):
                 "horizon",
             )
         )
-        return self.forecast_frame(keys, mean, quantiles.reshape(-1, len(names)))
+        return raise_mean_to_quantiles(self.forecast_frame(keys, mean, quantiles.reshape(-1, len(names))))
 
     def _series(self, series: pl.DataFrame | None) -> pl.DataFrame:
         if series is None:

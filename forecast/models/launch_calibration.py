@@ -58,6 +58,7 @@ import numpy as np
 import polars as pl
 
 from forecast.contracts import quantile_columns
+from forecast.distribution import raise_mean_to_quantiles
 from forecast.features import launch as cf
 from forecast.models.coldstart import ColdStartForecaster
 from forecast.models.lgbm import weighted_quantile
@@ -237,4 +238,5 @@ class CalibratedColdStart(ColdStartForecaster):
     def predict(self, horizon: int, launches: pl.DataFrame | None = None) -> pl.DataFrame:
         """`ColdStartForecaster.predict` with the calibration offsets added (q50 and mean unchanged)."""
         offsets = getattr(self, "offsets_", {})
-        return shift_quantiles(super().predict(horizon, launches), offsets, relative=self.relative)
+        shifted = shift_quantiles(super().predict(horizon, launches), offsets, relative=self.relative)
+        return raise_mean_to_quantiles(shifted)
