@@ -91,12 +91,17 @@ def _coverage(out: pl.DataFrame) -> float:
     return float(out.select(inside.mean()).item())
 
 
-def test_calibration_keeps_q50_and_mean(
+def test_calibration_keeps_q50_and_raises_the_mean_only_where_the_wider_band_needs_it(
     data: tuple[pl.DataFrame, pl.DataFrame], fitted: tuple[ColdStartForecaster, CalibratedColdStart]
 ) -> None:
+    from forecast.distribution import lowest_mean
+
     raw, calibrated = (_forecast(m, _new(*data)) for m in fitted)
     assert raw.height == calibrated.height == 58 * 3 * 12
-    assert raw.select("mean", "q50").equals(calibrated.select("mean", "q50"))
+    assert raw["q50"].equals(calibrated["q50"])
+    floor = lowest_mean(np.array([0.1, 0.5, 0.9]), calibrated.select("q10", "q50", "q90").to_numpy())
+    expected = np.maximum(raw["mean"].to_numpy(), floor)
+    assert np.allclose(calibrated["mean"].to_numpy(), expected)
     assert not raw["q90"].equals(calibrated["q90"])
     ordered = (pl.col("q10") <= pl.col("q50")) & (pl.col("q50") <= pl.col("q90")) & (pl.col("q10") >= 0)
     assert calibrated.select(ordered.all()).item()

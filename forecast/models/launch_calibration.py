@@ -236,7 +236,8 @@ class CalibratedColdStart(ColdStartForecaster):
         return self
 
     def predict(self, horizon: int, launches: pl.DataFrame | None = None) -> pl.DataFrame:
-        """`ColdStartForecaster.predict` with the calibration offsets added (q50 and mean unchanged)."""
+        """`ColdStartForecaster.predict` with the calibration offsets added (q50 unchanged; the mean raised
+        where the wider band cannot hold it, as `ColdStartForecaster.predict` does)."""
         offsets = getattr(self, "offsets_", {})
         shifted = shift_quantiles(super().predict(horizon, launches), offsets, relative=self.relative)
         return raise_mean_to_quantiles(shifted)
