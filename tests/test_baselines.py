@@ -171,3 +171,12 @@ def test_conformal_band_covers_about_80_percent_of_noisy_demand(method: str) -> 
         hits.append(((scored["units"] >= scored["q10"]) & (scored["units"] <= scored["q90"])).to_numpy())
     coverage = np.concatenate(hits).mean()
     assert 0.75 <= coverage <= 0.87, coverage
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_no_series_asked_gives_an_empty_forecast_frame(panel: pl.DataFrame, method: str) -> None:
+    model = StatsForecastModel(method, quantiles=[0.1, 0.5, 0.9]).fit(panel, panel["week"].max())
+    none = pl.DataFrame(schema={"article_id": pl.Utf8, "store_id": pl.Utf8})
+    out = model.predict(3, none)
+    assert out.height == 0
+    assert out.columns == model.predict(3).columns

@@ -319,7 +319,7 @@ class StatsForecastModel(Forecaster):
                 "horizon": np.tile(np.arange(1, horizon + 1, dtype=np.int32), n),
             }
         )
-        quantiles = values[:, :, 1:].reshape(n * horizon, -1)
+        quantiles = values[:, :, 1:].reshape(n * horizon, values.shape[2] - 1)
         return self.forecast_frame(keys, values[:, :, 0].reshape(-1), quantiles)
 
 
