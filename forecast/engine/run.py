@@ -142,9 +142,7 @@ def _run(
         f"parts: {len(origins)} folds"
     )
     series = pl.concat([s.series for s in summaries]).unique()
-    last: date = run.weeks[-1]
-    final = [submit(tasks.fold_part, p, 0, last, config, False) for p in parts]
-    cold = _submit_cold_start(client, ds, config, final, run, series, track)
+    cold = _submit_cold_start(client, ds, config, parts, run, series, track)
     scores: list[Future] = []
     for fold, origin in enumerate(origins, start=1):
         folds = [submit(tasks.fold_part, p, fold, origin, config, True) for p in parts]
@@ -160,20 +158,13 @@ def _run(
                     for p, d, c in zip(parts, folds, counted, strict=True)
                 ],
             )
-    # every global model's fit on all history runs beside the backtest, so no worker waits for the
-    # leaderboard; the champion's is kept, the others are cancelled
-    ahead = {m.name: _submit_final(client, m, config, final, last, start) for m in global_models}
     stages = [f"backtest fold {fold}" for fold in range(1, len(origins) + 1)]
     track.wait(stages)
     frames = [frame for result in client.gather(scores) for frame in result]
     backtest = summarise(frames, config.backtest.objective, order)
     say(f"champion: {backtest.champion}; forecasting {config.forecast.horizon} weeks")
     champion = next(m for m in models if m.name == backtest.champion)
-    unused = [f for name, (fs, trained) in ahead.items() if name != champion.name for f in [*fs, trained]]
-    client.cancel(unused)
-    forecasts, fitted = _forecast(
-        client, champion, config, parts, final, ahead.get(champion.name), track, start
-    )
+    forecasts, fitted = _forecast(client, champion, config, parts, run, start, track)
     raw = client.gather(forecasts)
     if cold is not None:
         track.wait(["cold start"])
@@ -218,41 +209,31 @@ def _keep(model: Any, *counts: int) -> float:
     return float(model.keep_share(sum(counts)))
 
 
-def _submit_final(
-    client: Client, model: Forecaster, config: PipelineConfig, final: list[Future], origin: date, start: date
-) -> tuple[list[Future], Future]:
-    """The global `model` trained on all history (the parts' `final` folds at `origin`), its forecasts per
-    part."""
-    submit = _submitter(client)
-    trained, counted = _submit_global(client, model, origin, final)
-    horizon = config.forecast.horizon
-    futures = [
-        submit(tasks.global_predict, model, trained, c, d, horizon, start)
-        for d, c in zip(final, counted, strict=True)
-    ]
-    return futures, trained
-
-
 def _forecast(
     client: Client,
     champion: Forecaster,
     config: PipelineConfig,
     parts: list[Future],
-    final: list[Future],
-    ahead: tuple[list[Future], Future] | None,
-    track: Tracker,
+    run: RunContext,
     start: date,
+    track: Tracker,
 ) -> tuple[list[Future], Forecaster | None]:
-    """The champion's forecasts per part and, for a global champion, the model fitted on all history
-    (submitted `ahead` with the backtest)."""
+    """The champion fitted on all history and its forecasts, per part."""
     submit = _submitter(client)
-    if ahead is None:
-        pairs = zip(parts, final, strict=True)
-        futures = [submit(tasks.local_predict, p, d, champion, config.forecast.horizon) for p, d in pairs]
+    origin: date = run.weeks[-1]
+    horizon = config.forecast.horizon
+    folds = [submit(tasks.fold_part, p, 0, origin, config, False) for p in parts]
+    if tasks.global_component(champion) is None:
+        pairs = zip(parts, folds, strict=True)
+        futures = [submit(tasks.local_predict, p, d, champion, horizon) for p, d in pairs]
         track.add("forecasts", futures)
         track.wait(["forecasts"])
         return futures, None
-    futures, trained = ahead
+    trained, counted = _submit_global(client, champion, origin, folds)
+    futures = [
+        submit(tasks.global_predict, champion, trained, c, d, horizon, start)
+        for d, c in zip(folds, counted, strict=True)
+    ]
     track.add("forecasts", futures)
     track.wait(["forecasts"])
     model = trained.result()
@@ -260,7 +241,7 @@ def _forecast(
         from forecast.models.blend import BlendForecaster
 
         assert isinstance(champion, BlendForecaster)
-        return futures, champion.assembled(model, None, model.origin_, start)
+        return futures, champion.assembled(model, None, origin, start)
     return futures, model
 
 
@@ -268,13 +249,12 @@ def _submit_cold_start(
     client: Client,
     ds: Dataset,
     config: PipelineConfig,
-    folds: list[Future],
+    parts: list[Future],
     run: RunContext,
     series: pl.DataFrame,
     track: Tracker,
 ) -> Future | None:
-    """The cold-start model, fitted from every part's launches (`folds`: the parts at the last week) in one
-    task meanwhile the backtest runs."""
+    """The cold-start model, fitted from every part's launches in one task meanwhile the backtest runs."""
     from forecast.models import build_cold_start
 
     submit = _submitter(client)
@@ -287,6 +267,7 @@ def _submit_cold_start(
         msg = f"the cold-start model {type(model).__name__} cannot be fitted in parts"
         raise ConfigError(msg)
     articles = client.scatter(ds.articles)
+    folds = [submit(tasks.fold_part, p, 0, origin, config, False) for p in parts]
     start = submit(_first_week, *[submit(tasks.first_week, d) for d in folds])
     inputs = [submit(tasks.launch_part, model, d, articles, start) for d in folds]
     future = submit(
