@@ -114,6 +114,20 @@ def raise_mean_to_quantiles(forecasts: pl.DataFrame, mean_col: str = "mean") -> 
     return forecasts.with_columns(pl.Series(mean_col, raised, dtype=pl.Float64))
 
 
+def ordered_around(values: np.ndarray, middle: int) -> np.ndarray:
+    """Quantile columns made non-decreasing while column `middle` (the median) stays as it is: each column
+    below it is at most the next one, each above it at least the previous one (shifted bands keep their side).
+
+    Examples
+    --------
+    >>> ordered_around(np.array([[5.0, 4.0, 3.0]]), 1).tolist()
+    [[4.0, 4.0, 4.0]]
+    """
+    below = np.minimum.accumulate(values[:, middle::-1], axis=1)[:, ::-1]
+    above = np.maximum.accumulate(values[:, middle:], axis=1)
+    return np.column_stack([below[:, :middle], above])
+
+
 def valid_quantiles(values: np.ndarray) -> np.ndarray:
     """Quantiles clipped at 0 and sorted along each row."""
     return np.sort(np.maximum(values, 0.0), axis=1)

@@ -59,7 +59,7 @@ import numpy as np
 import polars as pl
 
 from forecast.contracts import quantile_columns
-from forecast.distribution import raise_mean_to_quantiles
+from forecast.distribution import ordered_around, raise_mean_to_quantiles
 from forecast.features import launch as cf
 from forecast.models.coldstart import ColdStartForecaster
 from forecast.models.lgbm import weighted_quantile
@@ -183,9 +183,7 @@ def shift_quantiles(
         if column in offsets:
             table = offsets[column]
             out[:, i] = np.maximum(values[:, i] + table[np.minimum(step, len(table) - 1)] * scale, 0.0)
-    below = np.minimum.accumulate(out[:, middle::-1], axis=1)[:, ::-1]
-    above = np.maximum.accumulate(out[:, middle:], axis=1)
-    shifted = np.column_stack([below[:, :middle], above])
+    shifted = ordered_around(out, middle)
     return forecasts.with_columns(pl.Series(c, shifted[:, i]) for i, c in enumerate(columns))
 
 

@@ -68,6 +68,7 @@ import polars as pl
 
 from forecast.config import FeaturesConfig
 from forecast.contracts import SERIES
+from forecast.distribution import ordered_around
 from forecast.errors import InputError
 from forecast.features import (
     FeatureSpec,
@@ -447,10 +448,7 @@ class LightGBMForecaster(Forecaster):
         for i, column in enumerate(columns):
             if column in offsets:
                 out[:, i] = np.maximum(quant[:, i] + offsets[column][steps] * scale, 0.0)
-        middle = columns.index("q50")
-        below = np.minimum.accumulate(out[:, middle::-1], axis=1)[:, ::-1]
-        above = np.maximum.accumulate(out[:, middle:], axis=1)
-        return np.column_stack([below[:, :middle], above])
+        return ordered_around(out, columns.index("q50"))
 
     def _outputs(self, frame: pl.DataFrame) -> pl.DataFrame:
         columns = ["mean", *[quantile_column(q) for q in self.levels]]
