@@ -85,10 +85,15 @@ def test_the_parts_hold_every_row_once_and_their_panels_are_the_whole_panel(tmp_
     assert_frame_equal(gather_panel(panels), check_panel(build_panel(ds).collect()))
 
 
-def test_a_lightgbm_fitted_in_parts_forecasts_as_the_one_fitted_on_the_whole_panel(tmp_path: Path) -> None:
+@pytest.mark.parametrize("calibrate", [False, True])
+def test_a_lightgbm_fitted_in_parts_forecasts_as_the_one_fitted_on_the_whole_panel(
+    tmp_path: Path, calibrate: bool
+) -> None:
     parts = parts_of(tmp_path / "parts", 3)
     panel = gather_panel([p.panel for p in parts])
-    model = LightGBMForecaster(seed=3, params=PARAMS, max_horizon=3, max_rows=1_000, active_weeks=6)
+    model = LightGBMForecaster(
+        seed=3, params=PARAMS, max_horizon=3, max_rows=1_000, active_weeks=6, calibrate=calibrate
+    )
     origin = fold_origins(panel, 2, 3, 3)[0]
     folds = [tasks.fold_part(p, 1, origin, CONFIG, True) for p in parts]
     ctx = tasks.FoldContext.combine([tasks.fold_summary(d) for d in folds])
@@ -96,7 +101,13 @@ def test_a_lightgbm_fitted_in_parts_forecasts_as_the_one_fitted_on_the_whole_pan
     keep = model.keep_share(sum(c[0] for c in counted))
     assert keep < 1.0  # the sample is drawn
     rows = [tasks.global_rows(model, c, keep, ctx) for c in counted]
-    trained = tasks.global_train(model, origin, ctx, *rows)
+    prepared = tasks.global_rows_set(model, origin, ctx, *rows)
+    jobs = model.booster_jobs()
+    assert ("calibration" in jobs) == calibrate
+    # each booster is its own task, trained in any order on any worker
+    boosters = {job: tasks.global_booster(prepared, job) for job in reversed(jobs)}
+    trained = tasks.global_train(prepared, jobs, *[boosters[job] for job in jobs])
+    assert bool(trained.offsets_) == calibrate
 
     whole = tasks.fold_part(Part("whole", simulate_dataset(SIM), panel), 1, origin, CONFIG, True)
     single = model.clone().fit(whole.history, origin)

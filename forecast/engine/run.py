@@ -197,7 +197,10 @@ def _submit_global(
     counts = [submit(tasks.candidates, c) for c in counted]
     keep = submit(_keep, component, *counts)
     rows = [submit(tasks.global_rows, component, c, keep, ctx) for c in counted]
-    trained = submit(tasks.global_train, component, origin, ctx, *rows)
+    prepared = submit(tasks.global_rows_set, component, origin, ctx, *rows)
+    jobs = component.booster_jobs()
+    boosters = [submit(tasks.global_booster, prepared, job) for job in jobs]
+    trained = submit(tasks.global_train, prepared, jobs, *boosters)
     return trained, counted
 
 
@@ -270,9 +273,14 @@ def _submit_cold_start(
     folds = [submit(tasks.fold_part, p, 0, origin, config, False) for p in parts]
     start = submit(_first_week, *[submit(tasks.first_week, d) for d in folds])
     inputs = [submit(tasks.launch_part, model, d, articles, start) for d in folds]
-    future = submit(
-        tasks.cold_start, model, origin, articles, ds.trends, cold, config.forecast.horizon, *inputs
-    )
+    horizon = config.forecast.horizon
+    if type(model) is ColdStartForecaster:
+        # each week from launch is a task; a model adding to the fit (calibration) fits in one task
+        design = submit(tasks.cold_design, model, origin, articles, ds.trends, *inputs)
+        weeks = [submit(tasks.cold_week, design, w) for w in range(1, int(model._param("weeks")) + 1)]
+        future = submit(tasks.cold_predict, design, cold, horizon, *weeks)
+    else:
+        future = submit(tasks.cold_start, model, origin, articles, ds.trends, cold, horizon, *inputs)
     track.add("cold start", [future])
     return future
 

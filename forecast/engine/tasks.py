@@ -7,15 +7,20 @@ summarised (category × store totals, holiday weeks, store and category codes: `
 adds the summaries up (`FoldContext.combine`), each part builds its feature matrix with the whole run's
 totals and counts its candidate training rows (`global_matrix`), each part draws its training rows with the
 run's sampling share (`global_rows`, a seeded hash per row, so the rows drawn do not depend on the split),
-and one task trains the boosters on all of them (`global_train`): the model the single-machine run fits.
+the rows are put together once (`global_rows_set`) and each booster (mean, each quantile, the calibration)
+is a task of its own (`global_booster`), so a fold's boosters train on several workers at once;
+`global_train` hands them to the model: the one the single-machine run fits.
 Each part then predicts with it from its own matrix (`global_predict`).
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
+import numpy as np
 import polars as pl
 
 from forecast.backtest import Fold, fold_data, history_at, scored_rows
@@ -27,11 +32,12 @@ from forecast.features.matrix import SeriesMatrix, holiday_weeks
 from forecast.models.base import Forecaster
 from forecast.models.blend import BlendForecaster
 from forecast.models.coldstart import ColdStartForecaster
-from forecast.models.lgbm import LightGBMForecaster, category_codes
+from forecast.models.lgbm import LightGBMForecaster, TrainingSet, category_codes
 from forecast.models.oracle import build_oracle
 from forecast.panel import sale_ends
 
 Scored = tuple[pl.DataFrame, int]
+Booster = Any  # a lightgbm.Booster, or the calibration's offsets
 
 
 def global_component(model: Forecaster) -> LightGBMForecaster | None:
@@ -133,13 +139,28 @@ def global_rows(
     return model.clone().training_part(m, keep, ctx.codes)
 
 
-def global_train(
+def global_rows_set(
     model: LightGBMForecaster, origin: date, ctx: FoldContext, *parts: pl.DataFrame
-) -> LightGBMForecaster:
-    """One global model trained on every part's rows (the boosters; no matrix)."""
+) -> tuple[LightGBMForecaster, TrainingSet]:
+    """Every part's rows put together as the boosters' inputs, and the model (no boosters yet) they train."""
     frames = [p for p in parts if p.height]
     rows = pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
-    return model.clone().fit_rows(rows, origin, ctx.codes)
+    shell = model.clone()
+    return shell, shell.training_set(rows, origin, ctx.codes)
+
+
+def global_booster(prepared: tuple[LightGBMForecaster, TrainingSet], job: str) -> Booster:
+    """One of the global model's boosters (or its calibration), trained on all the parts' rows."""
+    shell, rows = prepared
+    return shell.train_job(rows, job)
+
+
+def global_train(
+    prepared: tuple[LightGBMForecaster, TrainingSet], jobs: list[str], *boosters: Booster
+) -> LightGBMForecaster:
+    """The global model holding its boosters (no matrix): what `LightGBMForecaster.fit_rows` returns."""
+    shell, _ = prepared
+    return copy.copy(shell).with_boosters(dict(zip(jobs, boosters, strict=True)))
 
 
 def global_view(
@@ -205,6 +226,38 @@ def launch_part(
     return launch_inputs(data.history, data.origin, articles, int(model._param("weeks")), start)
 
 
+def cold_design(
+    model: ColdStartForecaster,
+    origin: date,
+    articles: pl.DataFrame,
+    trends: pl.DataFrame | None,
+    *parts: LaunchInputs,
+) -> tuple[ColdStartForecaster, np.ndarray, np.ndarray]:
+    """The cold-start model (no boosters yet) and its training arrays, from every part's launches."""
+    shell = model.clone()
+    inputs = LaunchInputs.concat(list(parts))
+    features, units = shell.launch_design(inputs, origin, articles=articles, trends=trends)
+    return shell, features, units
+
+
+def cold_week(design: tuple[ColdStartForecaster, np.ndarray, np.ndarray], week: int) -> Any:
+    """The cold-start boosters of one week from launch."""
+    shell, features, units = design
+    return shell.train_week(features, units, week)
+
+
+def cold_predict(
+    design: tuple[ColdStartForecaster, np.ndarray, np.ndarray],
+    launches: pl.DataFrame,
+    horizon: int,
+    *weeks: Any,
+) -> pl.DataFrame:
+    """The cold-start model holding every week's boosters; its raw forecasts of the new articles."""
+    fitted = copy.copy(design[0])
+    fitted.models_ = list(weeks)
+    return fitted.predict(horizon, launches)
+
+
 def cold_start(
     model: ColdStartForecaster,
     origin: date,
@@ -214,7 +267,8 @@ def cold_start(
     horizon: int,
     *parts: LaunchInputs,
 ) -> pl.DataFrame:
-    """The cold-start model fitted on every part's launches; its raw forecasts of the new articles."""
+    """The cold-start model fitted on every part's launches in one task (a model that adds to
+    `ColdStartForecaster.fit_launches`, e.g. a calibrated one); its raw forecasts of the new articles."""
     inputs = LaunchInputs.concat(list(parts))
     fitted = model.clone().fit_launches(inputs, origin, articles=articles, trends=trends)
     return fitted.predict(horizon, launches)

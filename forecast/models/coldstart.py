@@ -156,6 +156,21 @@ class ColdStartForecaster(LaunchForecaster):
         """`fit` from the panel's launch inputs (`forecast.features.launch.launch_inputs` with this model's
         ``weeks``), e.g. those of every article group of a partitioned run concatenated by
         `LaunchInputs.concat`; `articles` is the whole catalogue."""
+        features, units = self.launch_design(inputs, origin, articles=articles, trends=trends)
+        self.models_ = self._train_weeks(features, units)
+        return self
+
+    def launch_design(
+        self,
+        inputs: cf.LaunchInputs,
+        origin: date,
+        *,
+        articles: pl.DataFrame,
+        trends: pl.DataFrame | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """`fit_launches` up to its boosters: sets everything but them on self and returns the launched
+        pairs' features and their units per week from launch (NaN where the week had not ended), which
+        `train_week` learns from week by week (a partitioned run trains each week as a task)."""
         weeks = int(self._param("weeks"))
         self.articles_, self.trends_ = articles, trends
         self.attributes_ = cf.attribute_columns(self.articles_, self.attributes)
@@ -186,24 +201,28 @@ class ColdStartForecaster(LaunchForecaster):
         self.feature_names_ = [c for c in rows.columns if c.startswith("f_") and not c.startswith(drop)]
         features = rows.select(self.feature_names_).to_numpy().astype(np.float64)
         units = wide.select([str(h) for h in range(1, weeks + 1)]).to_numpy().astype(np.float64)
-        self.models_ = self._train_weeks(features, units)
-        return self
+        return features, units
+
+    def train_week(self, features: np.ndarray, units: np.ndarray, week: int) -> dict[str, list[lgb.Booster]]:
+        """The boosters of week `week` from launch (1 = launch week) from `launch_design`'s arrays."""
+        y = units[:, week - 1]
+        return self._train(features[np.isfinite(y)], y[np.isfinite(y)])
 
     def _train_weeks(self, features: np.ndarray, units: np.ndarray) -> list[dict[str, list[lgb.Booster]]]:
         """The boosters of every week from launch (a column of `units`), `jobs` weeks at a time in threads.
 
         Each booster runs single-threaded, with a fixed seed and LightGBM's deterministic mode, so the
         boosters do not depend on `jobs` (LightGBM releases the GIL while it trains)."""
-        columns = [units[:, h] for h in range(units.shape[1])]
+        weeks = list(range(1, units.shape[1] + 1))
 
-        def train(y: np.ndarray) -> dict[str, list[lgb.Booster]]:
-            return self._train(features[np.isfinite(y)], y[np.isfinite(y)])
+        def train(week: int) -> dict[str, list[lgb.Booster]]:
+            return self.train_week(features, units, week)
 
         jobs = int(self._param("jobs")) or len(os.sched_getaffinity(0))
-        if jobs <= 1 or len(columns) <= 1:
-            return [train(y) for y in columns]
-        with ThreadPoolExecutor(max_workers=min(jobs, len(columns))) as pool:
-            return list(pool.map(train, columns))
+        if jobs <= 1 or len(weeks) <= 1:
+            return [train(w) for w in weeks]
+        with ThreadPoolExecutor(max_workers=min(jobs, len(weeks))) as pool:
+            return list(pool.map(train, weeks))
 
     def _train(self, features: np.ndarray, units: np.ndarray) -> dict[str, list[lgb.Booster]]:
         """The boosters of one week from launch: each quantile column and ``mean``, `seeds` apiece."""

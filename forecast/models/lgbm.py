@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -99,6 +100,24 @@ CATEGORICAL = ["f_store", "f_category"]
 MIN_CALIBRATION_ROWS = 50  # pooled calibration rows needed to calibrate at all
 MIN_HORIZON_ROWS = 300  # calibration rows needed for a horizon's own offsets
 REQUIRED = ["article_id", "store_id", "week", "units"]
+CALIBRATION = "calibration"  # the booster job that computes the quantile offsets
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    """The boosters' inputs (`LightGBMForecaster.training_set`): features, scaled target and weights, and what
+    the calibration reads (scale, baseline; target week, origin, units and horizon in ``held``)."""
+
+    x: np.ndarray
+    target: np.ndarray
+    weight: np.ndarray
+    scale: np.ndarray
+    base: np.ndarray
+    held: dict[str, np.ndarray]
+
+    @property
+    def height(self) -> int:
+        return len(self.target)
 
 
 def category_codes(keys: pl.DataFrame) -> dict[str, dict[str, int]]:
@@ -303,10 +322,24 @@ class LightGBMForecaster(Forecaster):
         """Train the boosters on `train` (the training rows of every part, in any order); returns self.
 
         Rows are put in one order (origin newest first, horizon, series) first, so the parts' rows train
-        exactly the model the whole panel's rows do. Predicting needs a matrix: `at`.
+        exactly the model the whole panel's rows do. Predicting needs a matrix: `at`. The steps apart
+        (`training_set`, `train_job` per `booster_jobs`, `with_boosters`) are what a partitioned run
+        spreads over its workers: each booster is a task.
         """
+        rows = self.training_set(train, origin, codes)
+        dataset = self._dataset(rows) if rows.height else None
+        trained = {job: self.train_job(rows, job, dataset) for job in self.booster_jobs()}
+        return self.with_boosters(trained)
+
+    def training_set(
+        self, train: pl.DataFrame, origin: date, codes: dict[str, dict[str, int]]
+    ) -> TrainingSet:
+        """The boosters' inputs from the training rows (any order; see `fit_rows`); sets the feature names,
+        codes and origin on self, so that self, once given its boosters, predicts."""
         self.codes_ = codes
         self.origin_ = origin
+        self.models_: dict[str, lgb.Booster | None] = {}
+        self.offsets_: dict[str, np.ndarray] = {}
         if train.height:
             order = ["origin", "horizon", *SERIES]
             train = train.sort(order, descending=[True, False, False, False])
@@ -314,20 +347,56 @@ class LightGBMForecaster(Forecaster):
             # rows without last year's week would teach corrections of a different baseline
             seasonal = train.filter(pl.col("f_seasonal_52").is_not_nan())
             train = seasonal if seasonal.height else train
-        names = [c for c in train.columns if c.startswith("f_")] + ["horizon"]
-        self.feature_names_ = names
-        self.models_: dict[str, lgb.Booster | None] = {}
+        self.feature_names_ = [c for c in train.columns if c.startswith("f_")] + ["horizon"]
         if train.height == 0:
-            return self
+            empty = np.zeros(0)
+            return TrainingSet(np.zeros((0, len(self.feature_names_))), empty, empty, empty, empty, {})
         scale = train["scale"].to_numpy()
-        target = train["units"].to_numpy() / scale - self._base(train)
+        base = self._base(train)
+        target = train["units"].to_numpy() / scale - base
         weight = scale * np.where(train["holiday"].to_numpy(), self.holiday_weight, 1.0)
-        x = self._matrix(train)
-        mean_objective = "tweedie" if self.target == "level" and (target >= 0).all() else "regression"
-        jobs = [("mean", mean_objective, None)] + [(quantile_column(q), "quantile", q) for q in self.levels]
-        self.offsets_ = self._calibration(train, x, target, weight) if self.calibrate else {}
-        for column, objective, alpha in jobs:
-            self.models_[column] = self._train(x, target, weight, objective, alpha)
+        held = {
+            "week": train["week"].to_numpy(),
+            "origin": train["origin"].to_numpy(),
+            "units": train["units"].to_numpy(),
+            "horizon": train["horizon"].to_numpy(),
+        }
+        return TrainingSet(self._matrix(train), target, weight, scale, base, held)
+
+    def booster_jobs(self) -> list[str]:
+        """What `train_job` trains for this model: the mean, each quantile, and the calibration."""
+        jobs = ["mean", *[quantile_column(q) for q in self.levels]]
+        return [*jobs, CALIBRATION] if self.calibrate else jobs
+
+    def train_job(
+        self, rows: TrainingSet, job: str, dataset: lgb.Dataset | None = None
+    ) -> lgb.Booster | dict[str, np.ndarray] | None:
+        """One booster of `booster_jobs` (a column's, or the calibration's offsets) trained on `rows` (None
+        when there are no rows); `dataset` is `rows` already binned (`_dataset`), shared by the boosters of
+        one process."""
+        if rows.height == 0:
+            return None
+        if job == CALIBRATION:
+            return self._calibration(rows)
+        data = dataset if dataset is not None else self._dataset(rows)
+        if job == "mean":
+            positive = self.target == "level" and bool((rows.target >= 0).all())
+            return lgb.train(self._lgb_params("tweedie" if positive else "regression"), data)
+        level = next(q for q in self.levels if quantile_column(q) == job)
+        return lgb.train(self._lgb_params("quantile", level), data)
+
+    def with_boosters(
+        self, trained: dict[str, lgb.Booster | dict[str, np.ndarray] | None]
+    ) -> LightGBMForecaster:
+        """Self (after `training_set`) holding the boosters `train_job` trained, by job; returns self."""
+        models: dict[str, lgb.Booster | None] = {}
+        offsets: dict[str, np.ndarray] = {}
+        for job, result in trained.items():
+            if isinstance(result, lgb.Booster):
+                models[job] = result
+            elif job == CALIBRATION and result is not None:
+                offsets = result
+        self.models_, self.offsets_ = models, offsets
         return self
 
     def at(
@@ -380,34 +449,36 @@ class LightGBMForecaster(Forecaster):
         self.matrix_ = m
         return self
 
-    def _train(
-        self, x: np.ndarray, target: np.ndarray, weight: np.ndarray, objective: str, alpha: float | None
-    ) -> lgb.Booster:
+    def _dataset(self, rows: TrainingSet, keep: np.ndarray | None = None) -> lgb.Dataset:
+        """`rows` (or those where `keep` holds) binned for LightGBM."""
+        x, target, weight = rows.x, rows.target, rows.weight
+        if keep is not None:
+            x, target, weight = x[keep], target[keep], weight[keep]
         names = self.feature_names_
-        dataset = lgb.Dataset(x, target, weight=weight, feature_name=names, categorical_feature=CATEGORICAL)
-        return lgb.train(self._lgb_params(objective, alpha), dataset)
+        return lgb.Dataset(
+            x, target, weight=weight, feature_name=names, categorical_feature=CATEGORICAL, free_raw_data=False
+        )
 
-    def _calibration(
-        self, train: pl.DataFrame, x: np.ndarray, target: np.ndarray, weight: np.ndarray
-    ) -> dict[str, np.ndarray]:
+    def _calibration(self, rows: TrainingSet) -> dict[str, np.ndarray]:
         """Per-level offsets (scaled units, indexed by horizon) from rows held out at the last weeks."""
         outer = [q for q in self.levels if q != 0.5]
-        cut = self.origin_ - timedelta(weeks=self.calibration_weeks)
-        early = (train["week"] <= cut).to_numpy()
-        late = (train["origin"] >= cut).to_numpy()
+        cut = np.datetime64(self.origin_ - timedelta(weeks=self.calibration_weeks))
+        early = rows.held["week"] <= cut
+        late = rows.held["origin"] >= cut
         if not outer or early.sum() < MIN_CALIBRATION_ROWS or late.sum() < MIN_CALIBRATION_ROWS:
             return {}
-        held = train.filter(pl.Series(late))
-        scale, base = held["scale"].to_numpy(), self._base(held)
+        scale, base = rows.scale[late], rows.base[late]
+        data = self._dataset(rows, early)
         raw = []
         for q in outer:
-            booster = self._train(x[early], target[early], weight[early], "quantile", q)
-            raw.append(np.maximum((booster.predict(x[late]) + base) * scale, 0.0))
+            booster = lgb.train(self._lgb_params("quantile", q), data)
+            raw.append(np.maximum((booster.predict(rows.x[late]) + base) * scale, 0.0))
         values = np.sort(np.column_stack(raw), axis=1)
-        residual = (held["units"].to_numpy()[:, None] - values) / scale[:, None]
-        horizon = held["horizon"].to_numpy()
+        residual = (rows.held["units"][late][:, None] - values) / scale[:, None]
+        horizon = rows.held["horizon"][late]
+        weight = rows.weight[late]
         return {
-            quantile_column(q): _horizon_offsets(residual[:, i], weight[late], horizon, q, self.max_horizon)
+            quantile_column(q): _horizon_offsets(residual[:, i], weight, horizon, q, self.max_horizon)
             for i, q in enumerate(outer)
         }
 
