@@ -290,31 +290,49 @@ def scored_rows(data: Fold, raw: pl.DataFrame, model: str, ends: pl.DataFrame) -
     return scored, missing
 
 
+@dataclass
+class ScoredGroup:
+    """One fold's scored rows of one model, its parts put together (`score_groups`), and their metrics."""
+
+    fold: int
+    model: str
+    metrics: pl.DataFrame
+    rows: pl.DataFrame
+
+
+def score_groups(scored: Sequence[tuple[pl.DataFrame, int]]) -> list[ScoredGroup]:
+    """Every (fold, model) of `scored` frames: the parts of one fold and model put together and sorted by
+    series and week, so the figures are the whole run's to the last bit, and its fold metrics."""
+    groups: dict[tuple[int, str], list[tuple[pl.DataFrame, int]]] = {}
+    for frame, missing in scored:
+        if frame.height:
+            groups.setdefault((int(frame["fold"][0]), str(frame["model"][0])), []).append((frame, missing))
+    out = []
+    for (fold, model), parts in groups.items():
+        frame = pl.concat([p for p, _ in parts], how="diagonal_relaxed").sort([*SERIES, "week"])
+        origin = frame["origin"][0]
+        metrics = _fold_metrics(frame.drop("fold", "origin"), fold, origin, sum(m for _, m in parts))
+        out.append(ScoredGroup(fold, model, metrics, frame.drop("mase_scale")))
+    return out
+
+
 def summarise(
     scored: Sequence[tuple[pl.DataFrame, int]], objective: str, models: Sequence[str]
 ) -> BacktestResult:
     """Metrics, leaderboard and champion from every (fold, model) scored frame, in fold then model order.
 
-    A frame may come in parts (a partitioned run): the parts of one fold and model are put together and
-    sorted by series and week first, so the figures are the whole run's to the last bit.
+    A frame may come in parts (a partitioned run): see `score_groups`.
     """
-    groups: dict[tuple[int, str], list[tuple[pl.DataFrame, int]]] = {}
-    for frame, missing in scored:
-        if frame.height:
-            groups.setdefault((int(frame["fold"][0]), str(frame["model"][0])), []).append((frame, missing))
-    order = sorted(groups, key=lambda key: (key[0], _model_rank(key[1], models)))
-    scored_frames, metric_frames = [], []
-    for key in order:
-        parts = groups[key]
-        frame = pl.concat([p for p, _ in parts], how="diagonal_relaxed").sort([*SERIES, "week"])
-        origin = frame["origin"][0]
-        metric_frames.append(
-            _fold_metrics(frame.drop("fold", "origin"), key[0], origin, sum(m for _, m in parts))
-        )
-        scored_frames.append(frame.drop("mase_scale"))
-    per_fold = pl.concat(metric_frames, how="vertical_relaxed")
+    return summarise_groups(score_groups(scored), objective, models)
+
+
+def summarise_groups(groups: Sequence[ScoredGroup], objective: str, models: Sequence[str]) -> BacktestResult:
+    """`summarise` from the (fold, model) groups `score_groups` made (a partitioned run makes each fold's on
+    a worker)."""
+    order = sorted(groups, key=lambda g: (g.fold, _model_rank(g.model, models)))
+    per_fold = pl.concat([g.metrics for g in order], how="vertical_relaxed")
     leaderboard = rank_models(per_fold, objective)
-    forecasts = pl.concat(scored_frames, how="diagonal_relaxed")
+    forecasts = pl.concat([g.rows for g in order], how="diagonal_relaxed")
     lead = [*FORECAST_COLUMNS, "fold", "origin", "units", "censored"]
     forecasts = forecasts.select(*lead, *[c for c in forecasts.columns if c not in lead])
     champion = leaderboard.filter(pl.col("model") != ORACLE)["model"][0]

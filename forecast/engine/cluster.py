@@ -29,6 +29,11 @@ def local_workers(address: str) -> int | None:
     return int(count) if count else max(os.cpu_count() or 1, 1)
 
 
+def warm_up() -> None:
+    """Import what the job's tasks run (their first call on a fresh worker would)."""
+    import forecast.engine.tasks  # noqa: F401
+
+
 @contextmanager
 def connect(address: str, say: Callable[[str], None]) -> Iterator[Client]:
     """A Dask client for `address`, closed (with the local cluster it started) on leaving.
@@ -64,9 +69,12 @@ def connect(address: str, say: Callable[[str], None]) -> Iterator[Client]:
     try:
         if workers is None:
             client.wait_for_workers(1, timeout=CONNECT_SECONDS)
-        count = len(client.scheduler_info().get("workers", {}))
-        say(f"Dask cluster {address}: {count} worker(s); dashboard {client.dashboard_link}")
+        seen = list(client.scheduler_info().get("workers", {}))
+        say(f"Dask cluster {address}: {len(seen)} worker(s); dashboard {client.dashboard_link}")
+        # each worker imports the job's modules while the client loads the data, not when its first task comes
+        warm = [client.submit(warm_up, pure=False, workers=[w], allow_other_workers=False) for w in seen]
         yield client
+        del warm
     except TimeoutError as exc:
         msg = f"the Dask scheduler at {address} has no worker; fix: start one with `dask worker {address}`"
         raise ClusterError(msg) from exc

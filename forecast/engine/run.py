@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from forecast.backtest import BacktestResult, origins_of, scored_models, summarise
+from forecast.backtest import BacktestResult, origins_of, scored_models, summarise_groups
 from forecast.config import PipelineConfig
 from forecast.dataset import Dataset
 from forecast.engine import tasks
@@ -82,20 +82,27 @@ class Tracker:
         self.stages.setdefault(stage, []).extend(futures)
         return list(futures)
 
-    def wait(self, stages: Sequence[str]) -> None:
+    def wait(self, stages: Sequence[str], collect: Sequence[Future] = ()) -> dict[Any, Any]:
+        """Wait for every task of `stages`; the results of those in `collect`, by key, fetched as each ends
+        (while the others still run)."""
         from dask.distributed import as_completed
 
         left = {stage: len(self.stages[stage]) for stage in stages}
         owner = {f.key: stage for stage in stages for f in self.stages[stage]}
+        wanted = {f.key for f in collect}
+        results: dict[Any, Any] = {}
         for future in as_completed([f for stage in stages for f in self.stages[stage]]):
             if future.status == "error":
                 future.result()  # raises the task's error here, on the client
+            if future.key in wanted:
+                results[future.key] = future.result()
             stage = owner[future.key]
             left[stage] -= 1
             if left[stage] == 0:
                 self.seconds[stage] = time.perf_counter() - self.started
                 count = len(self.stages[stage])
                 self.say(f"{stage}: {count} task(s) done at {self.seconds[stage]:.1f} s")
+        return results
 
 
 def run_on_cluster(
@@ -129,6 +136,7 @@ def _run(
     track = Tracker(say)
     parts = track.add("panel", [submit(load_part, str(p)) for p in paths])
     summaries = client.gather([submit(summary, p) for p in parts])
+    panels = [submit(_panel_of, p) for p in parts]  # ahead of the backtest's tasks: fetched while they run
     track.wait(["panel"])
     run = RunContext.combine(summaries)
     horizon = config.backtest_horizon
@@ -143,12 +151,12 @@ def _run(
     )
     series = pl.concat([s.series for s in summaries]).unique()
     cold = _submit_cold_start(client, ds, config, parts, run, series, track)
-    scores: list[Future] = []
+    groups: list[Future] = []
     for fold, origin in enumerate(origins, start=1):
         folds = [submit(tasks.fold_part, p, fold, origin, config, True) for p in parts]
         stage = f"backtest fold {fold}"
         pairs = list(zip(parts, folds, strict=True))
-        scores += track.add(stage, [submit(tasks.local_scores, p, d, local, config) for p, d in pairs])
+        scores = track.add(stage, [submit(tasks.local_scores, p, d, local, config) for p, d in pairs])
         for model in global_models:
             trained, counted = _submit_global(client, model, origin, folds)
             scores += track.add(
@@ -158,10 +166,12 @@ def _run(
                     for p, d, c in zip(parts, folds, counted, strict=True)
                 ],
             )
+        groups += track.add(stage, [submit(tasks.fold_groups, *scores)])  # the fold's metrics, on a worker
+    panel = gather_panel(client.gather(panels))
     stages = [f"backtest fold {fold}" for fold in range(1, len(origins) + 1)]
-    track.wait(stages)
-    frames = [frame for result in client.gather(scores) for frame in result]
-    backtest = summarise(frames, config.backtest.objective, order)
+    done = track.wait(stages, collect=groups)
+    scored = [group for future in groups for group in done[future.key]]
+    backtest = summarise_groups(scored, config.backtest.objective, order)
     say(f"champion: {backtest.champion}; forecasting {config.forecast.horizon} weeks")
     champion = next(m for m in models if m.name == backtest.champion)
     forecasts, fitted = _forecast(client, champion, config, parts, run, start, track)
@@ -169,7 +179,6 @@ def _run(
     if cold is not None:
         track.wait(["cold start"])
         raw.append(cold.result())
-    panel = gather_panel(client.gather([submit(_panel_of, p) for p in parts]))
     if fitted is None:
         # a per-series champion refits on whatever history the registered model is given (its
         # `forecast_from`), so what it was fitted on does not matter: a small slice, not the whole panel

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from forecast.backtest import Fold, fold_data, history_at, scored_rows
+from forecast.backtest import Fold, ScoredGroup, fold_data, history_at, score_groups, scored_rows
 from forecast.config import PipelineConfig
 from forecast.engine.parts import Part
 from forecast.features.hierarchy import add_totals, group_totals
@@ -81,6 +81,11 @@ def local_predict(part: Part, data: Fold, model: Forecaster, horizon: int) -> pl
         return pl.DataFrame()
     fitted = model.fit(data.history, data.origin, articles=part.ds.articles, exog=part.ds.exog)
     return fitted.predict(horizon, data.active)
+
+
+def fold_groups(*results: list[Scored]) -> list[ScoredGroup]:
+    """One fold's scored rows of every part and model put together per model, with their metrics."""
+    return score_groups([scored for result in results for scored in result])
 
 
 # ---------------------------------------------------------------------------- a global model in parts
