@@ -70,16 +70,20 @@ def work_folder(config: PipelineConfig) -> Path:
 
 
 class Tracker:
-    """Futures by stage; `wait` reports each stage as its last task ends."""
+    """Futures by stage; `wait` reports each stage as its last task ends, then lets its futures go (so the
+    workers free their results once nothing else needs them)."""
 
     def __init__(self, say: Progress) -> None:
         self.say = say
         self.stages: dict[str, list[Future]] = {}
+        self.tasks: dict[str, int] = {}
         self.started = time.perf_counter()
         self.seconds: dict[str, float] = {}
 
-    def add(self, stage: str, futures: Sequence[Future]) -> list[Future]:
+    def add(self, stage: str, futures: Sequence[Future], tasks: int | None = None) -> list[Future]:
+        """Track `futures` under `stage`; `tasks` counts the tasks they stand for (default one each)."""
         self.stages.setdefault(stage, []).extend(futures)
+        self.tasks[stage] = self.tasks.get(stage, 0) + (len(futures) if tasks is None else tasks)
         return list(futures)
 
     def wait(self, stages: Sequence[str], collect: Sequence[Future] = ()) -> dict[Any, Any]:
@@ -100,8 +104,9 @@ class Tracker:
             left[stage] -= 1
             if left[stage] == 0:
                 self.seconds[stage] = time.perf_counter() - self.started
-                count = len(self.stages[stage])
-                self.say(f"{stage}: {count} task(s) done at {self.seconds[stage]:.1f} s")
+                self.say(f"{stage}: {self.tasks[stage]} task(s) done at {self.seconds[stage]:.1f} s")
+        for stage in stages:
+            self.stages[stage] = []
         return results
 
 
@@ -156,21 +161,21 @@ def _run(
         folds = [submit(tasks.fold_part, p, fold, origin, config, True) for p in parts]
         stage = f"backtest fold {fold}"
         pairs = list(zip(parts, folds, strict=True))
-        scores = track.add(stage, [submit(tasks.local_scores, p, d, local, config) for p, d in pairs])
+        scores = [submit(tasks.local_scores, p, d, local, config) for p, d in pairs]
         for model in global_models:
             trained, counted = _submit_global(client, model, origin, folds)
-            scores += track.add(
-                stage,
-                [
-                    submit(tasks.global_scores, model, trained, c, d, p, config, start)
-                    for p, d, c in zip(parts, folds, counted, strict=True)
-                ],
-            )
-        groups += track.add(stage, [submit(tasks.fold_groups, *scores)])  # the fold's metrics, on a worker
+            scores += [
+                submit(tasks.global_scores, model, trained, c, d, p, config, start)
+                for p, d, c in zip(parts, folds, counted, strict=True)
+            ]
+        # the fold's metrics, on a worker; its scoring tasks' results go once it has them
+        groups += track.add(stage, [submit(tasks.fold_groups, *scores)], tasks=len(scores) + 1)
     panel = gather_panel(client.gather(panels))
+    del panels
     stages = [f"backtest fold {fold}" for fold in range(1, len(origins) + 1)]
     done = track.wait(stages, collect=groups)
-    scored = [group for future in groups for group in done[future.key]]
+    scored = [group for future in groups for group in done.pop(future.key)]
+    del groups
     backtest = summarise_groups(scored, config.backtest.objective, order)
     say(f"champion: {backtest.champion}; forecasting {config.forecast.horizon} weeks")
     champion = next(m for m in models if m.name == backtest.champion)
