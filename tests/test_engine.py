@@ -33,8 +33,11 @@ from forecast.engine import tasks
 from forecast.engine.parts import ARTICLE_TABLES, Part, gather_panel, load_part, write_parts
 from forecast.errors import ClusterError, ConfigError
 from forecast.job import run_job
+from forecast.models.coldstart import ColdStartForecaster
+from forecast.models.launch_calibration import CalibratedColdStart
 from forecast.models.lgbm import LightGBMForecaster
 from forecast.panel import build_panel, check_panel
+from forecast.predict import cold_start_series
 from forecast.simulate import simulate_dataset
 
 SIM = SimulateConfig(articles=60, stores=4, weeks=80, seed=4, cold_start_share=0.1)
@@ -122,6 +125,34 @@ def test_a_lightgbm_fitted_in_parts_forecasts_as_the_one_fitted_on_the_whole_pan
     )
     key = [*WEEKLY_KEY, "horizon"]
     assert_frame_equal(got.sort(key), expected.sort(key))
+
+
+@pytest.mark.parametrize("calibrated", [False, True])
+def test_the_cold_start_fitted_in_parts_forecasts_as_the_one_fitted_on_the_whole_panel(
+    tmp_path: Path, calibrated: bool
+) -> None:
+    parts = parts_of(tmp_path / "parts", 3)
+    panel = gather_panel([p.panel for p in parts])
+    ds = simulate_dataset(SIM)
+    origin = panel["week"].max()
+    kind = CalibratedColdStart if calibrated else ColdStartForecaster
+    rounds = {"num_boost_round": 20, "quantile_num_boost_round": 20}
+    model = kind([0.1, 0.5, 0.9], 5, params={"weeks": 4, **rounds})
+    launches = cold_start_series(ds, panel, origin)
+    assert launches.height
+    expected = model.clone().fit(panel, origin, articles=ds.articles).predict(3, launches)
+
+    folds = [tasks.fold_part(p, 0, origin, CONFIG, False) for p in parts]
+    start = min(w for w in (tasks.first_week(d) for d in folds) if w is not None)
+    inputs = [tasks.launch_part(model, d, ds.articles, start) for d in folds]
+    if calibrated:  # a model adding to the fit: one task
+        got = tasks.cold_start(model, origin, ds.articles, None, launches, 3, *inputs)
+    else:  # the design once, then each week from launch as its own task, in any order
+        design = tasks.cold_design(model, origin, ds.articles, None, *inputs)
+        weeks = {w: tasks.cold_week(design, w) for w in (4, 2, 3, 1)}
+        got = tasks.cold_predict(design, launches, 3, *[weeks[w] for w in range(1, 5)])
+    assert_frame_equal(got, expected)
+    assert tasks.worker_threads() == 1  # outside a worker
 
 
 def test_the_seeded_row_sample_does_not_depend_on_the_other_series() -> None:

@@ -275,5 +275,18 @@ def cold_start(
     """The cold-start model fitted on every part's launches in one task (a model that adds to
     `ColdStartForecaster.fit_launches`, e.g. a calibrated one); its raw forecasts of the new articles."""
     inputs = LaunchInputs.concat(list(parts))
-    fitted = model.clone().fit_launches(inputs, origin, articles=articles, trends=trends)
+    fitted = model.clone()
+    # its weeks train in as many threads as the worker has (not one per core of the machine)
+    fitted.params = {**(fitted.params or {}), "jobs": worker_threads()}
+    fitted.fit_launches(inputs, origin, articles=articles, trends=trends)
     return fitted.predict(horizon, launches)
+
+
+def worker_threads() -> int:
+    """The threads of the Dask worker running the calling task (1 outside a worker)."""
+    from distributed import get_worker
+
+    try:
+        return max(int(get_worker().state.nthreads), 1)
+    except ValueError:  # not in a worker
+        return 1
