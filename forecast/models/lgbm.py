@@ -342,10 +342,14 @@ class LightGBMForecaster(Forecaster):
         rows = self.training_set(train, origin, codes)
         dataset = self._dataset(rows) if rows.height else None
         trained: dict[str, lgb.Booster | dict[str, np.ndarray] | None] = {}
+        scores: dict[str, np.ndarray] = {}  # a start's scores on the rows, once for all that continue it
         for job in self.booster_jobs():
             first = self.starts_from(job)
             start = trained[first] if first is not None else None
-            trained[job] = self.train_job(rows, job, dataset, start=start)  # type: ignore[arg-type]
+            if isinstance(start, lgb.Booster) and first is not None and first not in scores:
+                scores[first] = np.asarray(start.predict(rows.x))
+            score = scores.get(first) if first is not None else None
+            trained[job] = self.train_job(rows, job, dataset, start=start, start_score=score)  # type: ignore[arg-type]
         return self.with_boosters(trained)
 
     def training_set(
@@ -392,12 +396,13 @@ class LightGBMForecaster(Forecaster):
 
     def starts_from(self, job: str) -> str | None:
         """The job whose booster `train_job` continues for `job`, if any: the quantiles continue the mean's
-        trees with ``quantile_start="mean"``, the quantiles other than q50 continue q50's with
-        ``"median"`` (the calibration fits its own on its older rows)."""
+        with ``quantile_start="mean"`` (not with ``target="level"``, whose Tweedie mean scores logs), the
+        quantiles other than q50 continue q50's with ``"median"``. The calibration fits its own on its
+        older rows."""
         if job in ("mean", CALIBRATION) or self.quantile_start == "average":
             return None
         if self.quantile_start == "mean":
-            return "mean"
+            return "mean" if self.target == "residual" else None
         return None if job == "q50" else "q50"
 
     def train_job(
@@ -407,10 +412,13 @@ class LightGBMForecaster(Forecaster):
         dataset: lgb.Dataset | None = None,
         *,
         start: lgb.Booster | None = None,
+        start_score: np.ndarray | None = None,
     ) -> lgb.Booster | dict[str, np.ndarray] | None:
         """One booster of `booster_jobs` (a column's, or the calibration's offsets) trained on `rows` (None
         when there are no rows); `dataset` is `rows` already binned (`_dataset`), shared by the boosters of
-        one process; `start` is the booster of `starts_from(job)`, whose trees this one continues."""
+        one process. `start` is the booster of `starts_from(job)`: this one learns what to add to its
+        scores (`start_score`, its predictions on `rows`, computed when not given), and holds only its own
+        trees; the forecast adds the two (`_outputs`)."""
         if rows.height == 0:
             return None
         if job == CALIBRATION:
@@ -423,19 +431,24 @@ class LightGBMForecaster(Forecaster):
             msg = f"the {job} booster continues the {first} booster (`quantile_start`): pass it as `start`"
             raise ValueError(msg)
         level = next(q for q in self.levels if quantile_column(q) == job)
-        return self._quantile_booster(level, data, start if first is not None else None)
+        if first is None or start is None:
+            return lgb.train(self._lgb_params("quantile", level), data)
+        score = start_score if start_score is not None else np.asarray(start.predict(rows.x))
+        return self._continued(level, data, score)
 
     def _mean_objective(self, rows: TrainingSet) -> str:
         positive = self.target == "level" and bool((rows.target >= 0).all())
         return "tweedie" if positive else "regression"
 
-    def _quantile_booster(self, level: float, data: lgb.Dataset, start: lgb.Booster | None) -> lgb.Booster:
-        """The `level` quantile's booster on `data`, continuing the trees of `start` when given (with
-        `quantile_params`; a Tweedie mean's scores are logs, so a quantile never continues one)."""
-        if start is None or start.params.get("objective") == "tweedie":
-            return lgb.train(self._lgb_params("quantile", level), data)
+    def _continued(self, level: float, data: lgb.Dataset, score: np.ndarray) -> lgb.Booster:
+        """The `level` quantile's trees (with `quantile_params`) on top of the scores `score` of `data`'s
+        rows: a copy of the binned rows carries them, so `data` keeps training from scratch."""
         params = {**self._lgb_params("quantile", level), **(self.quantile_params or {})}
-        return lgb.train(params, data, init_model=start)
+        # binned with the training parameters, as `lgb.train` would (its pre-filter reads min_data_in_leaf)
+        built = data._update_params(params).construct()
+        scored = built.subset(list(range(built.num_data()))).construct()
+        scored.set_init_score(score)  # on the built copy: a lazy subset would drop it
+        return lgb.train(params, scored)
 
     def with_boosters(
         self, trained: dict[str, lgb.Booster | dict[str, np.ndarray] | None]
@@ -521,15 +534,21 @@ class LightGBMForecaster(Forecaster):
             return {}
         scale, base = rows.scale[late], rows.base[late]
         data = self._dataset(rows, early)
-        start = None
-        if self.quantile_start == "mean":
-            start = lgb.train(self._lgb_params(self._mean_objective(rows)), data)
-        elif self.quantile_start == "median":
-            start = lgb.train(self._lgb_params("quantile", 0.5), data)
+        # boosters that continue another's continue one fitted on these rows too
+        first = self.starts_from(quantile_column(outer[0]))
+        start: lgb.Booster | None = None
+        if first is not None:
+            params = self._lgb_params("regression") if first == "mean" else self._lgb_params("quantile", 0.5)
+            start = lgb.train(params, data)
+        score = np.asarray(start.predict(rows.x[early])) if start is not None else None
+        held = rows.x[late]
         raw = []
         for q in outer:
-            booster = self._quantile_booster(q, data, start)
-            raw.append(np.maximum((booster.predict(rows.x[late]) + base) * scale, 0.0))
+            if start is None or score is None:
+                predicted = lgb.train(self._lgb_params("quantile", q), data).predict(held)
+            else:
+                predicted = start.predict(held) + self._continued(q, data, score).predict(held)
+            raw.append(np.maximum((predicted + base) * scale, 0.0))
         values = np.sort(np.column_stack(raw), axis=1)
         residual = (rows.held["units"][late][:, None] - values) / scale[:, None]
         horizon = rows.held["horizon"][late]
@@ -585,7 +604,12 @@ class LightGBMForecaster(Forecaster):
             return self.forecast_frame(pl.DataFrame(schema=keys), [], np.zeros((0, len(columns) - 1)))
         x = self._matrix(frame.with_columns(pl.col("horizon").clip(upper_bound=self.max_horizon)))
         scale, base = frame["scale"].to_numpy(), self._base(frame)
-        values = {c: np.maximum((self.models_[c].predict(x) + base) * scale, 0.0) for c in columns}  # type: ignore[union-attr]
+        scores: dict[str, np.ndarray] = {}
+        for job in [j for j in self.booster_jobs() if j in columns]:  # a start before what continues it
+            first = self.starts_from(job)
+            own = np.asarray(self.models_[job].predict(x))  # type: ignore[union-attr]
+            scores[job] = own if first is None else scores[first] + own
+        values = {c: np.maximum((scores[c] + base) * scale, 0.0) for c in columns}
         quant = np.sort(np.column_stack([values[c] for c in columns[1:]]), axis=1)
         quant = self._shift(quant, columns[1:], frame["horizon"].to_numpy(), scale)
         out = self.forecast_frame(frame, values["mean"], quant)
