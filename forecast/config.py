@@ -20,6 +20,8 @@ from forecast.config_checks import check_lightgbm_params, check_seed, check_valu
 from forecast.errors import ConfigError
 from forecast.objectives import OBJECTIVES
 
+QUANTILE_STARTS = ("average", "mean", "median")  # where LightGBM's quantile boosters start
+
 SIMULATE_MAX_ROWS = 50_000_000
 MAX_WEEKS = 520  # horizons, lags and windows: ten years of weeks
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
@@ -181,6 +183,11 @@ class ModelsConfig:
     )
     lightgbm: bool = True
     lightgbm_params: dict[str, Any] = field(default_factory=dict)
+    # where LightGBM's quantile boosters start: "average" (the weighted quantile of the targets), "mean"
+    # (each continues the mean booster's trees) or "median" (q10, q90 ... continue q50's);
+    # `lightgbm_quantile_params` override `lightgbm_params` for the boosters that continue another's
+    lightgbm_quantile_start: str = "average"
+    lightgbm_quantile_params: dict[str, Any] = field(default_factory=dict)
     # conformal offsets of the plain LightGBM's (and its blend's) q10/q90 measured on held-out recent weeks;
     # the registered `lightgbm_calibrated` / `lightgbm_svd_calibrated` have them whatever this says
     calibrate_quantiles: bool = False
@@ -209,6 +216,14 @@ class ModelsConfig:
             raise ConfigError(msg)
         if self.lightgbm_params:
             check_lightgbm_params(self.lightgbm_params)
+        if self.lightgbm_quantile_start not in QUANTILE_STARTS:
+            msg = (
+                f"`models.lightgbm_quantile_start` must be one of {list(QUANTILE_STARTS)}, "
+                f"got {self.lightgbm_quantile_start!r}"
+            )
+            raise ConfigError(msg)
+        if self.lightgbm_quantile_params:
+            check_lightgbm_params(self.lightgbm_quantile_params, "`models.lightgbm_quantile_params`")
 
     def names(self) -> list[str]:
         """The registered names of the backtested models, in order: `baselines`, then the global model

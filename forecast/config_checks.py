@@ -96,12 +96,12 @@ def _matches(value: Any, hint: Any) -> bool:
     return isinstance(value, hint) if isinstance(hint, type) else True
 
 
-def check_lightgbm_params(params: dict[str, Any]) -> None:
-    """Raise `ConfigError` for a LightGBM parameter that is unknown or that LightGBM refuses."""
+def check_lightgbm_params(params: dict[str, Any], where: str = "`models.lightgbm_params`") -> None:
+    """Raise `ConfigError` for a LightGBM parameter that is unknown or that LightGBM refuses (`where`
+    names the setting in the message)."""
     import lightgbm as lgb
     import numpy as np
 
-    where = "`models.lightgbm_params`"
     known: set[str] = set()
     for main, aliases in lgb.basic._ConfigAliases._get_all_param_aliases().items():
         known |= {main, *aliases}

@@ -5,6 +5,7 @@ run's model, and the job on a cluster (a `LocalCluster` of two workers, and a re
 from __future__ import annotations
 
 import os
+import pickle
 import socket
 import subprocess
 import sys
@@ -88,14 +89,23 @@ def test_the_parts_hold_every_row_once_and_their_panels_are_the_whole_panel(tmp_
     assert_frame_equal(gather_panel(panels), check_panel(build_panel(ds).collect()))
 
 
-@pytest.mark.parametrize("calibrate", [False, True])
+@pytest.mark.parametrize(
+    ("calibrate", "start"), [(False, "average"), (True, "average"), (False, "median"), (True, "mean")]
+)
 def test_a_lightgbm_fitted_in_parts_forecasts_as_the_one_fitted_on_the_whole_panel(
-    tmp_path: Path, calibrate: bool
+    tmp_path: Path, calibrate: bool, start: str
 ) -> None:
     parts = parts_of(tmp_path / "parts", 3)
     panel = gather_panel([p.panel for p in parts])
     model = LightGBMForecaster(
-        seed=3, params=PARAMS, max_horizon=3, max_rows=1_000, active_weeks=6, calibrate=calibrate
+        seed=3,
+        params=PARAMS,
+        max_horizon=3,
+        max_rows=1_000,
+        active_weeks=6,
+        calibrate=calibrate,
+        quantile_start=start,
+        quantile_params={"num_iterations": 5},
     )
     origin = fold_origins(panel, 2, 3, 3)[0]
     folds = [tasks.fold_part(p, 1, origin, CONFIG, True) for p in parts]
@@ -107,8 +117,14 @@ def test_a_lightgbm_fitted_in_parts_forecasts_as_the_one_fitted_on_the_whole_pan
     prepared = tasks.global_rows_set(model, origin, ctx, *rows)
     jobs = model.booster_jobs()
     assert ("calibration" in jobs) == calibrate
-    # each booster is its own task, trained in any order on any worker
-    boosters = {job: tasks.global_booster(prepared, job) for job in reversed(jobs)}
+    # each booster is its own task, trained in any order on any worker; one that continues another's
+    # trees gets that booster as a worker would, pickled
+    firsts = {job: model.starts_from(job) for job in jobs}
+    assert (start == "average") == all(first is None for first in firsts.values())
+    boosters = {job: tasks.global_booster(prepared, job) for job in reversed(jobs) if firsts[job] is None}
+    for job, first in firsts.items():
+        if first is not None:
+            boosters[job] = tasks.global_booster(prepared, job, pickle.loads(pickle.dumps(boosters[first])))
     trained = tasks.global_train(prepared, jobs, *[boosters[job] for job in jobs])
     assert bool(trained.offsets_) == calibrate
 

@@ -7,12 +7,15 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from forecast.config import FeaturesConfig
 from forecast.errors import NotFittedError
 from forecast.features import seasonal_offset
 from forecast.models.base import FORECAST_COLUMNS
 from forecast.models.lgbm import LightGBMForecaster
+
+SERIES_KEY = ["article_id", "store_id"]
 
 START = date(2022, 1, 3)  # a Monday
 WEEKS = 90
@@ -210,3 +213,68 @@ def test_calibration_uses_only_weeks_up_to_the_origin(noisy: pl.DataFrame) -> No
     held = pl.col("week").is_between(NOISY_ORIGIN - timedelta(weeks=12), NOISY_ORIGIN)
     noisier = noisy.with_columns(pl.when(held).then(pl.col("units") * 3).otherwise(pl.col("units")))
     assert not np.array_equal(offsets(noisier)["q90"], base["q90"])
+
+
+def warm(start: str, seed: int = 3) -> LightGBMForecaster:
+    return LightGBMForecaster(
+        FeaturesConfig(),
+        [0.1, 0.5, 0.9],
+        seed=seed,
+        params=SMALL,
+        max_horizon=8,
+        quantile_start=start,
+        quantile_params={"num_iterations": 10},
+    )
+
+
+@pytest.mark.parametrize("start", ["mean", "median"])
+def test_warm_started_quantiles_continue_the_named_booster(panel: pl.DataFrame, start: str) -> None:
+    fitted = warm(start).fit(panel, ORIGIN)
+    first = "mean" if start == "mean" else "q50"
+    jobs = fitted.booster_jobs()
+    for job in ["q10", "q50", "q90"]:
+        if job == first:
+            assert fitted.models_[job].num_trees() == SMALL["num_iterations"]
+            continue
+        assert fitted.starts_from(job) == first
+        assert jobs.index(first) < jobs.index(job)  # trained after the booster it continues
+        # its own rounds only, learnt on top of the other booster's scores
+        assert fitted.models_[job].num_trees() == 10
+    again = warm(start).fit(panel, ORIGIN).predict(6)
+    forecasts = fitted.predict(6)
+    assert_frame_equal(forecasts, again)  # same seed, same forecasts
+    ordered = (pl.col("q10") <= pl.col("q50")) & (pl.col("q50") <= pl.col("q90"))
+    assert forecasts.select(ordered).to_series().all()
+    assert forecasts.select(pl.min_horizontal("mean", "q10") >= 0).to_series().all()
+    assert forecasts["q10"].mean() < forecasts["q50"].mean() < forecasts["q90"].mean()
+    # the mean booster never changes
+    assert_frame_equal(forecasts.select("mean"), model().fit(panel, ORIGIN).predict(6).select("mean"))
+
+
+def test_the_median_start_leaves_the_median_booster_unchanged(panel: pl.DataFrame) -> None:
+    fitted, plain = warm("median").fit(panel, ORIGIN), model().fit(panel, ORIGIN)
+    assert fitted.models_["q50"].model_to_string() == plain.models_["q50"].model_to_string()
+    assert fitted.models_["mean"].model_to_string() == plain.models_["mean"].model_to_string()
+    assert fitted.models_["q90"].model_to_string() != plain.models_["q90"].model_to_string()
+    # the forecast's q90 is q50's scores plus q90's own (scaled back to units, before any sorting)
+    frame = fitted._frame(fitted.matrix_, [fitted.matrix_.weeks - 1], 4, None)
+    x = fitted._matrix(frame)
+    own = fitted.models_["q50"].predict(x) + fitted.models_["q90"].predict(x)
+    units = np.maximum((own + fitted._base(frame)) * frame["scale"].to_numpy(), 0.0)
+    upper = fitted._outputs(frame).sort("store_id", "article_id", "horizon")
+    expected = frame.select(*SERIES_KEY, "horizon").with_columns(pl.Series("q90", units))
+    expected = expected.sort("store_id", "article_id", "horizon")
+    np.testing.assert_allclose(upper["q90"].to_numpy(), np.maximum(expected["q90"].to_numpy(), upper["q50"]))
+
+
+def test_a_warm_started_booster_refuses_to_train_without_its_start(panel: pl.DataFrame) -> None:
+    shell = warm("median")
+    train = shell.feature_frame(panel, ORIGIN)
+    rows = shell.training_set(train, ORIGIN, shell.codes_)
+    with pytest.raises(ValueError, match="pass it as `start`"):
+        shell.train_job(rows, "q90")
+
+
+def test_an_unknown_quantile_start_is_refused(panel: pl.DataFrame) -> None:
+    with pytest.raises(ValueError, match="`quantile_start` must be one of"):
+        warm("median_of_means").fit(panel, ORIGIN)

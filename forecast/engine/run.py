@@ -213,8 +213,12 @@ def _submit_global(
     rows = [submit(tasks.global_rows, component, c, keep, ctx) for c in counted]
     prepared = submit(tasks.global_rows_set, component, origin, ctx, *rows)
     jobs = component.booster_jobs()
-    boosters = [submit(tasks.global_booster, prepared, job) for job in jobs]
-    trained = submit(tasks.global_train, prepared, jobs, *boosters)
+    boosters: dict[str, Future] = {}
+    for job in jobs:  # a booster that continues another's (listed before it) waits for it
+        first = component.starts_from(job)
+        start = () if first is None else (boosters[first],)
+        boosters[job] = submit(tasks.global_booster, prepared, job, *start)
+    trained = submit(tasks.global_train, prepared, jobs, *[boosters[job] for job in jobs])
     return trained, counted
 
 

@@ -154,10 +154,13 @@ def global_rows_set(
     return shell, shell.training_set(rows, origin, ctx.codes)
 
 
-def global_booster(prepared: tuple[LightGBMForecaster, TrainingSet], job: str) -> Booster:
-    """One of the global model's boosters (or its calibration), trained on all the parts' rows."""
+def global_booster(
+    prepared: tuple[LightGBMForecaster, TrainingSet], job: str, start: Booster | None = None
+) -> Booster:
+    """One of the global model's boosters (or its calibration), trained on all the parts' rows; `start` is
+    the booster it continues (`LightGBMForecaster.starts_from`)."""
     shell, rows = prepared
-    return shell.train_job(rows, job)
+    return shell.train_job(rows, job, start=start)
 
 
 def global_train(

@@ -106,6 +106,8 @@ def _lightgbm(config: PipelineConfig, *, calibrated: bool = False, inner: bool =
         quantiles=config.forecast.quantiles,
         seed=config.forecast.seed,
         params=config.models.lightgbm_params,
+        quantile_start=config.models.lightgbm_quantile_start,
+        quantile_params=config.models.lightgbm_quantile_params or None,
         calibrate=calibrated or config.models.calibrate_quantiles,
         holiday_weight=config.models.holiday_weight,
         max_horizon=config.model_horizon,
