@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from forecast.config import load_pipeline, parse_pipeline
+from forecast.config import ModelsConfig, load_pipeline, parse_pipeline
 from forecast.errors import ConfigError, InputError
 
 PIPELINES = Path(__file__).resolve().parents[1] / "pipelines"
@@ -62,3 +62,12 @@ def test_missing_pipeline_file_says_so(tmp_path: Path) -> None:
 def test_input_error_names_file_column_row_and_fix() -> None:
     err = InputError("not a date", file="sales.csv", column="date", row=7, fix="use YYYY-MM-DD")
     assert str(err) == "sales.csv: column 'date', row 7: not a date; fix: use YYYY-MM-DD"
+
+
+def test_quantile_start_and_params_are_checked() -> None:
+    with pytest.raises(ConfigError, match="lightgbm_quantile_start` must be one of"):
+        ModelsConfig(lightgbm_quantile_start="median_of_means")
+    with pytest.raises(ConfigError, match="lightgbm_quantile_params`: unknown LightGBM parameter"):
+        ModelsConfig(lightgbm_quantile_params={"num_rounds_please": 40})
+    config = ModelsConfig(lightgbm_quantile_start="median", lightgbm_quantile_params={"num_iterations": 40})
+    assert config.lightgbm_quantile_start == "median"
