@@ -52,7 +52,7 @@ import lightgbm as lgb
 import numpy as np
 import polars as pl
 
-from forecast.distribution import raise_mean_to_quantiles
+from forecast.distribution import ordered_around, raise_mean_to_quantiles
 from forecast.errors import InputError
 from forecast.features import launch as cf
 from forecast.models.base import LaunchForecaster, quantile_column
@@ -63,7 +63,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "seeds": 1,  # LightGBM models averaged per week and output
     "num_boost_round": 300,  # rounds of the mean (Tweedie) booster
     "learning_rate": 0.03,
-    "quantile_num_boost_round": 150,  # rounds of each quantile's booster (q50 included)
+    "quantile_num_boost_round": 80,  # rounds of each quantile's booster (q50 included)
     "quantile_learning_rate": 0.06,
     "jobs": 0,  # weeks trained at once in threads, one single-threaded booster each (0: one per CPU)
     "num_leaves": 15,
@@ -75,8 +75,9 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "bagging_fraction": 0.8,
     "bagging_freq": 1,
     "lambda_l2": 0.0,
-    "drop_features": (),  # feature name prefixes left out
+    "drop_features": ("f_trend",),  # feature name prefixes left out (trends: they overfit VISUELLE)
     "analogues": 0,  # k analogue articles read per launch (0: no analogue features)
+    "curve_weight": 0.2,  # weight of the training quantile curves in each quantile (0: the boosters' alone)
 }
 KEY = cf.KEY
 BOOSTER_KEYS = (
@@ -172,6 +173,7 @@ class ColdStartForecaster(LaunchForecaster):
             raise InputError(msg, column="week", fix="fit the cold-start model on a panel with launches")
         self.origin_ = origin
         self.curve_ = cf.shape_curve(grid, weeks)
+        self.quantile_curves_ = cf.quantile_curves(grid, weeks, self.levels)
         self.level_ = cf.level_index(grid, self.curve_)
         self.codes_ = {
             col: {v: float(i) for i, v in enumerate(cf.attribute_values(self.articles_, col, inputs.seen))}
@@ -275,8 +277,8 @@ class ColdStartForecaster(LaunchForecaster):
         learnt = [self._week(h, features) for h in range(1, min(horizon, len(self.models_)) + 1)]
         weekly = learnt + [learnt[-1]] * (horizon - len(learnt))
         # rows: pair-major, then week from launch
-        quantiles = np.clip(
-            np.stack([np.column_stack([w[n] for n in names]) for w in weekly], axis=1), 0.0, None
+        quantiles = self._toward_curves(
+            np.stack([np.column_stack([w[n] for n in names]) for w in weekly], axis=1)
         )
         mean = np.clip(np.column_stack([w["mean"] for w in weekly]), 0.0, None).reshape(-1)
         keys = (
@@ -290,6 +292,16 @@ class ColdStartForecaster(LaunchForecaster):
             )
         )
         return raise_mean_to_quantiles(self.forecast_frame(keys, mean, quantiles.reshape(-1, len(names))))
+
+    def _toward_curves(self, quantiles: np.ndarray) -> np.ndarray:
+        """Boosters' quantiles (pairs × weeks × levels) moved ``curve_weight`` of the way to the training
+        quantile curves of their week from launch (weeks past the last learnt one read its curve), at or above
+        0 and ordered around q50."""
+        weight = float(self._param("curve_weight"))
+        weeks = np.minimum(np.arange(quantiles.shape[1]), len(self.quantile_curves_) - 1)
+        moved = (1.0 - weight) * quantiles + weight * self.quantile_curves_[weeks][None, :, :]
+        flat = np.clip(moved, 0.0, None).reshape(-1, quantiles.shape[2])
+        return ordered_around(flat, self.levels.index(0.5)).reshape(quantiles.shape)
 
     def _series(self, series: pl.DataFrame | None) -> pl.DataFrame:
         if series is None:
