@@ -23,6 +23,7 @@ PARAMS = {
     "min_data_in_leaf": 20,
     "min_data_per_group": 5,
     "k": 5,
+    "drop_features": (),  # the trend features too, so the trend tests read them
 }
 
 
@@ -436,3 +437,59 @@ def test_launch_inputs_of_article_groups_concatenate_to_the_whole_run_s() -> Non
     direct = fitted.fit(history, ORIGIN, articles=articles).predict(8, series)
     model = ColdStartForecaster([0.1, 0.5, 0.9], 3, params={**PARAMS, "analogues": 5})
     assert model.fit_launches(merged, ORIGIN, articles=articles).predict(8, series).equals(direct)
+
+
+def _launch_curves(articles: pl.DataFrame, panel: pl.DataFrame, weeks: int = 12) -> np.ndarray:
+    """Oracle: q10/q50/q90 of each week from launch's units over the pairs whose week ended by the origin."""
+    sold = panel.join(articles.select("article_id", "launch_date"), on="article_id").with_columns(
+        ((pl.col("week") - pl.col("launch_date")).dt.total_days() // 7 + 1).alias("h")
+    )
+    sold = sold.filter((pl.col("week") <= ORIGIN) & pl.col("h").is_between(1, weeks))
+    return np.array(
+        [np.quantile(sold.filter(pl.col("h") == h)["units"].to_numpy(), [0.1, 0.5, 0.9]) for h in range(1, 7)]
+    )
+
+
+def _with_weight(weight: float) -> pl.DataFrame:
+    articles, panel = _retailer()
+    model = ColdStartForecaster([0.1, 0.5, 0.9], 3, params=PARAMS | {"curve_weight": weight})
+    out = model.fit(panel, ORIGIN, articles=articles).predict(6, _new_series(articles))
+    return out.sort("article_id", "horizon")
+
+
+def test_curve_weight_one_forecasts_the_training_launch_curves_for_every_article() -> None:
+    articles, panel = _retailer()
+    curves = _launch_curves(articles, panel)
+    out = _with_weight(1.0)
+    expected = curves[out["horizon"].to_numpy() - 1]
+    assert np.allclose(out.select("q10", "q50", "q90").to_numpy(), expected)
+    assert (out["mean"] >= 0).all()
+
+
+def test_curve_weight_moves_the_boosters_quantiles_that_share_toward_the_curves() -> None:
+    articles, panel = _retailer()
+    curves = _launch_curves(articles, panel)
+    alone, half = _with_weight(0.0), _with_weight(0.5)
+    rows = half["horizon"].to_numpy() - 1
+    expected = 0.5 * alone["q50"].to_numpy() + 0.5 * curves[rows, 1]
+    positive = alone["q50"].to_numpy() > 0  # below 0 the booster's q50 was clipped
+    assert positive.mean() > 0.9
+    assert np.allclose(half["q50"].to_numpy()[positive], expected[positive])
+    assert not np.allclose(half["q50"].to_numpy(), alone["q50"].to_numpy())
+    ordered = (pl.col("q10") <= pl.col("q50")) & (pl.col("q50") <= pl.col("q90")) & (pl.col("q10") >= 0)
+    assert half.select(ordered.all()).item()
+    # the mean holds the moved quantiles (raised where they need it)
+    from forecast.distribution import lowest_mean
+
+    floor = lowest_mean(np.array([0.1, 0.5, 0.9]), half.select("q10", "q50", "q90").to_numpy())
+    assert (half["mean"].to_numpy() >= floor - 1e-9).all()
+
+
+def test_trend_features_are_left_out_by_default_and_read_when_asked() -> None:
+    articles, panel = _retailer()
+    history = panel.filter(pl.col("week") <= ORIGIN)
+    defaults = {k: v for k, v in PARAMS.items() if k != "drop_features"}
+    plain = ColdStartForecaster([0.1, 0.5, 0.9], 3, params=defaults)
+    plain.fit(history, ORIGIN, articles=articles, trends=_trends())
+    assert not [n for n in plain.feature_names_ if n.startswith("f_trend")]
+    assert [n for n in _fit(articles, panel, _trends()).feature_names_ if n.startswith("f_trend")]

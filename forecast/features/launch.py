@@ -185,6 +185,27 @@ def shape_curve(grid: pl.DataFrame, weeks: int) -> np.ndarray:
     return np.asarray(filled)
 
 
+def quantile_curves(grid: pl.DataFrame, weeks: int, levels: Sequence[float]) -> np.ndarray:
+    """Quantiles of the units of each week from launch over the pairs that reached it (weeks × levels): the
+    unconditional launch curves, the same for every article (a week never reached takes the week before's;
+    a first week never reached, 0).
+
+    Examples
+    --------
+    >>> grid = pl.DataFrame({"horizon": [1, 1, 1, 2, 2, 2], "units": [1.0, 2.0, 9.0, 0.0, 4.0, 5.0]})
+    >>> quantile_curves(grid, 3, [0.5]).tolist()
+    [[2.0], [4.0], [4.0]]
+    """
+    curves = np.full((weeks, len(levels)), np.nan)
+    for h, units in grid.group_by("horizon").agg("units").iter_rows():
+        if 1 <= h <= weeks:
+            curves[h - 1] = np.quantile(np.asarray(units, dtype=np.float64), list(levels))
+    for h in range(weeks):
+        if np.isnan(curves[h]).any():
+            curves[h] = curves[h - 1] if h > 0 else 0.0
+    return curves
+
+
 def level_index(grid: pl.DataFrame, curve: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cumulative units and expected units (mean curve) by calendar week, for windowed look-ups."""
     week_days, week = np.unique(days(grid["_week"]), return_inverse=True)
@@ -339,6 +360,7 @@ __all__ = [
     "launches",
     "level_at",
     "level_index",
+    "quantile_curves",
     "shape_curve",
     "trend_attributes",
 ]
