@@ -52,12 +52,11 @@ class ClusterOutcome:
     seconds: dict[str, float]
 
 
-def _submitter(client: Client, priority: int = 0) -> Callable[..., Future]:
-    """`client.submit` without hashing the arguments (frames and configs): every task is run once; a lower
-    `priority` runs only when a worker has nothing else ready."""
+def _submitter(client: Client) -> Callable[..., Future]:
+    """`client.submit` without hashing the arguments (frames and configs): every task is run once."""
 
     def submit(fn: Callable[..., Any], *args: Any) -> Future:
-        return client.submit(fn, *args, pure=False, priority=priority)
+        return client.submit(fn, *args, pure=False)
 
     return submit
 
@@ -171,12 +170,6 @@ def _run(
             ]
         # the fold's metrics, on a worker; its scoring tasks' results go once it has them
         groups += track.add(stage, [submit(tasks.fold_groups, *scores)], tasks=len(scores) + 1)
-    # the one global model, the likely champion, fitted on all history at a low priority: its tasks fill the
-    # moments the backtest leaves a worker idle (the same model whenever it is fitted)
-    ahead = None
-    if len(global_models) == 1:
-        model = global_models[0]
-        ahead = (model, _submit_forecast(client, model, config, parts, run, start, priority=-1))
     panel = gather_panel(client.gather(panels))
     del panels
     stages = [f"backtest fold {fold}" for fold in range(1, len(origins) + 1)]
@@ -186,12 +179,7 @@ def _run(
     backtest = summarise_groups(scored, config.backtest.objective, order)
     say(f"champion: {backtest.champion}; forecasting {config.forecast.horizon} weeks")
     champion = next(m for m in models if m.name == backtest.champion)
-    if ahead is not None and ahead[0] is champion:
-        submitted = ahead[1]
-    else:  # the champion is not the model fitted ahead: its work is dropped
-        ahead = None
-        submitted = _submit_forecast(client, champion, config, parts, run, start)
-    forecasts, fitted = _forecast(champion, submitted, run, start, track)
+    forecasts, fitted = _forecast(client, champion, config, parts, run, start, track)
     raw = client.gather(forecasts)
     if cold is not None:
         track.wait(["cold start"])
@@ -211,10 +199,10 @@ def _panel_of(part: Any) -> pl.DataFrame:
 
 
 def _submit_global(
-    client: Client, model: Forecaster, origin: date, folds: list[Future], priority: int = 0
+    client: Client, model: Forecaster, origin: date, folds: list[Future]
 ) -> tuple[Future, list[Future]]:
     """The global model of `model` trained at `origin` on every part's rows; each part's counted matrix."""
-    submit = _submitter(client, priority)
+    submit = _submitter(client)
     component = tasks.global_component(model)
     assert component is not None
     summaries = [submit(tasks.fold_summary, d) for d in folds]
@@ -242,46 +230,33 @@ def _keep(model: Any, *counts: int) -> float:
     return float(model.keep_share(sum(counts)))
 
 
-def _submit_forecast(
+def _forecast(
     client: Client,
-    model: Forecaster,
+    champion: Forecaster,
     config: PipelineConfig,
     parts: list[Future],
     run: RunContext,
     start: date,
-    priority: int = 0,
-) -> tuple[list[Future], Future | None]:
-    """`model` fitted on all history and its forecasts per part (futures), and the trained global model."""
-    submit = _submitter(client, priority)
+    track: Tracker,
+) -> tuple[list[Future], Forecaster | None]:
+    """The champion fitted on all history and its forecasts, per part."""
+    submit = _submitter(client)
     origin: date = run.weeks[-1]
     horizon = config.forecast.horizon
     folds = [submit(tasks.fold_part, p, 0, origin, config, False) for p in parts]
-    if tasks.global_component(model) is None:
+    if tasks.global_component(champion) is None:
         pairs = zip(parts, folds, strict=True)
-        return [submit(tasks.local_predict, p, d, model, horizon) for p, d in pairs], None
-    trained, counted = _submit_global(client, model, origin, folds, priority)
+        futures = [submit(tasks.local_predict, p, d, champion, horizon) for p, d in pairs]
+        track.add("forecasts", futures)
+        track.wait(["forecasts"])
+        return futures, None
+    trained, counted = _submit_global(client, champion, origin, folds)
     futures = [
-        submit(tasks.global_predict, model, trained, c, d, horizon, start)
+        submit(tasks.global_predict, champion, trained, c, d, horizon, start)
         for d, c in zip(folds, counted, strict=True)
     ]
-    return futures, trained
-
-
-def _forecast(
-    champion: Forecaster,
-    submitted: tuple[list[Future], Future | None],
-    run: RunContext,
-    start: date,
-    track: Tracker,
-) -> tuple[list[Future], Forecaster | None]:
-    """The champion's forecasts per part, once computed, and the champion fitted on all history (None for
-    a per-series champion)."""
-    futures, trained = submitted
     track.add("forecasts", futures)
     track.wait(["forecasts"])
-    if trained is None:
-        return futures, None
-    origin: date = run.weeks[-1]
     model = trained.result()
     if tasks.global_component(champion) is not champion:
         from forecast.models.blend import BlendForecaster
