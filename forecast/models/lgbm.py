@@ -537,17 +537,19 @@ class LightGBMForecaster(Forecaster):
         # boosters that continue another's continue one fitted on these rows too
         first = self.starts_from(quantile_column(outer[0]))
         start: lgb.Booster | None = None
-        if first is not None:
-            params = self._lgb_params("regression") if first == "mean" else self._lgb_params("quantile", 0.5)
-            start = lgb.train(params, data)
-        score = np.asarray(start.predict(rows.x[early])) if start is not None else None
+        if first == "mean":
+            start = lgb.train(self._lgb_params(self._mean_objective(rows)), data)
+        elif first is not None:
+            start = lgb.train(self._lgb_params("quantile", 0.5), data)
         held = rows.x[late]
+        score = np.asarray(start.predict(rows.x[early])) if start is not None else None
+        start_held = np.asarray(start.predict(held)) if start is not None else None
         raw = []
         for q in outer:
-            if start is None or score is None:
+            if score is None or start_held is None:
                 predicted = lgb.train(self._lgb_params("quantile", q), data).predict(held)
             else:
-                predicted = start.predict(held) + self._continued(q, data, score).predict(held)
+                predicted = start_held + self._continued(q, data, score).predict(held)
             raw.append(np.maximum((predicted + base) * scale, 0.0))
         values = np.sort(np.column_stack(raw), axis=1)
         residual = (rows.held["units"][late][:, None] - values) / scale[:, None]
