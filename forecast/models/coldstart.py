@@ -248,11 +248,12 @@ class ColdStartForecaster(LaunchForecaster):
             small = max(1, len(units) // 4)
             base |= {"min_data_in_leaf": small, "min_data_per_group": small, "bagging_fraction": 1.0}
         categorical = [n for n in self.feature_names_ if n.startswith("f_cat_")]
-        quantile = ({"learning_rate": self._param("quantile_learning_rate")}, "quantile_num_boost_round")
+        # objective parameters and the parameter holding its rounds, per output
+        rate = {"learning_rate": self._param("quantile_learning_rate")}
         objectives: dict[str, tuple[dict[str, Any], str]] = {
             quantile_column(q): (
-                quantile[0] | ({"objective": "l1"} if q == 0.5 else {"objective": "quantile", "alpha": q}),
-                quantile[1],
+                rate | ({"objective": "l1"} if q == 0.5 else {"objective": "quantile", "alpha": q}),
+                "quantile_num_boost_round",
             )
             for q in self.levels
         }
