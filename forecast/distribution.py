@@ -264,7 +264,7 @@ def poisson_quantile(mean: np.ndarray, tau: np.ndarray) -> np.ndarray:
     """
     mean = np.asarray(mean, dtype=float)
     tau = np.asarray(tau, dtype=float)
-    from scipy import stats  # imported here: scipy.stats costs ~2 s at start-up
+    from scipy import stats  # imported here: scipy.stats is slow to import
 
     out = stats.poisson.ppf(np.clip(tau, 0.0, 1.0 - 1e-12), np.maximum(mean, 0.0))
     out = np.where((mean <= 0) | (tau <= 0) | ~np.isfinite(out), 0.0, out)
@@ -272,7 +272,7 @@ def poisson_quantile(mean: np.ndarray, tau: np.ndarray) -> np.ndarray:
 
 
 def _poisson_sales(mean: np.ndarray, stock: np.ndarray) -> np.ndarray:
-    from scipy import stats  # imported here: scipy.stats costs ~2 s at start-up
+    from scipy import stats  # imported here: scipy.stats is slow to import
 
     whole = np.floor(stock)
     at_least = stats.poisson.sf(whole - 1, mean)

@@ -1,6 +1,6 @@
 """Exception hierarchy. Every error a user can cause says what is wrong, where, and how to fix it.
 
-Each error class carries the exit code the command line ends with (documented in the README):
+Each error class carries the exit code the command line ends with (documented in docs/errors.md):
 1 unusable input data, settings or paths; 2 wrong command-line usage; 3 the tracking store or the Dask
 cluster is unreachable or failed; 4 an internal error (a bug); 130 / 143 interrupted by SIGINT / SIGTERM.
 """

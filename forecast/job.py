@@ -10,7 +10,7 @@ MLflow logging succeeded, so a failed or interrupted job never leaves a half-wri
 MLflow run of a failed job ends FAILED with the error.
 
 The allocation inputs when the data has none are derived by `forecast.allocation.sources` (documented in
-the README); the panel is checked against its schema once, right after it is built.
+docs/allocation.md); the panel is checked against its schema once, right after it is built.
 """
 
 from __future__ import annotations

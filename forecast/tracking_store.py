@@ -8,7 +8,7 @@
 - `initialise`: a new SQLite store is a copy of an empty, migrated template database kept once per MLflow
   version and schema revision under ``$XDG_CACHE_HOME/forecast/mlflow-stores`` (else ``~/.cache``), so a
   run does not replay MLflow's alembic migrations (seconds on a loaded machine); when the template cannot
-  be made or copied, MLflow creates and migrates the store itself as before.
+  be made or copied, MLflow creates and migrates the store itself.
 - `retry_locked`: SQLite answers "database is locked" when writers collide; the call is retried briefly.
 - `close_stale_runs`: runs left RUNNING by a job whose process is gone (``kill -9``, a lost machine on this
   host) are ended KILLED with the reason, and any model version they registered is taken back out.

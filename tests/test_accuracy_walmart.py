@@ -58,8 +58,8 @@ def test_the_walmart_pipeline_model_beats_stlf_svd_and_seasonal_naive_on_the_las
     naive = StatsForecastModel("seasonal_naive", [0.1, 0.5, 0.9], season_length=52)
     naive_wmae = _scored(naive.fit(history, ORIGIN).predict(HORIZON, series), panel, "mean")
 
-    # measured: ours 1,204, stlf.svd 1,307, seasonal naive 1,525 (benchmarks/walmart.py); the goal is
-    # 0.9 x stlf.svd (1,176), pinned here at what is reached, with some slack
+    # this test's own pinned values: the peers' WMAE on this fold within 3%, and ours below a ratio to each
+    # that leaves some slack (the goal, 0.9 x stlf.svd, is not reached)
     assert peer_wmae == pytest.approx(1307, rel=0.03)
     assert naive_wmae == pytest.approx(1525, rel=0.03)
     assert ours_wmae < 0.935 * peer_wmae
@@ -84,6 +84,6 @@ def test_blend_beats_stlf_svd_by_ten_percent_on_walmart_holidays(walmart_dir: Pa
     model = _pipeline_model(walmart_dir, HOLIDAY_HORIZON).fit(history, HOLIDAY_ORIGIN)
     ours_wmae = _scored(model.predict(HOLIDAY_HORIZON, series), panel, "q50")
 
-    # measured: blend 1,602 against stlf.svd 1,817 (benchmarks/walmart.py --folds holidays)
+    # this test's own pinned values: stlf.svd's WMAE on this fold within 3%, and the goal of 10% below it
     assert peer_wmae == pytest.approx(1817, rel=0.03)
     assert ours_wmae < 0.9 * peer_wmae

@@ -4,8 +4,8 @@ A CSV source is scanned lazily (`polars.scan_csv`, every column as text, ``_row`
 collected with the streaming engine, so only the columns an adapter selects are ever held in memory (H&M's
 64-character customer ids never are). Only the first MiB is read eagerly, to check the header and the line
 endings: a file with old-Mac line endings (CR only), which no CSV scanner reads, is small master data and is
-read whole and normalised. Invalid UTF-8 and malformed lines raise the same one-line `InputError` as before
-streaming (the byte offset and row of the first bad byte are found by a second, chunked pass).
+read whole and normalised. Invalid UTF-8 and malformed lines raise a one-line `InputError` naming the
+byte offset and row of the first bad byte (found by a second, chunked pass).
 
 The Parquet copy (``[data] cache``, on by default; ``[data] cache_dir``, default ``$XDG_CACHE_HOME/forecast``
 or ``~/.cache/forecast``) holds the source's text table exactly as the scan produces it (stripped cells,
