@@ -161,9 +161,9 @@ def sales_hash(sales: pl.DataFrame) -> str:
     """SHA-256 of the sales frame's content, independent of row order.
 
     Each row (columns in name order, floats to 6 decimals) is hashed by Polars (`DataFrame.hash_rows`, fixed
-    seed); the sorted row hashes, the column names and types go into the SHA-256. No sort of the rows and no
-    text dump: 30M rows hash in seconds. Polars does not promise the same row hashes across its versions,
-    so the fingerprint also records the Polars version (`sales_hash_scheme`).
+    seed); the sorted row hashes, the column names and types go into the SHA-256. Hashing rows, rather than
+    sorting them or dumping them as text, keeps a large frame's hash fast. Polars does not promise the same
+    row hashes across its versions, so the fingerprint also records the Polars version (`sales_hash_scheme`).
     """
     names = sorted(sales.columns)
     canonical = sales.select(

@@ -14,15 +14,20 @@ Allocation (`replay_allocation`)
     holding_cost − ship_cost, the allocation objective realised). Weeks are replayed independently
     (each from the recorded stock at its origin).
 
-    DC availability (documented choice): the stores already hold about two weeks of demand, so a DC sized on
-    total demand would rarely bind. Per article, the DC holds ``dc_share`` (default 0.75) of the week's true
+    DC availability: the synthetic stores already hold stock for the coming weeks, so a DC sized on total
+    demand would rarely bind. Per article, the DC holds ``dc_share`` (default 0.75) of the week's true
     *shortfall* ``Σ_stores (true demand − on hand)+`` over the forecast store × articles
     (``dc_basis = "need"``), rounded to whole packs; ``dc_basis = "demand"`` uses ``dc_share`` of the total
     true demand instead. Either way the stock cannot cover all demand, and where it goes decides what sells.
     Pack sizes come from ``Dataset.dc_stock`` where it lists the article, else 1. Prices, unit and holding
-    costs per unit come from `forecast.business.attach_costs` at the target week (the planned price of that
-    week, the catalogue's unit cost, ``holding_cost_ratio`` × price); shipping is free unless the allocation
-    config says otherwise.
+    costs per unit come from `forecast.costs.attach_costs` at the target week (the planned price of that
+    week, the catalogue's unit cost, the pipeline's holding cost ratio × price); shipping is free unless the
+    allocation config says otherwise.
+
+    These weeks carry no state from one to the next, and their money is the allocation's own realised
+    accounting (`evaluate_plan`, over the forecast store × articles, with the plan's expected profit and the
+    profit of shipping nothing beside it); the result is the replay core's `ReplayResult`
+    (`forecast.replay.core`), whose week loop with carried stock runs the replenishment replay.
 
 Stocking (`replay_stocking`)
     The newsvendor policy of `forecast.business` (stock = the forecast quantile at the critical fractile) met
