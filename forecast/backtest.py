@@ -36,10 +36,11 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from forecast.business import BUSINESS_COLUMNS, attach_costs, evaluate_business
+from forecast.business import BUSINESS_COLUMNS, evaluate_business
 from forecast.calendar import week_of
 from forecast.config import PipelineConfig
 from forecast.contracts import SERIES
+from forecast.costs import attach_costs
 from forecast.dataset import Dataset
 from forecast.distribution import coherent_forecasts
 from forecast.errors import ConfigError, ForecastError, InputError

@@ -11,6 +11,11 @@ cost (its purchase cost is not lost: it is still stock); shipping is paid on the
 Stock already in a store counts like the units sent, except that it pays no shipping: its sales earn p − c
 and its leftovers pay h.
 
+**Trading profit.** Over weeks in which stock is also bought (the replenishment replay), the purchases are
+paid when ordered and what is left at a season's end is sold off at its salvage value v per unit:
+
+    trading_profit = revenue + salvage − purchase_cost − holding_cost − ship_cost
+
 **Newsvendor backtest.** For each article × store × week row:
 
 - critical fractile tau = (p − c) / (p − c + h), clipped to [0, 1] (a row sold at or below cost gets tau = 0);
@@ -23,10 +28,7 @@ and its leftovers pay h.
 
 Stock is not rounded to whole units (some sources, like Walmart, count dollars, not units).
 
-Prices and costs (`attach_costs`): p = the panel's price for that article × store × week, else the article's
-list price (articles table, else the panel's), else `BusinessConfig.default_price`; c = articles.unit_cost,
-else `unit_cost_ratio`·p; h = `holding_cost_ratio`·p. Costs derived from a ratio are rounded to cents, so the
-plan's rows and the DC stock file carry the same figures.
+Prices and costs per unit come from `forecast.costs`, the one place they are resolved for every job.
 """
 
 from __future__ import annotations
@@ -37,12 +39,10 @@ from typing import TypeVar
 import numpy as np
 import polars as pl
 
-from forecast.config import BusinessConfig
 from forecast.distribution import DemandDistribution, poisson_quantile
 
 __all__ = [
     "BUSINESS_COLUMNS",
-    "attach_costs",
     "business_summary",
     "cents",
     "critical_fractile",
@@ -51,6 +51,7 @@ __all__ = [
     "poisson_quantile",
     "profit",
     "stock_levels",
+    "trading_profit",
 ]
 
 Money = TypeVar("Money", float, np.ndarray, pl.Expr)
@@ -94,6 +95,20 @@ def profit(
     16.0
     """
     return (price - unit_cost) * sales - holding_cost * leftover - ship_cost * units_sent
+
+
+def trading_profit(
+    revenue: Money, *, salvage: Money, purchase_cost: Money, holding_cost: Money, ship_cost: Money
+) -> Money:
+    """revenue + salvage − purchase_cost − holding_cost − ship_cost: the profit of weeks in which stock is
+    bought as well as sold (the replenishment replay), where `profit` judges stock already owned.
+
+    Examples
+    --------
+    >>> trading_profit(100.0, salvage=6.0, purchase_cost=50.0, holding_cost=2.0, ship_cost=1.0)
+    53.0
+    """
+    return revenue + salvage - purchase_cost - holding_cost - ship_cost
 
 
 SMALL_MONEY = 0.1  # below it (scaled prices such as H&M's), money keeps this many significant digits:
@@ -186,75 +201,3 @@ def evaluate_business(
     24.333333333333332
     """
     return business_summary(evaluate_rows(df, target_col=target_col), by)
-
-
-def attach_costs(
-    df: pl.DataFrame,
-    panel: pl.DataFrame | None,
-    articles: pl.DataFrame | None,
-    config: BusinessConfig,
-) -> pl.DataFrame:
-    """Add ``price``, ``unit_cost`` and ``holding_cost`` per unit to rows keyed by article_id, store_id, week.
-
-    Existing ``price``/``unit_cost``/``holding_cost`` columns of `df` are replaced.
-    """
-    out = df.drop([c for c in ("price", "unit_cost", "holding_cost") if c in df.columns])
-    week_price = pl.lit(None, dtype=pl.Float64)
-    if panel is not None and "price" in panel.columns:
-        prices = panel.select("article_id", "store_id", "week", pl.col("price").alias("_week_price"))
-        out = out.join(prices, on=["article_id", "store_id", "week"], how="left")
-        week_price = pl.col("_week_price")
-    list_price = pl.lit(None, dtype=pl.Float64)
-    unit_cost = pl.lit(None, dtype=pl.Float64)
-    catalogue = _article_prices(panel, articles)
-    if catalogue is not None:
-        out = out.join(catalogue, on="article_id", how="left")
-        list_price, unit_cost = pl.col("_list_price"), pl.col("_unit_cost")
-    positive = [pl.when(e > 0).then(e) for e in (week_price, list_price)]
-    price = pl.coalesce(*positive, pl.lit(config.default_price)).cast(pl.Float64)
-    out = out.with_columns(price.alias("price"))
-    cost = pl.coalesce(
-        pl.when(unit_cost >= 0).then(unit_cost), cents(config.unit_cost_ratio * pl.col("price"))
-    )
-    out = out.with_columns(
-        cost.cast(pl.Float64).alias("unit_cost"),
-        cents(config.holding_cost_ratio * pl.col("price")).alias("holding_cost"),
-    )
-    return out.drop([c for c in ("_week_price", "_list_price", "_unit_cost") if c in out.columns])
-
-
-def _article_prices(panel: pl.DataFrame | None, articles: pl.DataFrame | None) -> pl.DataFrame | None:
-    """Per article: list price (articles, else the panel's latest) and unit cost (articles only)."""
-    frames = []
-    if articles is not None and articles.height:
-        cols = [pl.col("article_id")]
-        for name, alias in (("list_price", "_list_price"), ("unit_cost", "_unit_cost")):
-            cols.append(
-                pl.col(name).cast(pl.Float64).alias(alias)
-                if name in articles.columns
-                else pl.lit(None, dtype=pl.Float64).alias(alias)
-            )
-        frames.append(articles.select(cols).unique("article_id", keep="first"))
-    if panel is not None and "list_price" in panel.columns:
-        latest = (
-            panel.sort("week")
-            .group_by("article_id")
-            .agg(pl.col("list_price").drop_nulls().last().alias("_panel_list_price"))
-        )
-        frames.append(latest)
-    if not frames:
-        return None
-    if len(frames) == 1 and "_panel_list_price" in frames[0].columns:
-        return frames[0].select(
-            "article_id",
-            pl.col("_panel_list_price").alias("_list_price"),
-            pl.lit(None, dtype=pl.Float64).alias("_unit_cost"),
-        )
-    merged = frames[0]
-    if len(frames) == 2:
-        merged = (
-            merged.join(frames[1], on="article_id", how="full", coalesce=True)
-            .with_columns(pl.coalesce("_list_price", "_panel_list_price").alias("_list_price"))
-            .drop("_panel_list_price")
-        )
-    return merged

@@ -269,8 +269,12 @@ class BusinessConfig:
     default_price: float = 1.0  # price per target unit when the data has no price
     unit_cost_ratio: float = 0.5  # unit cost = ratio × price when the data has no unit cost
     holding_cost_ratio: float = 0.1  # holding cost per leftover unit = ratio × price
+    salvage_ratio: float = 0.3  # salvage value per unit left at the season's end = ratio × unit cost
 
     def __post_init__(self) -> None:
+        if not 0 <= self.salvage_ratio <= 1:
+            msg = f"`business.salvage_ratio` must be in [0, 1], got {self.salvage_ratio!r}"
+            raise ConfigError(msg)
         if not 0 <= self.unit_cost_ratio < 1:
             msg = f"`business.unit_cost_ratio` must be in [0, 1), got {self.unit_cost_ratio!r}"
             raise ConfigError(msg)

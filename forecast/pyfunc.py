@@ -94,7 +94,7 @@ except ImportError:  # pragma: no cover - mlflow is a dependency; keeps the help
     PythonModel = object  # type: ignore[assignment,misc]
 
 
-class DemandModel(PythonModel):  # type: ignore[misc,valid-type]
+class ForecasterPyfunc(PythonModel):  # type: ignore[misc,valid-type]
     """Pyfunc wrapper around a fitted `Forecaster` (see the module docstring for input and output)."""
 
     def __init__(self, forecaster: Forecaster, horizon: int) -> None:
@@ -158,7 +158,7 @@ def log_pyfunc(forecaster: Forecaster, example: pl.DataFrame, horizon: int, *, n
     import mlflow
     from mlflow.models import infer_signature
 
-    wrapper = DemandModel(forecaster, horizon)
+    wrapper = ForecasterPyfunc(forecaster, horizon)
     model_input = panel_to_pandas(example)
     output = wrapper.predict(None, model_input)
     with warnings.catch_warnings():

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import numpy as np
 import polars as pl
 import pytest
 from scipy import stats
 
 from forecast.business import (
-    attach_costs,
     evaluate_business,
     evaluate_rows,
     poisson_quantile,
     profit,
 )
-from forecast.config import BusinessConfig
 
 
 def _row(**values: float) -> pl.DataFrame:
@@ -117,39 +113,3 @@ def test_mean_only_forecast_uses_poisson_quantile() -> None:
     assert expected == 5.0
     assert evaluate_rows(frame)["stock_units"].item() == pytest.approx(5.0)
     assert poisson_quantile(np.array([0.0, 2.0]), np.array([0.9, 0.0])).tolist() == [0.0, 0.0]
-
-
-def test_attach_costs_precedence() -> None:
-    rows = pl.DataFrame(
-        {
-            "article_id": ["a", "b", "c"],
-            "store_id": ["s"] * 3,
-            "week": [date(2024, 1, 8)] * 3,
-        }
-    )
-    panel = pl.DataFrame(
-        {
-            "article_id": ["a"],
-            "store_id": ["s"],
-            "week": [date(2024, 1, 8)],
-            "price": [8.0],
-            "list_price": [10.0],
-        }
-    )
-    articles = pl.DataFrame(
-        {"article_id": ["a", "b", "c"], "list_price": [10.0, 20.0, None], "unit_cost": [3.0, None, None]}
-    )
-    config = BusinessConfig(default_price=2.0, unit_cost_ratio=0.5, holding_cost_ratio=0.1)
-    out = attach_costs(rows, panel, articles, config).sort("article_id")
-    # a: panel week price 8, unit cost from articles 3, h = 0.8
-    # b: no panel row -> list price 20, c = 0.5 * 20, h = 2
-    # c: nothing known -> default price 2, c = 1, h = 0.2
-    assert out["price"].to_list() == [8.0, 20.0, 2.0]
-    assert out["unit_cost"].to_list() == [3.0, 10.0, 1.0]
-    assert out["holding_cost"].to_list() == pytest.approx([0.8, 2.0, 0.2])
-
-
-def test_attach_costs_without_any_data_uses_defaults() -> None:
-    rows = pl.DataFrame({"article_id": ["a"], "store_id": ["s"], "week": [date(2024, 1, 8)]})
-    out = attach_costs(rows, None, None, BusinessConfig()).row(0, named=True)
-    assert (out["price"], out["unit_cost"], out["holding_cost"]) == pytest.approx((1.0, 0.5, 0.1))

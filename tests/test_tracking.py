@@ -21,7 +21,7 @@ from forecast.dataset import Dataset
 from forecast.distribution import coherent_forecasts
 from forecast.models.base import Forecaster
 from forecast.panel import PANEL_SCHEMA
-from forecast.pyfunc import DemandModel, example_slice, log_pyfunc, panel_from_pandas, panel_to_pandas
+from forecast.pyfunc import ForecasterPyfunc, example_slice, log_pyfunc, panel_from_pandas, panel_to_pandas
 
 SERIES = ["article_id", "store_id"]
 START = date(2024, 1, 1)
@@ -266,7 +266,7 @@ def test_registry_aliases_and_fresh_process_load(store_uri: str, store_root: Pat
 
 def test_demand_model_predicts_after_last_input_week() -> None:
     panel = make_panel(weeks=10)
-    model = DemandModel(LastMeanModel().fit(panel, last_week(panel)), horizon=2)
+    model = ForecasterPyfunc(LastMeanModel().fit(panel, last_week(panel)), horizon=2)
     out = model.predict(None, panel_to_pandas(panel.filter(pl.col("article_id") == "A1")))
     assert list(out.columns) == ["article_id", "store_id", "week", "horizon", "mean", "q10", "q50", "q90"]
     assert len(out) == 4
@@ -301,7 +301,7 @@ def test_lightgbm_pyfunc_on_the_whole_panel_matches_the_model() -> None:
         raise AssertionError(msg)
 
     model.fit = no_refit
-    out = pl.from_pandas(DemandModel(model, horizon=3).predict(None, panel_to_pandas(panel)))
+    out = pl.from_pandas(ForecasterPyfunc(model, horizon=3).predict(None, panel_to_pandas(panel)))
     out = out.with_columns(pl.col("week").cast(pl.Date))
     # what `forecast predict` writes: the model's rows as one distribution each, to 2 decimals
     raw = model.predict(3, panel.select(SERIES).unique()).drop("model")

@@ -7,12 +7,11 @@ Rules when the data has none (documented in the README):
   ``cover_weeks - 1`` forecast weeks), the same the allocation sums demand over;
 - DC stock: per article, 1.1 × the forecast mean summed over stores and those weeks, rounded up, in packs of 1
   (for a target counted in money, such as Walmart's dollars, in round blocks of money sized by `value_block`);
-  price from the catalogue's ``list_price``, else the article's last panel price, else
-  ``business.default_price``; unit cost from the catalogue, else ``business.unit_cost_ratio`` × price. A DC
-  stock the data gives keeps its values; its empty prices and costs are filled the same way.
-- holding cost per leftover unit (when neither the DC stock nor ``allocation.holding_cost`` gives one):
-  ``business.holding_cost_ratio`` × price, as in the backtest's business evaluation; costs derived from a
-  ratio are rounded to cents. `planned_holding_cost` fills the one the allocation uses.
+  price, unit cost and holding cost per unit from `forecast.costs.article_costs` (the article's price for
+  the coming weeks). A DC stock the data gives keeps its values; its empty prices and costs are filled the
+  same way.
+- holding cost per leftover unit: the DC stock's, else ``allocation.holding_cost``, else the one
+  `forecast.costs` derives from the price. `planned_holding_cost` fills the one the allocation uses.
 - store capacity: ``stores.capacity_units`` in whole units; a store without one is unlimited (capacity =
   every unit that could be sent plus what it holds).
 - store stock: whole units on hand at the latest ``stock`` week up to a given week.
@@ -27,9 +26,9 @@ from datetime import date
 import polars as pl
 
 from forecast.allocation.inputs import select_weeks
-from forecast.business import cents
 from forecast.config import AllocationConfig, PipelineConfig
 from forecast.contracts import SERIES
+from forecast.costs import article_costs
 from forecast.dataset import Dataset
 from forecast.errors import ConfigError
 from forecast.ids import natural_order
@@ -85,38 +84,6 @@ def planned_holding_cost(dc_stock: pl.DataFrame, config: AllocationConfig) -> pl
     return dc_stock.with_columns(hold.alias("holding_cost"))
 
 
-def article_prices(ds: Dataset, panel: pl.DataFrame, config: PipelineConfig) -> pl.DataFrame:
-    """article_id, price, unit_cost, holding_cost per catalogue or panel article (module docstring)."""
-    ids = pl.concat([ds.articles.select("article_id"), panel.select("article_id")]).unique()
-    catalogue = ds.articles.select(
-        "article_id",
-        *[
-            pl.col(c) if c in ds.articles.columns else pl.lit(None, pl.Float64).alias(c)
-            for c in ("list_price", "unit_cost")
-        ],
-    ).unique("article_id", keep="first")
-    last_price = (
-        panel.filter(pl.col("price").is_not_null())
-        .sort("week")
-        .group_by("article_id")
-        .agg(pl.col("price").last().alias("panel_price"))
-    )
-    business = config.business
-    price = pl.coalesce("list_price", "panel_price", pl.lit(business.default_price))
-    price = pl.when(price > 0).then(price).otherwise(business.default_price)
-    return (
-        ids.join(catalogue, on="article_id", how="left")
-        .join(last_price, on="article_id", how="left")
-        .with_columns(price.alias("price"))
-        .with_columns(
-            pl.coalesce("unit_cost", cents(pl.col("price") * business.unit_cost_ratio)).alias("unit_cost"),
-            cents(pl.col("price") * business.holding_cost_ratio).alias("holding_cost"),
-        )
-        .select("article_id", "price", "unit_cost", "holding_cost")
-        .sort("article_id")
-    )
-
-
 def dc_stock_for(
     ds: Dataset,
     panel: pl.DataFrame,
@@ -126,7 +93,7 @@ def dc_stock_for(
 ) -> pl.DataFrame:
     """The DC stock to allocate in `week` (default: the first forecast week): the data's, else derived from
     the forecast (module docstring)."""
-    prices = article_prices(ds, panel, config)
+    prices = article_costs(ds.articles, panel, config.business, also=forecasts["article_id"])
     if ds.dc_stock is not None and ds.dc_stock.height:
         return _given_dc_stock(ds.dc_stock, prices, config)
     cover = config.allocation.cover_weeks
@@ -136,13 +103,7 @@ def dc_stock_for(
     pack = 1 if ds.target_unit == "units" else value_block(rows)
     available = (pl.col("demand_units") * DC_STOCK_MARGIN / pack).ceil().cast(pl.Int64) * pack
     dc = need.join(prices, on="article_id", how="left").with_columns(
-        available.alias("available_units"),
-        pl.lit(pack, pl.Int64).alias("pack_size"),
-        pl.col("price").fill_null(config.business.default_price),
-    )
-    dc = dc.with_columns(
-        pl.col("unit_cost").fill_null(cents(pl.col("price") * config.business.unit_cost_ratio)),
-        pl.col("holding_cost").fill_null(cents(pl.col("price") * config.business.holding_cost_ratio)),
+        available.alias("available_units"), pl.lit(pack, pl.Int64).alias("pack_size")
     )
     if config.allocation.holding_cost is not None:
         dc = dc.drop("holding_cost")

@@ -3,7 +3,8 @@
 ``plan`` is the optimiser (``plan_service``: the same with a goodwill cost of 2.5 × price per expected
 lost sale and carry share 0.25, for a higher fill rate); ``base_stock`` and ``s_S`` are order-up-to
 policies at the newsvendor fractile over lead time + review period; ``proportional`` and ``cover`` ship
-by the allocation rules and order like base-stock. See `forecast.replenish.replay`.
+by the allocation rules and order like base-stock. `ReplenishPolicy` plugs each into the replay core
+(`forecast.replay.core`); see `forecast.replenish.replay`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 import polars as pl
 
 from forecast.config import AllocationConfig, ReplenishmentConfig
+from forecast.replay.core import SEASON_OPEN, Decision, Market, WeekView
 
 POLICIES = ("plan", "plan_service", "base_stock", "s_S", "proportional", "cover")
 PLANS = ("plan", "plan_service")
@@ -24,7 +26,7 @@ REVIEW_WEEKS = 1
 
 @dataclass
 class PolicyInput:
-    world: Any  # forecast.replenish.replay._World
+    world: Market
     week: int
     store: np.ndarray
     store_pipe: np.ndarray
@@ -33,6 +35,31 @@ class PolicyInput:
     forecast: pl.DataFrame  # article_id, store_id, horizon, week, mean, qNN (horizon 1 = this week)
     config: ReplenishmentConfig  # the plan's; ``plan_service`` uses `service_config`
     service_config: ReplenishmentConfig | None = None
+
+
+@dataclass
+class ReplenishPolicy:
+    """One replenishment policy of `POLICIES` as a replay-core policy (`forecast.replay.core.Policy`)."""
+
+    name: str
+    config: ReplenishmentConfig
+    service_config: ReplenishmentConfig | None = None
+
+    def decide(self, view: WeekView) -> Decision:
+        state = view.state
+        inputs = PolicyInput(
+            world=view.market,
+            week=view.week,
+            store=state.store,
+            store_pipe=state.store_pipe,
+            dc=state.dc,
+            dc_pipe=state.dc_pipe,
+            forecast=view.forecast,
+            config=self.config,
+            service_config=self.service_config,
+        )
+        shipments, orders = decide(self.name, inputs)
+        return Decision(shipments, orders)
 
 
 def decide(policy: str, inp: PolicyInput) -> tuple[np.ndarray, np.ndarray]:
@@ -182,7 +209,7 @@ def _plan(inp: PolicyInput, config: ReplenishmentConfig) -> tuple[np.ndarray, np
     t = np.minimum(w + fc["horizon"].to_numpy() - 1, n_weeks - 1)
     fc = fc.with_columns(price=pl.Series(world.price[art, t])).drop("horizon")
     now = min(w, n_weeks - 1)
-    ends = [on(k) if k < 10_000 else None for k in world.season_last]
+    ends = [on(k) if k < SEASON_OPEN else None for k in world.season_last]
     dc = pl.DataFrame(
         {
             "article_id": world.article_ids,

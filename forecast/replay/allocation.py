@@ -14,15 +14,20 @@ Allocation (`replay_allocation`)
     holding_cost − ship_cost, the allocation objective realised). Weeks are replayed independently
     (each from the recorded stock at its origin).
 
-    DC availability (documented choice): the stores already hold about two weeks of demand, so a DC sized on
-    total demand would rarely bind. Per article, the DC holds ``dc_share`` (default 0.75) of the week's true
+    DC availability: the synthetic stores already hold stock for the coming weeks, so a DC sized on total
+    demand would rarely bind. Per article, the DC holds ``dc_share`` (default 0.75) of the week's true
     *shortfall* ``Σ_stores (true demand − on hand)+`` over the forecast store × articles
     (``dc_basis = "need"``), rounded to whole packs; ``dc_basis = "demand"`` uses ``dc_share`` of the total
     true demand instead. Either way the stock cannot cover all demand, and where it goes decides what sells.
     Pack sizes come from ``Dataset.dc_stock`` where it lists the article, else 1. Prices, unit and holding
-    costs per unit come from `forecast.business.attach_costs` at the target week (the planned price of that
-    week, the catalogue's unit cost, ``holding_cost_ratio`` × price); shipping is free unless the allocation
-    config says otherwise.
+    costs per unit come from `forecast.costs.attach_costs` at the target week (the planned price of that
+    week, the catalogue's unit cost, the pipeline's holding cost ratio × price); shipping is free unless the
+    allocation config says otherwise.
+
+    These weeks carry no state from one to the next, and their money is the allocation's own realised
+    accounting (`evaluate_plan`, over the forecast store × articles, with the plan's expected profit and the
+    profit of shipping nothing beside it); the result is the replay core's `ReplayResult`
+    (`forecast.replay.core`), whose week loop with carried stock runs the replenishment replay.
 
 Stocking (`replay_stocking`)
     The newsvendor policy of `forecast.business` (stock = the forecast quantile at the critical fractile) met
@@ -34,7 +39,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -51,12 +56,14 @@ from forecast.allocation import (
 from forecast.allocation.rules import plan_cover, plan_proportional
 from forecast.allocation.sources import dc_stock_for_week, store_stock_at, stores_for
 from forecast.backtest import history_at
-from forecast.business import attach_costs, evaluate_rows
+from forecast.business import evaluate_rows
 from forecast.config import PipelineConfig
 from forecast.contracts import SERIES, WEEKLY_KEY, quantile_columns
+from forecast.costs import attach_costs
 from forecast.dataset import Dataset
 from forecast.errors import ConfigError, InputError
 from forecast.models.base import Forecaster
+from forecast.replay.core import Progress, ReplayResult, replay_weeks
 
 POLICIES = ("optimiser", "proportional", "cover")
 RULES = ("proportional", "cover")
@@ -70,26 +77,6 @@ WEEK_COLUMNS = [
     "baseline_profit",
     "expected_profit",
 ]
-Progress = Callable[[str], None]
-
-
-@dataclass
-class ReplayResult:
-    """Outcome of `replay_allocation`.
-
-    weekly: one row per model × policy × week (`WEEK_COLUMNS`); ``baseline_profit`` is the realised profit of
-        shipping nothing, ``expected_profit`` the profit the policy's plan expects under the model's forecast.
-    summary: one row per model × policy: weekly sums, ``lost_share`` (lost units / true demand), the profit
-        the shipments added (``shipped_profit`` = profit − baseline) and the ratios of realised and expected
-        profit to the better rule of the same model (``profit_vs_best_rule``, ``expected_vs_best_rule``,
-        ``shipped_vs_best_rule``).
-    forecasts: the forecasts used, with ``origin``, ``true_demand``, observed ``units``, ``censored``,
-        ``on_hand`` at the origin and per-unit ``price``, ``unit_cost``, ``holding_cost``.
-    """
-
-    weekly: pl.DataFrame
-    summary: pl.DataFrame
-    forecasts: pl.DataFrame
 
 
 @dataclass
@@ -133,15 +120,6 @@ def replay_models(
         ),
     )
     return [create(name, one_week) for name in names]
-
-
-def replay_weeks(panel: pl.DataFrame, weeks: int) -> list[tuple[date, date]]:
-    """(origin, target week) of the last `weeks` weeks of `panel`, oldest first."""
-    all_weeks = panel.get_column("week").unique().sort().to_list()
-    if weeks < 1 or weeks >= len(all_weeks):
-        msg = f"`weeks` must be between 1 and {len(all_weeks) - 1} for this panel, got {weeks!r}"
-        raise ConfigError(msg)
-    return [(all_weeks[i - 1], all_weeks[i]) for i in range(len(all_weeks) - weeks, len(all_weeks))]
 
 
 def _check_inputs(ds: Dataset, models: Sequence[Forecaster]) -> None:
