@@ -360,7 +360,7 @@ def _frames(
         "current_expected_leftover_end": planned.stock_end,
     }
     markdowns = grid.with_columns(
-        [pl.Series(k, np.round(v, 4).ravel(), dtype=pl.Float64) for k, v in columns.items()]
+        [pl.Series(k, np.round(v, 2).ravel(), dtype=pl.Float64) for k, v in columns.items()]
     )
     open_weeks = pl.Series("_open", problem.open_weeks.ravel())
     markdowns = markdowns.filter(open_weeks).select(MARKDOWN_COLUMNS)
