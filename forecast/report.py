@@ -22,6 +22,7 @@ import polars as pl
 from matplotlib.figure import Figure
 
 from forecast.io import write_text
+from forecast.markdown.report import MarkdownResult, markdown_figures, markdown_section
 
 MONEY = ("revenue", "lost_sales_cost", "holding_cost", "profit", "expected_profit", "price", "unit_cost")
 TOP_ARTICLES = 3
@@ -68,6 +69,7 @@ class ReportData:
     warnings: Sequence[str] = ()
     replenishment: pl.DataFrame | None = None  # weekly summary of the multi-week plan
     replenishment_stock: pl.DataFrame | None = None  # its article × week planned stock and demand
+    markdown: MarkdownResult | None = None  # the markdown plan, when the pipeline has [markdown]
 
 
 def png(fig: Figure) -> bytes:
@@ -249,6 +251,7 @@ def figures(data: ReportData) -> dict[str, bytes]:
         from forecast.replenish.figure import stock_figure
 
         out["replenishment_stock.png"] = png(stock_figure(data.replenishment_stock))
+    out.update(markdown_figures(data.markdown, png))
     return out
 
 
@@ -490,6 +493,7 @@ def render_report(data: ReportData, plots: Mapping[str, bytes] | None = None) ->
         "<h2>Allocation plan</h2>",
         _plan_section(data, plots),
         *_replenishment_section(data, plots),
+        *markdown_section(data.markdown, plots, _img, html_table),
         "<h2>Data</h2>",
         _data_section(data),
     ]

@@ -24,8 +24,17 @@ from forecast.contracts import quantile_columns
 from forecast.distribution import DemandDistribution
 from forecast.errors import InputError
 from forecast.markdown.config import MarkdownConfig
-from forecast.markdown.planner import MarkdownProblem, Outcome, PlanResult, evaluate_path, monte_carlo, solve
+from forecast.markdown.planner import (
+    MarkdownProblem,
+    Outcome,
+    PlanResult,
+    evaluate_path,
+    monte_carlo,
+    outcome_of,
+    solve,
+)
 from forecast.markdown.response import chain_weeks, elasticity_for, fit_elasticity, lift, scaled_ladder
+from forecast.markdown.rules import FixedRule, SellThroughRule, follow
 
 ALL = "ALL"
 UNIT = ["article_id", "cluster"]
@@ -41,6 +50,7 @@ class MarkdownResult:
     elasticities: pl.DataFrame
     totals: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    curves: pl.DataFrame | None = None  # expected cumulative sell-through per unit × week under each policy
 
 
 @dataclass
@@ -80,8 +90,39 @@ def plan_markdowns(
     result = solve(problem, config.max_steps, config.min_weeks_between)
     planned = _evaluate_planned(units, beta, problem)
     totals = _totals(problem, result, planned, config)
+    outcomes = {"recommended": result.outcome, "current": planned}
+    for rule in (SellThroughRule(), FixedRule()):
+        levels = follow(rule, problem, _life_share(units), config.max_steps, config.min_weeks_between)
+        outcomes[rule.name] = outcome_of(problem, levels)
+        totals[f"rule_{rule.name}_expected_profit"] = float(outcomes[rule.name].profit.sum())
     markdowns, summary = _frames(units, (problem, result, planned), beta)
-    return MarkdownResult(markdowns, summary, elasticities, totals, warnings)
+    curves = _curves(units, problem, outcomes)
+    return MarkdownResult(markdowns, summary, elasticities, totals, warnings, curves)
+
+
+def _life_share(units: _Units) -> np.ndarray:
+    """Share of its life each unit's article has lived at each plan week (U, T)."""
+    week = np.array(units.weeks, dtype="datetime64[D]")[None, :]
+    launch = units.keys["launch"].cast(pl.Date).to_numpy().astype("datetime64[D]")[:, None]
+    end = units.keys["end_date"].cast(pl.Date).to_numpy().astype("datetime64[D]")[:, None]
+    life = np.maximum((end - launch).astype(float), 1.0)
+    return np.clip((week - launch).astype(float) / life, 0.0, 1.0)
+
+
+def _curves(units: _Units, problem: MarkdownProblem, outcomes: dict[str, Outcome]) -> pl.DataFrame:
+    grid = units.keys.select(UNIT).join(
+        pl.DataFrame({"week": units.weeks}, schema={"week": pl.Date}), how="cross"
+    )
+    stock = np.maximum(problem.stock, 1e-9)[:, None]
+    parts = [
+        grid.with_columns(
+            pl.lit(policy).alias("policy"),
+            pl.Series("sold_share", (np.cumsum(outcome.units, axis=1) / stock).ravel()),
+            pl.Series("expected_profit", np.repeat(outcome.profit, problem.weeks)),
+        )
+        for policy, outcome in outcomes.items()
+    ]
+    return pl.concat(parts)
 
 
 def _problem(units: _Units, beta: np.ndarray, config: MarkdownConfig) -> MarkdownProblem:
@@ -204,7 +245,10 @@ def _catalogue(
             msg, file="articles", column="end_date", fix="add end_date or name [markdown] articles"
         )
     cols = articles.columns
-    panel_list = panel.group_by("article_id").agg(pl.col("list_price").max().alias("_panel_list"))
+    panel_list = panel.group_by("article_id").agg(
+        pl.col("list_price").max().alias("_panel_list"),
+        pl.col("week").min().cast(pl.Date).alias("_first_week"),
+    )
     frame = articles.join(panel_list, on="article_id", how="left").with_columns(
         pl.coalesce(*([pl.col("list_price")] if "list_price" in cols else []), pl.col("_panel_list"))
         .cast(pl.Float64)
@@ -212,6 +256,11 @@ def _catalogue(
         .alias("list_price"),
         (pl.col("end_date").cast(pl.Date) if "end_date" in cols else pl.lit(last, pl.Date)).alias("end_date"),
         (pl.col("category").cast(pl.Utf8) if "category" in cols else pl.lit("all")).alias("group"),
+        pl.coalesce(
+            *([pl.col("launch_date").cast(pl.Date)] if "launch_date" in cols else []),
+            pl.col("_first_week"),
+            pl.lit(first),
+        ).alias("launch"),
     )
     cost = pl.col("unit_cost").cast(pl.Float64) if "unit_cost" in cols else pl.lit(None, pl.Float64)
     frame = frame.with_columns(
@@ -226,7 +275,7 @@ def _catalogue(
     frame = frame.filter(ending | named).with_columns(
         pl.when(ending).then(pl.col("end_date")).otherwise(pl.max_horizontal("end_date", pl.lit(last)))
     )
-    return frame.select("article_id", "list_price", "unit_cost", "salvage", "end_date", "group")
+    return frame.select("article_id", "list_price", "unit_cost", "salvage", "end_date", "launch", "group")
 
 
 def _clusters(stores: pl.DataFrame | None, config: MarkdownConfig) -> pl.DataFrame | None:

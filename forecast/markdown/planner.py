@@ -200,17 +200,21 @@ def solve(problem: MarkdownProblem, max_steps: int, min_weeks_between: int) -> P
         nodes += sum(len(level) for level, _ in tree)
         for chunk in np.array_split(members, max(1, -(-members.size // UNIT_CHUNK))):
             levels[chunk] = _best_paths(problem, chunk, tree)
-    price = problem.prices(levels)
-    outcome = evaluate_path(
-        problem.demand.subset(problem.rows(levels).ravel()), price, problem.stock, problem.holding_cost,
-        problem.salvage, problem.open_weeks,
-    )  # fmt: skip
-    keep_levels = np.repeat(problem.level[:, None], problem.weeks, axis=1)
-    keep = evaluate_path(
-        problem.demand.subset(problem.rows(keep_levels).ravel()), problem.prices(keep_levels), problem.stock,
-        problem.holding_cost, problem.salvage, problem.open_weeks,
-    )  # fmt: skip
-    return PlanResult(levels, outcome, keep, nodes)
+    keep = np.repeat(problem.level[:, None], problem.weeks, axis=1)
+    return PlanResult(levels, outcome_of(problem, levels), outcome_of(problem, keep), nodes)
+
+
+def outcome_of(problem: MarkdownProblem, levels: np.ndarray) -> Outcome:
+    """Expected outcome (`evaluate_path`) of ladder levels (U, T)."""
+    demand = problem.demand.subset(problem.rows(levels).ravel())
+    return evaluate_path(
+        demand,
+        problem.prices(levels),
+        problem.stock,
+        problem.holding_cost,
+        problem.salvage,
+        problem.open_weeks,
+    )
 
 
 Tree = list[tuple[np.ndarray, np.ndarray]]  # per week: (level of each node, index of its parent node)
