@@ -270,7 +270,8 @@ def _catalogue(
         pl.col("salvage_value").cast(pl.Float64) if "salvage_value" in cols else pl.lit(None, pl.Float64)
     )
     frame = frame.with_columns(salvage.fill_null(config.salvage_ratio * pl.col("unit_cost")).alias("salvage"))
-    ending = pl.col("end_date").is_between(first, last)
+    # without a catalogue end of sale only the named articles are planned, to the horizon's end
+    ending = pl.col("end_date").is_between(first, last) if "end_date" in cols else pl.lit(False)
     named = pl.col("article_id").is_in(pl.Series(config.articles, dtype=pl.Utf8).implode())
     frame = frame.filter(ending | named).with_columns(
         pl.when(ending).then(pl.col("end_date")).otherwise(pl.max_horizontal("end_date", pl.lit(last)))
