@@ -1,7 +1,7 @@
 """Markdown benchmark: the replay on true demand, side by side, and the scale of the planner.
 
     .venv/bin/python benchmarks/markdown.py                      # both parts
-    .venv/bin/python benchmarks/markdown.py --part replay [--seeds 11 12 13 14 15 --train-seeds 101 102 103]
+    .venv/bin/python benchmarks/markdown.py --part replay [--seeds 21 22 23 24 25 --train-seeds 101 102 103]
     .venv/bin/python benchmarks/markdown.py --part scale [--scale-articles 10000 --scale-stores 300]
 
 Replay (`forecast.markdown.replay`, policies in `forecast.markdown.policies`): on each data seed the synthetic
@@ -205,7 +205,7 @@ def main() -> None:
     parser.add_argument("--stores", type=int, default=25)
     parser.add_argument("--weeks", type=int, default=60)
     parser.add_argument("--replay-weeks", type=int, default=8)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[11, 12, 13, 14, 15])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[21, 22, 23, 24, 25])
     parser.add_argument("--train-seeds", type=int, nargs="+", default=[101, 102, 103])
     parser.add_argument("--scale-articles", type=int, default=10_000)
     parser.add_argument("--scale-stores", type=int, default=300)

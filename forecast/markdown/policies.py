@@ -14,20 +14,24 @@ expected demand of every store at every ladder price and the true distribution's
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
 
+from forecast.calendar import holiday_dates
 from forecast.distribution import DemandDistribution
 from forecast.markdown.config import MarkdownConfig
 from forecast.markdown.planner import MarkdownProblem, solve
 from forecast.markdown.replay import Season, World, ladder_level
-from forecast.markdown.response import RAMP_WEEKS, elasticity_for, fit_elasticity, lift
+from forecast.markdown.response import RAMP_WEEKS, article_elasticity, elasticity_for, fit_elasticity, lift
 from forecast.markdown.rules import Rule, apply_step
 from forecast.simulate.retail import DISPERSION
 
 TREND_WEEKS = 6
 SLOPE_PRIOR_WEEKS = 4.0  # the category's median slope counts as this many weeks of evidence
+HOLIDAY_OFFSETS = (0, -1, -2, 1)  # weeks before (-) or after (+) the holiday's week, first match wins
+HOLIDAY_PRIOR_ROWS = 20.0  # a holiday's lift is shrunk towards none by this many rows' worth
 LEVELS = np.array([0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98])
 
 
@@ -142,11 +146,17 @@ class TrendForecaster:
             ((pl.col("week") - pl.col("_first")).dt.total_days() // 7).alias("age"),
             pl.col("category").alias("group"),
         )
-        fitted = fit_elasticity(rows.filter(~pl.col("censored")))
-        groups = pl.Series(world.category)
-        beta = elasticity_for(groups, fitted)
-        table = pl.DataFrame({"article_id": world.article_id, "beta": beta})
-        recent = (
+        seen = rows.filter(~pl.col("censored"))
+        fitted = fit_elasticity(seen)
+        own = article_elasticity(seen, fitted)
+        table = pl.DataFrame(
+            {"article_id": world.article_id, "_g": elasticity_for(pl.Series(world.category), fitted)}
+        )
+        table = table.join(own, on="article_id", how="left").select(
+            "article_id", pl.col("elasticity").fill_null(pl.col("_g")).alias("beta")
+        )
+        beta = table["beta"].to_numpy().astype(float)
+        usable = (
             rows.filter(~pl.col("censored"))
             # the ramp-up weeks only where the article has no later ones
             .filter((pl.col("age") >= RAMP_WEEKS) | (pl.col("age").max().over("article_id") < RAMP_WEEKS + 1))
@@ -154,6 +164,11 @@ class TrendForecaster:
             .with_columns(
                 (pl.col("units") * (1.0 - pl.col("discount")).pow(pl.col("beta"))).add(0.5).log().alias("y")
             )
+        )
+        effects = holiday_effects(usable)
+        recent = (
+            with_holidays(usable, effects)
+            .with_columns(pl.col("y") - pl.col("effect"))
             .sort("article_id", "week")
             .group_by("article_id", maintain_order=True)
             .tail(self.weeks)
@@ -161,7 +176,8 @@ class TrendForecaster:
         trend = _trends(recent)
         frame = pl.DataFrame({"article_id": world.article_id}).join(trend, on="article_id", how="left")
         frame = frame.join(first, on="article_id", how="left")
-        return self._predict(world, frame, t), beta
+        future = with_holidays(pl.DataFrame({"week": world.weeks[t:]}, schema={"week": pl.Date}), effects)
+        return self._predict(world, frame, t) * np.exp(future["effect"].to_numpy())[None, :], beta
 
     def _predict(self, world: World, frame: pl.DataFrame, t: int) -> np.ndarray:
         level = frame["level"].fill_null(0.0).to_numpy().astype(float)
@@ -173,6 +189,44 @@ class TrendForecaster:
         age = np.where(np.isnan(age), anchor[:, None], age)
         log_mean = level[:, None] + slope[:, None] * (age - anchor[:, None])
         return np.asarray(np.maximum(np.exp(log_mean) - 0.5, 0.0) * world.open_weeks[:, t:], dtype=float)
+
+
+def holiday_tag(week: date) -> str:
+    """The holiday a week (its Monday) holds or is near, like ``easter+0`` or ``christmas-2``; else ``""``."""
+    for offset in HOLIDAY_OFFSETS:
+        for year in (week.year - 1, week.year, week.year + 1):
+            for name, day in holiday_dates(year).items():
+                if (week - (day - timedelta(days=day.weekday()))).days // 7 == offset:
+                    return f"{name}{offset:+d}"
+    return ""
+
+
+def holiday_effects(rows: pl.DataFrame) -> pl.DataFrame:
+    """Per holiday tag, the mean log lift of its weeks over each article's line in age, shrunk by
+    ``HOLIDAY_PRIOR_ROWS``; columns ``tag``, ``effect``."""
+    age = pl.col("age").cast(pl.Float64)
+    da = age - age.mean().over("article_id")
+    dy = pl.col("y") - pl.col("y").mean().over("article_id")
+    slope = ((da * dy).sum().over("article_id") / (da**2).sum().over("article_id")).fill_nan(0.0)
+    tagged = _tagged(rows).with_columns((dy - slope * da).alias("resid"))
+    plain = float(tagged.filter(pl.col("tag") == "")["resid"].mean() or 0.0)  # type: ignore[arg-type]
+    return (
+        tagged.filter(pl.col("tag") != "")
+        .group_by("tag")
+        .agg(((pl.col("resid").mean() - plain) * pl.len() / (pl.len() + HOLIDAY_PRIOR_ROWS)).alias("effect"))
+    )
+
+
+def with_holidays(rows: pl.DataFrame, effects: pl.DataFrame) -> pl.DataFrame:
+    """`rows` with the ``effect`` of their week's holiday tag (0 for none)."""
+    out = _tagged(rows).join(effects, on="tag", how="left")
+    return out.with_columns(pl.col("effect").fill_null(0.0)).drop("tag")
+
+
+def _tagged(rows: pl.DataFrame) -> pl.DataFrame:
+    weeks = rows.select(pl.col("week").unique())
+    tags = weeks.with_columns(pl.col("week").map_elements(holiday_tag, return_dtype=pl.Utf8).alias("tag"))
+    return rows.join(tags, on="week", how="left")
 
 
 def _trends(recent: pl.DataFrame) -> pl.DataFrame:

@@ -8,6 +8,7 @@ level and life-cycle trend (a line in the article's age, weeks of its ramp-up le
 demand late in life, when markdowns happen, is not read as a weak response; β is then the pooled slope of
 the group, shrunk towards the slope of all groups by ``SHRINK`` weeks' worth of evidence. A group with no
 markdown history takes the pooled slope, and data with none at all ``DEFAULT_ELASTICITY``.
+`article_elasticity` shrinks each article's own slope towards its group's, for articles already marked down.
 
 **Ladder demand.** A forecast row is taken to be at the price it assumed (its ``price`` column, else the
 article's last known price): demand at ladder discount d_l is its distribution scaled by
@@ -26,6 +27,7 @@ DEFAULT_ELASTICITY = 2.0  # a common mid value for fashion markdowns when the da
 MAX_ELASTICITY = 6.0
 RAMP_WEEKS = 3  # first weeks of an article's life, left out: sales still ramp up
 MIN_WEEKS = 4  # weeks an article needs (after its ramp-up) to enter the fit
+ARTICLE_PRIOR = 0.5  # the group's β counts as this much of an article's own price variation
 SHRINK = 0.05  # a group's slope borrows this share of all groups' evidence towards the pooled slope
 
 
@@ -101,6 +103,29 @@ def fit_elasticity(weeks: pl.DataFrame) -> pl.DataFrame:
     )
     extra = pl.DataFrame({"group": ["all"], "elasticity": [pooled], "articles": [int(by["articles"].sum())]})
     return pl.concat([groups.filter(pl.col("group") != "all"), extra]).sort("group")
+
+
+def article_elasticity(
+    weeks: pl.DataFrame, fitted: pl.DataFrame, prior: float = ARTICLE_PRIOR
+) -> pl.DataFrame:
+    """β per article: its own slope (as in `fit_elasticity`) shrunk towards its group's β, the group's
+    counting as `prior` units of the article's price variation (Σ of its residual log-price squared); an
+    article without price variation takes its group's. Columns ``article_id``, ``elasticity``.
+    """
+    rows = weeks.filter(pl.col("age") >= RAMP_WEEKS).with_columns(
+        pl.col("units").add(0.5).log().alias("y"), (1.0 - pl.col("discount")).log().alias("x")
+    )
+    rows = rows.filter(pl.len().over("article_id") >= MIN_WEEKS)
+    rows = rows.with_columns([_residual(pl.col(c)).alias(f"r{c}") for c in ("x", "y")])
+    per = rows.group_by("article_id", "group").agg(
+        (pl.col("rx") * pl.col("ry")).sum().alias("sxy"), (pl.col("rx") ** 2).sum().alias("sxx")
+    )
+    group_beta = pl.Series(elasticity_for(per["group"], fitted))
+    shrunk = (-pl.col("sxy") + prior * pl.col("_group")) / (pl.col("sxx") + prior)
+    return per.with_columns(group_beta.alias("_group")).select(
+        "article_id",
+        shrunk.fill_nan(None).fill_null(pl.col("_group")).clip(0.0, MAX_ELASTICITY).alias("elasticity"),
+    )
 
 
 def _residual(column: pl.Expr) -> pl.Expr:
