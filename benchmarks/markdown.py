@@ -14,7 +14,8 @@ the worst seed; then ours against the best rule (per seed) and against the oracl
 
 Scale: forecasts of ``--scale-articles`` articles × ``--scale-stores`` stores × 8 weeks (mean and three
 quantiles, every season ending within the horizon), store and DC stock; the time of `plan_markdowns` from the
-frames (pooling, lift fit, search, outputs, Monte-Carlo check) and of the search alone.
+frames (pooling, lift fit, search, outputs, Monte-Carlo check), chain-wide or (``--scale-level cluster``) per
+store cluster (``--scale-clusters`` clusters of stores).
 """
 
 from __future__ import annotations
@@ -119,7 +120,9 @@ def replay_part(args: argparse.Namespace) -> None:
     )
 
 
-def scale_instance(articles: int, stores: int, weeks: int, seed: int = 1) -> dict[str, pl.DataFrame]:
+def scale_instance(
+    articles: int, stores: int, weeks: int, clusters: int = 15, seed: int = 1
+) -> dict[str, pl.DataFrame]:
     """Generated frames of a season's end: forecasts, catalogue, stock, stores, panel history."""
     rng = np.random.default_rng(seed)
     start = date(2024, 3, 4)
@@ -171,7 +174,16 @@ def scale_instance(articles: int, stores: int, weeks: int, seed: int = 1) -> dic
             "list_price": list_price,
         }
     )
-    return {"forecasts": forecasts, "articles": catalogue, "stock": stock, "panel": panel}
+    stores_frame = pl.DataFrame(
+        {"store_id": store_ids, "cluster": [f"C{i % clusters:02d}" for i in range(stores)]}
+    )
+    return {
+        "forecasts": forecasts,
+        "articles": catalogue,
+        "stock": stock,
+        "panel": panel,
+        "stores": stores_frame,
+    }
 
 
 def scale_part(args: argparse.Namespace) -> None:
@@ -186,7 +198,8 @@ def scale_part(args: argparse.Namespace) -> None:
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     t = result.totals
     print(
-        f"scale: {args.scale_articles:,} articles × {args.scale_stores} stores × 8 weeks "
+        f"scale ({args.scale_level}): {args.scale_articles:,} articles × {args.scale_stores} stores × 8 "
+        f"weeks "
         f"({frames['forecasts'].height:,} forecast rows, generated in {built:.1f} s): plan_markdowns "
         f"{wall:.1f} s wall, {cpu:.1f} s CPU, {int(t['units']):,} units, "
         f"{int(t['search_nodes']):,} price-path nodes; "
@@ -209,6 +222,8 @@ def main() -> None:
     parser.add_argument("--train-seeds", type=int, nargs="+", default=[101, 102, 103])
     parser.add_argument("--scale-articles", type=int, default=10_000)
     parser.add_argument("--scale-stores", type=int, default=300)
+    parser.add_argument("--scale-level", choices=["chain", "cluster"], default="chain")
+    parser.add_argument("--scale-clusters", type=int, default=15)
     args = parser.parse_args()
     if args.part in ("replay", "both"):
         replay_part(args)

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from forecast.distribution import DemandDistribution
 from forecast.markdown.planner import MarkdownProblem, evaluate_path, monte_carlo, solve
 from forecast.markdown.response import lift, scaled_ladder
+from forecast.markdown.rules import FixedRule, SellThroughRule, follow
 
 
 def _problem(
@@ -120,3 +121,19 @@ def test_monte_carlo_agrees_with_the_expected_stock_path_when_stock_is_ample() -
     exact = monte_carlo(*args, samples=4000, seed=1)
     approx = evaluate_path(*args)
     np.testing.assert_allclose(exact.units.sum(axis=1), approx.units.sum(axis=1), rtol=0.02)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), max_steps=st.integers(0, 3), gap=st.integers(0, 3))
+def test_rules_keep_the_planners_rules(seed: int, max_steps: int, gap: int) -> None:
+    rng = np.random.default_rng(seed)
+    problem = _problem(rng, units=10, weeks=6, levels=5, quantiles=False)
+    life = np.clip(rng.uniform(0.3, 0.9, size=(10, 1)) + 0.05 * np.arange(6)[None, :], 0, 1)
+    for rule in (
+        SellThroughRule(target_end=float(rng.uniform(0.5, 1.2)), depth=2),
+        FixedRule(share=0.5, depth=1),
+    ):
+        levels = follow(rule, problem, life, max_steps, gap)
+        for u in range(problem.units):
+            state = (int(problem.level[u]), int(problem.steps_used[u]), int(problem.weeks_held[u]))
+            assert _valid(tuple(levels[u]), *state, max_steps, gap)

@@ -81,7 +81,7 @@ def markdown_section(
         return [*parts, "<p>No article's season ends within the markdown horizon.</p>"]
     n = int(result.totals.get("units", 0))
     gap = result.totals.get("approximation_gap")
-    note = "" if gap is None else f" A Monte-Carlo check puts the plan's exact profit {100 * gap:+.1f}% off."
+    note = "" if gap is None else f" The expected-stock figure is {100 * gap:+.1f}% off a Monte-Carlo check."
     parts.append(
         f"<p>{n:,} articles (× cluster) whose season ends within the horizon: expected profit to the "
         f"season's end, purchase cost sunk, under each policy.{html.escape(note)}</p>"
