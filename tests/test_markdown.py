@@ -184,3 +184,29 @@ def test_replay_is_deterministic_and_the_oracle_beats_no_markdown() -> None:
     assert oracle.profit.sum() > keep.profit.sum()
     assert np.array_equal(play(world, NoMarkdown(), settings).profit, keep.profit)
     assert (keep.units <= keep.start_stock + 1e-9).all()
+
+
+def test_cli_prices_without_a_price_column_exits_1(tmp_path: Path) -> None:
+    pipeline = tmp_path / "p.toml"
+    pipeline.write_text(
+        'name = "p"\n[data]\nadapter = "simulate"\n[simulate]\narticles = 20\nstores = 2\nweeks = 30\n'
+    )
+    prices = tmp_path / "prices.csv"
+    prices.write_text("article_id,store_id,week\nA00001,ALL,2024-01-01\n", encoding="utf-8")
+    args = [
+        sys.executable,
+        "-m",
+        "forecast",
+        "markdown",
+        str(pipeline),
+        "--prices",
+        str(prices),
+        "--out",
+        str(tmp_path / "o"),
+    ]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"error: {prices}: column 'price': missing column(s) ['price']; fix: give the columns "
+        "['article_id', 'store_id', 'week', 'price']"
+    ]
