@@ -188,12 +188,17 @@ def scale_instance(
 
 def scale_part(args: argparse.Namespace) -> None:
     started = time.perf_counter()
-    frames = scale_instance(args.scale_articles, args.scale_stores, 8)
+    frames = scale_instance(args.scale_articles, args.scale_stores, 8, args.scale_clusters)
     built = time.perf_counter() - started
-    settings = MarkdownConfig()
+    settings = MarkdownConfig(level=args.scale_level)
     cpu, wall = time.process_time(), time.perf_counter()
     result = plan_markdowns(
-        frames["forecasts"], frames["panel"], frames["articles"], frames["stock"], settings
+        frames["forecasts"],
+        frames["panel"],
+        frames["articles"],
+        frames["stock"],
+        settings,
+        stores=frames["stores"],
     )
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     t = result.totals

@@ -210,3 +210,21 @@ def test_cli_prices_without_a_price_column_exits_1(tmp_path: Path) -> None:
         f"error: {prices}: column 'price': missing column(s) ['price']; fix: give the columns "
         "['article_id', 'store_id', 'week', 'price']"
     ]
+
+
+def test_replay_world_is_the_simulated_retailer() -> None:
+    cfg = SimulateConfig(articles=300, stores=6, weeks=50, seed=4)
+    world = build_world(cfg, weeks=6)
+    ds = simulate_dataset(cfg)
+    assert ds.dc_stock is not None
+    catalogue = ds.articles.filter(pl.col("article_id").is_in(pl.Series(world.article_id).implode()))
+    lookup = dict(zip(catalogue["article_id"].to_list(), catalogue["list_price"].to_list(), strict=True))
+    assert np.allclose([lookup[a] for a in world.article_id], world.list_price)
+    # the DC prices the week after the history at the catalogue's planned price: the rebuilt schedule's
+    dc = dict(zip(ds.dc_stock["article_id"].to_list(), ds.dc_stock["price"].to_list(), strict=True))
+    planned = np.round(world.list_price * (1 - world.catalogue[:, 0]), 2)
+    assert all(dc[a] == pytest.approx(p) for a, p in zip(world.article_id, planned, strict=True) if a in dc)
+    ends = catalogue.select("article_id", "end_date").sort("article_id")
+    last_open = [world.weeks[int(np.flatnonzero(row)[-1])] for row in world.open_weeks]
+    for end, week in zip(ends["end_date"].to_list(), last_open, strict=True):
+        assert week <= end < week + timedelta(weeks=1)

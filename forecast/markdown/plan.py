@@ -329,7 +329,8 @@ def _base_demand(
     pooled = pooled.with_columns([(pl.col("mean") + pl.col(q)).clip(lower_bound=0.0).alias(q) for q in qcols])
     full = grid.join(pooled, on=[*UNIT, "week"], how="left").sort([*UNIT, "week"])
     full = full.with_columns(
-        pl.col("mean").fill_null(0.0), pl.col("_assumed").fill_null(strategy="forward").over(UNIT)
+        pl.col("mean").fill_null(0.0),
+        pl.col("_assumed").fill_null(strategy="forward").fill_null(strategy="backward").over(UNIT),
     )
     return DemandDistribution.from_frame(full), full["_assumed"].fill_null(0.0).to_numpy().astype(float)
 
