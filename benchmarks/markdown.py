@@ -82,12 +82,12 @@ def replay_part(args: argparse.Namespace) -> None:
         f"{fixed} ({fx_profit:,.0f})"
     )
     policies = [
-        Optimiser(stores=args.stores),
+        Optimiser(),
         NoMarkdown(),
         Catalogue(),
         RulePolicy(sell_through),  # type: ignore[arg-type]
         RulePolicy(fixed),  # type: ignore[arg-type]
-        Optimiser(oracle=True, stores=args.stores),
+        Optimiser(oracle=True),
     ]
     per_seed: dict[str, list[dict[str, float]]] = {p.name: [] for p in policies}
     articles = []

@@ -179,7 +179,7 @@ def test_replay_is_deterministic_and_the_oracle_beats_no_markdown() -> None:
     cut = np.full(world.article_id.size, 0.2)
     assert (world.demand(cut, 0) >= world.demand(np.zeros_like(cut), 0)).all()
     settings = MarkdownConfig()
-    oracle = play(world, Optimiser(oracle=True, stores=6), settings)
+    oracle = play(world, Optimiser(oracle=True), settings)
     keep = play(world, NoMarkdown(), settings)
     assert oracle.profit.sum() > keep.profit.sum()
     assert np.array_equal(play(world, NoMarkdown(), settings).profit, keep.profit)

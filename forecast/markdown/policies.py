@@ -1,13 +1,15 @@
 """The policies of the markdown replay (`forecast.markdown.replay`): ours, the oracle and the rules.
 
 **Ours** (`Optimiser` with `TrendForecaster`): each week the forecasts are refitted on the history to date
-(the simulator's weeks before the replay and the policy's own weeks since, stocked-out weeks left out) with a
-cheap model, so that every week can be refitted: the lift β per category (`forecast.markdown.response`),
-then per article the list-price-equivalent sales (units / lift of the week's discount) of its last
-``TREND_WEEKS`` weeks after the ramp-up, with a log-linear trend in age whose slope is shrunk towards the
-category's median slope. Its demand distribution is a negative binomial with the mean forecast and the
-dispersion of the stores' demand the pooled week carries (``DISPERSION`` per store, ``stores`` stores of
-equal share), given to the planner as quantiles. **The oracle** is the same planner given the true
+(the simulator's weeks before the replay, its stockouts imputed, and the policy's own weeks since, weeks it
+sold out left out) with a cheap model, so that every week can be refitted: the lift β per category, and per
+article shrunk towards it where the article has been marked down (`forecast.markdown.response`); per
+article, the list-price-equivalent sales (units / lift of the week's discount) of its last ``TREND_WEEKS``
+weeks after the ramp-up, freed of the holiday weeks' lift (fitted on the history per holiday, by
+`holiday_tag`), with a log-linear trend in age whose slope is shrunk towards the category's median slope.
+Its demand distribution is a negative binomial with the mean forecast and the squared coefficient of
+variation left around the trend lines (median over articles), given to the planner as quantiles.
+**The oracle** is the same planner given the true
 expected demand of every store at every ladder price and the true distribution's moments.
 """
 
@@ -75,7 +77,6 @@ class Optimiser:
     """The planner, re-run every week on the forecasts of `oracle` (true model) or of `TrendForecaster`."""
 
     oracle: bool = False
-    stores: int = 25
 
     @property
     def name(self) -> str:
@@ -112,9 +113,9 @@ class Optimiser:
         return negative_binomial(mean.ravel(), variance.ravel())
 
     def _forecast(self, world: World, season: Season, t: int, ladder: np.ndarray) -> DemandDistribution:
-        base, beta = TrendForecaster().fit_predict(world, season, t)
+        base, beta, cv2 = TrendForecaster().fit_predict(world, season, t)
         mean = base[:, :, None] * lift(ladder[None, None, :], beta[:, None, None])
-        variance = mean + mean**2 / (DISPERSION * self.stores)
+        variance = mean + cv2 * mean**2
         return negative_binomial(mean.ravel(), variance.ravel())
 
 
@@ -138,8 +139,9 @@ class TrendForecaster:
 
     weeks: int = TREND_WEEKS
 
-    def fit_predict(self, world: World, season: Season, t: int) -> tuple[np.ndarray, np.ndarray]:
-        """Base demand at the list price (A, T − t) and the lift's β per article."""
+    def fit_predict(self, world: World, season: Season, t: int) -> tuple[np.ndarray, np.ndarray, float]:
+        """Base demand at the list price (A, T − t), the lift's β per article and the squared coefficient of
+        variation of weekly demand around the forecast (the median over articles)."""
         rows = pl.concat([world.history, *season.log])
         first = rows.group_by("article_id").agg(pl.col("week").min().alias("_first"))
         rows = rows.join(first, on="article_id").with_columns(
@@ -177,7 +179,8 @@ class TrendForecaster:
         frame = pl.DataFrame({"article_id": world.article_id}).join(trend, on="article_id", how="left")
         frame = frame.join(first, on="article_id", how="left")
         future = with_holidays(pl.DataFrame({"week": world.weeks[t:]}, schema={"week": pl.Date}), effects)
-        return self._predict(world, frame, t) * np.exp(future["effect"].to_numpy())[None, :], beta
+        cv2 = float(trend["cv2"].drop_nulls().median() or 0.0)  # type: ignore[arg-type]
+        return self._predict(world, frame, t) * np.exp(future["effect"].to_numpy())[None, :], beta, cv2
 
     def _predict(self, world: World, frame: pl.DataFrame, t: int) -> np.ndarray:
         level = frame["level"].fill_null(0.0).to_numpy().astype(float)
@@ -238,6 +241,8 @@ def _trends(recent: pl.DataFrame) -> pl.DataFrame:
         age.mean().alias("anchor"),
         ((da * (pl.col("y") - pl.col("y").mean())).sum() / (da**2).sum()).alias("raw"),
         (da**2).sum().alias("sxx"),
+        pl.col("y").var().alias("y_var"),
+        pl.len().alias("n"),
     )
     per = per.with_columns(pl.col("raw").fill_nan(None).clip(-1.0, 0.3))
     prior = per.group_by("group").agg(pl.col("raw").median().alias("prior"))
@@ -246,7 +251,10 @@ def _trends(recent: pl.DataFrame) -> pl.DataFrame:
     slope = (weight * pl.col("raw").fill_null(pl.col("prior")) + (1 - weight) * pl.col("prior")).alias(
         "slope"
     )
-    return per.select("article_id", "level", "anchor", slope)
+    # the log variance left around the line: 1/mean from Poisson counts, the rest the squared CV of demand
+    explained = pl.col("raw").fill_null(0.0) ** 2 * pl.col("sxx") / (pl.col("n") - 1)
+    spread = (pl.col("y_var") - explained - (-pl.col("level")).exp()).clip(lower_bound=0.0)
+    return per.select("article_id", "level", "anchor", slope, spread.alias("cv2"))
 
 
 def ladder_start(world: World, settings: MarkdownConfig) -> np.ndarray:
