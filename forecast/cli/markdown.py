@@ -69,7 +69,7 @@ def command(
     from forecast.config import load_pipeline
     from forecast.io import check_output, publish_set, staging_dir
     from forecast.markdown.config import MarkdownConfig
-    from forecast.markdown.output import stage_files, stock_frame, totals_line
+    from forecast.markdown.output import FILES, stage_files, stock_frame, totals_line
     from forecast.markdown.plan import plan_markdowns
     from forecast.panel import build_panel
     from forecast.predict import predict_all
@@ -100,4 +100,5 @@ def command(
         with interrupts.held(), publish_set(out, files):
             interrupts.check()
             interrupts.settle()
-    console.print(f"{totals_line(result)} -> {out}")
+    console.print(totals_line(result))
+    console.print(f"wrote {', '.join(FILES)} to {out}")

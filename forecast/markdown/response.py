@@ -25,7 +25,7 @@ from forecast.distribution import DemandDistribution
 
 DEFAULT_ELASTICITY = 2.0  # a common mid value for fashion markdowns when the data has no markdown at all
 MAX_ELASTICITY = 6.0
-RAMP_WEEKS = 3  # first weeks of an article's life, left out: sales still ramp up
+RAMP_WEEKS = 6  # first weeks of life, left out: sales still ramp up, which a line in age misreads
 MIN_WEEKS = 4  # weeks an article needs (after its ramp-up) to enter the fit
 ARTICLE_PRIOR = 0.5  # the group's β counts as this much of an article's own price variation
 SHRINK = 0.05  # a group's slope borrows this share of all groups' evidence towards the pooled slope
