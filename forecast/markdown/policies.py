@@ -30,8 +30,8 @@ from forecast.markdown.response import RAMP_WEEKS, article_elasticity, elasticit
 from forecast.markdown.rules import Rule, apply_step
 from forecast.simulate.retail import DISPERSION
 
-TREND_WEEKS = 6
-SLOPE_PRIOR_WEEKS = 4.0  # the category's median slope counts as this many weeks of evidence
+TREND_WEEKS = 10  # weeks of an article's recent history its trend is fitted on
+SLOPE_PRIOR_WEEKS = 8.0  # the category's median slope counts as this many weeks of evidence
 HOLIDAY_OFFSETS = (0, -1, -2, 1)  # weeks before (-) or after (+) the holiday's week, first match wins
 HOLIDAY_PRIOR_ROWS = 20.0  # a holiday's lift is shrunk towards none by this many rows' worth
 LEVELS = np.array([0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98])
