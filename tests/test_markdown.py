@@ -228,3 +228,14 @@ def test_replay_world_is_the_simulated_retailer() -> None:
     last_open = [world.weeks[int(np.flatnonzero(row)[-1])] for row in world.open_weeks]
     for end, week in zip(ends["end_date"].to_list(), last_open, strict=True):
         assert week <= end < week + timedelta(weeks=1)
+
+
+def test_nothing_to_plan_gives_empty_files_with_their_columns(retailer: dict[str, pl.DataFrame]) -> None:
+    later = retailer["articles"].with_columns(pl.col("end_date") + timedelta(weeks=60))
+    result = plan_markdowns(
+        retailer["forecasts"], retailer["panel"], later, retailer["stock"], MarkdownConfig()
+    )
+    assert result.markdowns.height == 0
+    assert result.markdowns.columns[:5] == ["article_id", "cluster", "week", "discount", "price"]
+    assert result.summary.height == 0
+    assert result.totals == {"units": 0.0}
