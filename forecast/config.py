@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from forecast.config_checks import check_lightgbm_params, check_seed, check_value, read_pipeline_file
 from forecast.errors import ConfigError
+from forecast.markdown.config import MarkdownConfig
 from forecast.objectives import OBJECTIVES
 
 QUANTILE_STARTS = ("average", "mean", "median")  # where LightGBM's quantile boosters start
@@ -426,6 +427,7 @@ class PipelineConfig:
     replenishment: ReplenishmentConfig = field(default_factory=ReplenishmentConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
+    markdown: MarkdownConfig | None = None  # the markdown step of `forecast run` runs only with the section
 
     @property
     def backtest_horizon(self) -> int:
@@ -482,9 +484,9 @@ SECTIONS: dict[str, type] = {
 def parse_pipeline(raw: dict[str, Any], source: Path | None = None) -> PipelineConfig:
     """Build a checked `PipelineConfig` from a parsed TOML mapping."""
     where = str(source) if source else "pipeline"
-    unknown = sorted(set(raw) - set(SECTIONS) - {"name"})
+    unknown = sorted(set(raw) - set(SECTIONS) - {"name", "markdown"})
     if unknown:
-        msg = f"{where}: unknown section(s) {unknown}; allowed: {sorted(SECTIONS)}"
+        msg = f"{where}: unknown section(s) {unknown}; allowed: {sorted([*SECTIONS, 'markdown'])}"
         raise ConfigError(msg)
     name = raw.get("name") or (source.stem if source else None)
     if not name:
@@ -520,6 +522,8 @@ def parse_pipeline(raw: dict[str, Any], source: Path | None = None) -> PipelineC
     for key, cls in SECTIONS.items():
         section = data_raw if key == "data" else raw.get(key, {})
         kwargs[key] = _section(cls, section, f"{where} [{key}]")
+    if "markdown" in raw:
+        kwargs["markdown"] = _section(MarkdownConfig, raw["markdown"], f"{where} [markdown]")
     return PipelineConfig(**kwargs)
 
 

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
     from forecast.allocation import AllocationResult
     from forecast.backtest import BacktestResult
+    from forecast.markdown.plan import MarkdownResult
     from forecast.replenish import ReplenishResult
 
 Progress = Callable[[str], None]
@@ -58,6 +59,7 @@ OUTPUTS = (
     "rejects.csv",
 )
 REPLENISH_OUTPUTS = ("shipments.csv", "orders.csv", "replenishment_summary.csv")
+MARKDOWN_OUTPUTS = ("markdowns.csv", "markdown_summary.csv", "markdown_response.csv")
 
 
 def _default_stages() -> dict[str, Callable[..., object]]:
@@ -146,6 +148,7 @@ class _Computed:
     inputs: dict[str, pl.DataFrame] = field(default_factory=dict)  # the allocation's dc stock, stores, stock
     warnings: list[str] = field(default_factory=list)  # every warning a stage reported
     replenishment: ReplenishResult | None = None  # when [replenishment] is enabled
+    markdown: MarkdownResult | None = None  # when the pipeline has [markdown]
 
 
 def run_job(
@@ -265,7 +268,7 @@ def _compute(
         plan = steps.replenish(
             demand, inputs.dc_stock, inputs.stores, inputs.store_stock, config.replenishment
         )
-    return _Computed(
+    done = _Computed(
         ds,
         panel,
         backtest,
@@ -278,6 +281,12 @@ def _compute(
         warnings,
         plan,
     )
+    if config.markdown is not None:
+        from forecast.markdown.job import markdown_step
+
+        say("planning markdowns to the season's end")
+        done.markdown = markdown_step(demand, panel, ds, inputs, config)
+    return done
 
 
 def _report_data(config: PipelineConfig, done: _Computed, run_id: str) -> ReportData:
@@ -301,6 +310,7 @@ def _report_data(config: PipelineConfig, done: _Computed, run_id: str) -> Report
         warnings=list(done.warnings),
         replenishment=done.replenishment.summary if done.replenishment is not None else None,
         replenishment_stock=done.replenishment.article_weeks if done.replenishment is not None else None,
+        markdown=done.markdown,
     )
 
 
@@ -337,6 +347,10 @@ def _write_outputs(staging: Path, done: _Computed, report_html: str) -> dict[str
         frames = (done.replenishment.shipments, done.replenishment.orders, done.replenishment.summary)
         for name, frame in zip(REPLENISH_OUTPUTS, frames, strict=True):
             files[name.removesuffix(".csv")] = write_csv(frame, staging / name)
+    if done.markdown is not None:
+        from forecast.markdown.output import stage_files
+
+        files.update(stage_files(done.markdown, staging))
     return files
 
 
@@ -362,6 +376,8 @@ def _log_run(
             numbers[f"replenish_{key}"] = float(getattr(plan, key))
         numbers["replenish_shipped_units"] = float(plan.shipments["units"].sum())
         numbers["replenish_ordered_units"] = float(plan.orders["units"].sum())
+    if done.markdown is not None:
+        numbers.update({f"markdown_{k}": v for k, v in done.markdown.totals.items()})
     mlflow.log_metrics({k: v for k, v in numbers.items() if math.isfinite(v)})
     mlflow.set_tags({"champion": bt.champion, "objective": config.backtest.objective})
     tracking.log_files(files)
@@ -428,7 +444,7 @@ def _commit(
     at any point takes the registration back out and puts the previous outputs back (a rejects.csv,
     store_stock.csv or multi-week plan file of an earlier run goes when this run has none).
     """
-    optional = ["rejects.csv", "store_stock.csv", *REPLENISH_OUTPUTS]
+    optional = ["rejects.csv", "store_stock.csv", *REPLENISH_OUTPUTS, *MARKDOWN_OUTPUTS]
     remove = [name for name in optional if name.removesuffix(".csv") not in files]
     with interrupts.held(), publish_set(out, files, remove=remove) as outputs:
         registration = None

@@ -9,6 +9,8 @@ from typing import Any
 
 import polars as pl
 
+from forecast.markdown.report import MarkdownResult
+
 
 @dataclass
 class ReportData:
@@ -39,3 +41,4 @@ class ReportData:
     warnings: Sequence[str] = ()
     replenishment: pl.DataFrame | None = None  # weekly summary of the multi-week plan
     replenishment_stock: pl.DataFrame | None = None  # its article × week planned stock and demand
+    markdown: MarkdownResult | None = None  # the markdown plan, when the pipeline has [markdown]

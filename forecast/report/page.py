@@ -13,6 +13,7 @@ from typing import Any
 import polars as pl
 
 from forecast.io import write_text
+from forecast.markdown.report import markdown_section
 from forecast.report.data import ReportData
 from forecast.report.plots import cold_start_article, cold_start_figure, figures, store_totals
 
@@ -265,6 +266,7 @@ def render_report(data: ReportData, plots: Mapping[str, bytes] | None = None) ->
         "<h2>Allocation plan</h2>",
         _plan_section(data, plots),
         *_replenishment_section(data, plots),
+        *markdown_section(data.markdown, plots, _img, html_table),
         "<h2>Data</h2>",
         _data_section(data),
     ]

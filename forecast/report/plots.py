@@ -10,6 +10,7 @@ from datetime import date
 import polars as pl
 from matplotlib.figure import Figure
 
+from forecast.markdown.report import markdown_figures
 from forecast.report.data import ReportData
 
 TOP_ARTICLES = 3
@@ -194,6 +195,7 @@ def figures(data: ReportData) -> dict[str, bytes]:
         from forecast.replenish.figure import stock_figure
 
         out["replenishment_stock.png"] = png(stock_figure(data.replenishment_stock))
+    out.update(markdown_figures(data.markdown, png))
     return out
 
 
