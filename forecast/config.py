@@ -16,6 +16,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from forecast.buy.config import BuyConfig
 from forecast.config_checks import check_lightgbm_params, check_seed, check_value, read_pipeline_file
 from forecast.errors import ConfigError
 from forecast.objectives import OBJECTIVES
@@ -422,6 +423,7 @@ class PipelineConfig:
     replenishment: ReplenishmentConfig = field(default_factory=ReplenishmentConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
+    buy: BuyConfig | None = None  # the pre-season buy step, when the pipeline has [buy]
 
     @property
     def backtest_horizon(self) -> int:
@@ -472,6 +474,7 @@ SECTIONS: dict[str, type] = {
     "replenishment": ReplenishmentConfig,
     "tracking": TrackingConfig,
     "engine": EngineConfig,
+    "buy": BuyConfig,
 }
 
 
@@ -516,6 +519,8 @@ def parse_pipeline(raw: dict[str, Any], source: Path | None = None) -> PipelineC
     for key, cls in SECTIONS.items():
         section = data_raw if key == "data" else raw.get(key, {})
         kwargs[key] = _section(cls, section, f"{where} [{key}]")
+    if "buy" not in raw:
+        kwargs["buy"] = None
     return PipelineConfig(**kwargs)
 
 
