@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
     from forecast.allocation import AllocationResult
     from forecast.backtest import BacktestResult
+    from forecast.buy.plan import BuyResult
     from forecast.replenish import ReplenishResult
 
 Progress = Callable[[str], None]
@@ -58,6 +59,7 @@ OUTPUTS = (
     "rejects.csv",
 )
 REPLENISH_OUTPUTS = ("shipments.csv", "orders.csv", "replenishment_summary.csv")
+BUY_OUTPUTS = ("buy_plan.csv", "buy_allocation.csv")  # when the pipeline has [buy] (forecast.buy)
 
 
 def _default_stages() -> dict[str, Callable[..., object]]:
@@ -146,6 +148,7 @@ class _Computed:
     inputs: dict[str, pl.DataFrame] = field(default_factory=dict)  # the allocation's dc stock, stores, stock
     warnings: list[str] = field(default_factory=list)  # every warning a stage reported
     replenishment: ReplenishResult | None = None  # when [replenishment] is enabled
+    buy: BuyResult | None = None  # when the pipeline has [buy]
 
 
 def run_job(
@@ -265,6 +268,12 @@ def _compute(
         plan = steps.replenish(
             demand, inputs.dc_stock, inputs.stores, inputs.store_stock, config.replenishment
         )
+    buy = None
+    if config.buy is not None:
+        from forecast.buy.plan import buy_plan
+
+        say(f"buying the new articles {config.buy.lead_weeks} weeks before their launch")
+        buy = buy_plan(ds, panel, config)
     return _Computed(
         ds,
         panel,
@@ -277,6 +286,7 @@ def _compute(
         inputs.files(),
         warnings,
         plan,
+        buy,
     )
 
 
@@ -301,7 +311,15 @@ def _report_data(config: PipelineConfig, done: _Computed, run_id: str) -> Report
         warnings=list(done.warnings),
         replenishment=done.replenishment.summary if done.replenishment is not None else None,
         replenishment_stock=done.replenishment.article_weeks if done.replenishment is not None else None,
+        sections=_buy_sections(done),
     )
+
+
+def _buy_sections(done: _Computed) -> list[str]:
+    from forecast.buy.report import buy_section
+
+    buy = done.buy
+    return [] if buy is None else [buy_section(buy.plan, buy.lead_weeks, buy.status)]
 
 
 def _allocation_summary(allocation: AllocationResult) -> PlanSummary:
@@ -337,6 +355,9 @@ def _write_outputs(staging: Path, done: _Computed, report_html: str) -> dict[str
         frames = (done.replenishment.shipments, done.replenishment.orders, done.replenishment.summary)
         for name, frame in zip(REPLENISH_OUTPUTS, frames, strict=True):
             files[name.removesuffix(".csv")] = write_csv(frame, staging / name)
+    if done.buy is not None:
+        for name, frame in zip(BUY_OUTPUTS, (done.buy.plan, done.buy.allocation), strict=True):
+            files[name.removesuffix(".csv")] = write_csv(csv_precision(frame), staging / name)
     return files
 
 
@@ -362,6 +383,10 @@ def _log_run(
             numbers[f"replenish_{key}"] = float(getattr(plan, key))
         numbers["replenish_shipped_units"] = float(plan.shipments["units"].sum())
         numbers["replenish_ordered_units"] = float(plan.orders["units"].sum())
+    if done.buy is not None:
+        from forecast.buy.report import buy_totals
+
+        numbers |= {f"buy_{k}": v for k, v in buy_totals(done.buy.plan).items()}
     mlflow.log_metrics({k: v for k, v in numbers.items() if math.isfinite(v)})
     mlflow.set_tags({"champion": bt.champion, "objective": config.backtest.objective})
     tracking.log_files(files)
@@ -428,7 +453,7 @@ def _commit(
     at any point takes the registration back out and puts the previous outputs back (a rejects.csv,
     store_stock.csv or multi-week plan file of an earlier run goes when this run has none).
     """
-    optional = ["rejects.csv", "store_stock.csv", *REPLENISH_OUTPUTS]
+    optional = ["rejects.csv", "store_stock.csv", *REPLENISH_OUTPUTS, *BUY_OUTPUTS]
     remove = [name for name in optional if name.removesuffix(".csv") not in files]
     with interrupts.held(), publish_set(out, files, remove=remove) as outputs:
         registration = None

@@ -68,6 +68,7 @@ class ReportData:
     warnings: Sequence[str] = ()
     replenishment: pl.DataFrame | None = None  # weekly summary of the multi-week plan
     replenishment_stock: pl.DataFrame | None = None  # its article × week planned stock and demand
+    sections: Sequence[str] = ()  # further HTML sections of other steps (e.g. the buy), before "Data"
 
 
 def png(fig: Figure) -> bytes:
@@ -490,6 +491,7 @@ def render_report(data: ReportData, plots: Mapping[str, bytes] | None = None) ->
         "<h2>Allocation plan</h2>",
         _plan_section(data, plots),
         *_replenishment_section(data, plots),
+        *data.sections,
         "<h2>Data</h2>",
         _data_section(data),
     ]

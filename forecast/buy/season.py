@@ -51,6 +51,7 @@ from forecast.errors import InputError
 from forecast.features import launch as cf
 
 MAX_SEASON_WEEKS = 104
+MIN_HELD = 60  # launches scored at least by the inner holdout (a third of them when fewer than 180)
 LEVEL_WINDOWS = (4, 13)  # weeks before the decision read by the sales-level index
 LEVEL_CURVE_WEEKS = 4  # weeks from launch of the launches the sales-level index compares
 LGB_PARAMS: dict[str, Any] = {
@@ -392,7 +393,7 @@ class SeasonModel:
     def _holdout_errors(self, x: np.ndarray, y: np.ndarray, weight: np.ndarray) -> np.ndarray:
         """Log errors of a model fitted on the earlier launches, on the latest `holdout_share` (rows are
         in launch order)."""
-        held = max(5, int(round(self.holdout_share * len(y))))
+        held = max(min(MIN_HELD, len(y) // 3), int(round(self.holdout_share * len(y))))
         cut = len(y) - held
         if cut < 10:
             return y - float(np.mean(y))
