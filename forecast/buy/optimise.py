@@ -47,7 +47,7 @@ def expected_profit(
     --------
     >>> expected_profit(np.array([[0.0, 10.0]]), np.array([10.0]), np.array([1.0]), np.array([0.4]),
     ...     np.array([0.1]))
-    array([0.75])
+    array([1.5])
     """
     sales, leftover = expected_outcome(atoms, units)
     return np.asarray((price - unit_cost) * sales - (unit_cost - salvage) * leftover)
