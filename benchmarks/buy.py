@@ -18,11 +18,16 @@ Usage::
 
     nice .venv/bin/python benchmarks/buy.py
     nice .venv/bin/python benchmarks/buy.py --demo
+    nice .venv/bin/python benchmarks/buy.py --leads 0 --params '{"direct": true}'
+
+``--params`` (JSON) sets `forecast.buy.season.SeasonModel` parameters, to compare its alternatives on the
+same holdout.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 from datetime import timedelta
 from pathlib import Path
@@ -32,9 +37,10 @@ import polars as pl
 from common import table, timed  # benchmarks/common.py, beside this script
 
 from forecast.adapters.visuelle import load_visuelle
+from forecast.buy.features import season_lengths, season_totals
 from forecast.buy.optimise import best_orders, critical_fractile, realised_profit
 from forecast.buy.rules import RULES, rule_orders
-from forecast.buy.season import SeasonForecast, SeasonModel, forecast_seasons, season_lengths, season_totals
+from forecast.buy.season import SeasonForecast, SeasonModel, forecast_seasons
 from forecast.config import DataConfig, SimulateConfig, load_pipeline
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,7 +49,7 @@ COSTS = ((1.0, 0.4, 0.15), (1.0, 0.6, 0.3))
 KNN = ["category", "color", "fabric"]
 
 
-def load_visuelle_train(folder: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
+def load_visuelle_train(folder: Path) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame | None]:
     """Panel and catalogue of ``train.csv`` alone (a folder holding only it and the trends is read)."""
     with tempfile.TemporaryDirectory() as tmp:
         for name in ("train.csv", "gtrends.csv"):
@@ -52,7 +58,7 @@ def load_visuelle_train(folder: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
     panel = ds.sales.select("article_id", "store_id", pl.col("date").alias("week"), "units")
     code = pl.col("article_id").cast(pl.Int64, strict=False)
     articles = ds.articles.sort("launch_date", code, "article_id").drop("is_future")
-    return panel, articles
+    return panel, articles, ds.trends
 
 
 def shares(
@@ -117,12 +123,12 @@ def run_case(
 
 
 def visuelle(args: argparse.Namespace) -> None:
-    panel, articles = load_visuelle_train(args.data)
+    panel, articles, _ = load_visuelle_train(args.data)
     n = int(round(args.share * articles.height))
     scored = articles.tail(n)
     totals = panel.group_by("article_id").agg(pl.col("units").sum().alias("total"))
     truth = scored.select("article_id").join(totals, on="article_id", how="left", maintain_order="left")
-    model = SeasonModel(seed=args.seed)
+    model = SeasonModel(seed=args.seed, **json.loads(args.params))
     print(
         f"VISUELLE train.csv: {articles.height} products, latest {n} bought (release "
         f"{scored['launch_date'].min()} .. {scored['launch_date'].max()})"
@@ -196,6 +202,7 @@ def main() -> None:
     parser.add_argument("--share", type=float, default=0.2, help="latest share of launches bought")
     parser.add_argument("--leads", type=lambda s: [int(v) for v in s.split(",")], default=[0, 26])
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--params", default="{}", help='SeasonModel parameters as JSON: {"direct": true}')
     parser.add_argument("--demo", action="store_true", help="the simulated retailer instead of VISUELLE")
     parser.add_argument("--demo-weeks", type=int, default=40)
     parser.add_argument("--demo-salvage", type=float, default=0.3)

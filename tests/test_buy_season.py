@@ -8,7 +8,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from forecast.buy.season import SeasonModel, forecast_seasons, season_lengths, season_totals
+from forecast.buy.features import season_lengths, season_totals
+from forecast.buy.season import SeasonModel, forecast_seasons
 
 START = date(2022, 1, 3)
 SEASON = 4  # weeks

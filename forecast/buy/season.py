@@ -4,18 +4,28 @@ A buy needs the distribution of the season total D (the article's units over its
 fixed number of weeks from launch, across all stores); a sum of weekly quantiles is not a quantile of the
 sum, so the total is modelled directly:
 
-- the target is log(1 + D) of every article whose season had ended by the decision date (`season_totals`);
-- features are known at the decision date only (`season_features`): attributes as LightGBM categories (codes
-  from the articles already sold, so a value first seen later is missing), the release calendar, the list
-  price when the catalogue has one, and analogues: the mean and median log total of the `analogues` articles
-  sharing most attributes, of the most recent ones of the same category and of the `recent` most recent
-  launches overall, among articles whose season ended by the decision date (the chain's current level);
+- the target is log(1 + D) of every article whose season had ended by the decision date
+  (`forecast.buy.features.season_totals`), learnt relative to the chain's recent level (the mean log total
+  of the latest sold-out launches, `relative`), so a level lower than any seen before is not cut off by the
+  trees;
+- features are known at the decision date only (`forecast.buy.features.season_features`): attributes as
+  LightGBM categories (codes from the articles already sold, so a value first seen later is missing), the
+  release calendar, the list price when the catalogue has one, and analogues: the mean and median log total
+  of the `analogues` articles sharing most attributes, of the most recent ones of the same category and of
+  the `recent` most recent launches overall, among articles whose season ended by the decision date;
 - a LightGBM regression (squared error on the log total, `seeds` boosters averaged) gives the centre;
 - the spread is the empirical distribution of the centre's errors on an inner, time-ordered holdout (the
   latest `holdout_share` of the training launches, scored by a model fitted on the earlier ones), read at
   `levels` evenly spaced probabilities: split-conformal quantiles on the log scale. Each article's
   distribution is then `levels` equally likely totals expm1(centre + error quantile), which the optimiser
   reads as a discrete distribution (`forecast.buy.optimise`).
+
+Alternatives kept as parameters, each measured on VISUELLE in `docs/benchmarks.md` ("Buying") and off by
+default because they bought worse there: `direct` (pinball-loss boosters per level of `QUANTILE_LEVELS`,
+recalibrated on the inner holdout, instead of centre plus errors), `shrink` (the centre moved toward the
+attribute analogues' mean log total), `use_trends` (Google-Trends windows of the attribute words before the
+decision date), `sales_level` (the first-weeks sales-level index of `forecast.features.launch`) and
+`half_life_weeks` (older launches weigh less).
 
 Training rows are computed as the query rows are: each training article's features are read as of its own
 decision date (its launch less the lead time), so the model learns what a buyer at that lead time knows.
@@ -47,12 +57,12 @@ import lightgbm as lgb
 import numpy as np
 import polars as pl
 
+from forecast.buy.features import season_features, season_lengths, season_totals
 from forecast.errors import InputError
 from forecast.features import launch as cf
 
-MAX_SEASON_WEEKS = 104
+QUANTILE_LEVELS = (0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98)
 MIN_HELD = 60  # launches scored at least by the inner holdout (a third of them when fewer than 180)
-LEVEL_WINDOWS = (4, 13)  # weeks before the decision read by the sales-level index
 LEVEL_CURVE_WEEKS = 4  # weeks from launch of the launches the sales-level index compares
 LGB_PARAMS: dict[str, Any] = {
     "objective": "l2",
@@ -70,103 +80,6 @@ LGB_PARAMS: dict[str, Any] = {
     "num_threads": 1,
     "verbose": -1,
 }
-
-
-def season_lengths(articles: pl.DataFrame, horizon: int) -> pl.DataFrame:
-    """``article_id, launch_date, season_weeks``: weeks from launch to the planned ``end_date`` (rounded up),
-    else `horizon`; articles without a launch date are left out."""
-    weeks = pl.lit(horizon, pl.Int64)
-    if "end_date" in articles.columns:
-        days = (pl.col("end_date").cast(pl.Date) - pl.col("launch_date")).dt.total_days() + 1
-        weeks = pl.coalesce(((days + 6) // 7).clip(1, MAX_SEASON_WEEKS), weeks)
-    return articles.drop_nulls("launch_date").select(
-        "article_id", pl.col("launch_date").cast(pl.Date), weeks.cast(pl.Int64).alias("season_weeks")
-    )
-
-
-def season_totals(panel: pl.DataFrame, seasons: pl.DataFrame, known_until: date) -> pl.DataFrame:
-    """Season totals of the articles whose whole season ended by `known_until`.
-
-    `panel` has ``article_id, week, units`` (any stores, summed); `seasons` is `season_lengths`. Only weeks
-    that ended by `known_until` are read (a week labelled w ends at w + 7 days). Columns: ``article_id,
-    launch_date, _end`` (the day the season ended), ``total``. An article with no row in the panel is left
-    out (it was not sold there).
-
-    Examples
-    --------
-    >>> panel = pl.DataFrame({"article_id": ["a", "a", "b"], "week": [date(2024, 1, 1), date(2024, 1, 8),
-    ...     date(2024, 1, 8)], "units": [2.0, 3.0, 4.0]})
-    >>> seasons = pl.DataFrame({"article_id": ["a", "b"], "launch_date": [date(2024, 1, 1), date(2024, 1, 8)],
-    ...     "season_weeks": [2, 2]})
-    >>> season_totals(panel, seasons, date(2024, 1, 15)).select("article_id", "total").rows()
-    [('a', 5.0)]
-    """
-    end = pl.col("launch_date") + pl.duration(days=7 * pl.col("season_weeks"))
-    done = seasons.with_columns(end.alias("_end")).filter(pl.col("_end") <= known_until)
-    known = panel.filter(pl.col("week") + timedelta(days=7) <= known_until)
-    sold = (
-        known.join(done.select("article_id", "launch_date", "_end"), on="article_id")
-        .filter((pl.col("week") >= pl.col("launch_date")) & (pl.col("week") < pl.col("_end")))
-        .group_by("article_id")
-        .agg(pl.col("units").sum().alias("total"))
-    )
-    seen = known.select("article_id").unique()
-    return (
-        done.join(seen, on="article_id")
-        .join(sold, on="article_id", how="left")
-        .select("article_id", "launch_date", "_end", pl.col("total").fill_null(0.0).cast(pl.Float64))
-        .sort("launch_date", "article_id")
-    )
-
-
-def recent_level(bank: pl.DataFrame, day: np.ndarray, recent: int) -> np.ndarray:
-    """Mean log total of the `recent` launches whose season ended latest by each `day` (NaN: none)."""
-    ordered = bank.sort("_end", "_launch")
-    ends = cf.days(ordered["_end"])
-    cum = np.concatenate([[0.0], np.cumsum(ordered["_target"].to_numpy())])
-    hi = np.searchsorted(ends, day, side="right")
-    lo = np.maximum(hi - recent, 0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(hi > lo, (cum[hi] - cum[lo]) / np.maximum(hi - lo, 1), np.nan)
-
-
-def season_features(
-    query: pl.DataFrame,
-    bank: pl.DataFrame,
-    codes: dict[str, dict[str, float]],
-    analogues: int,
-    recent: int,
-    level: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
-) -> pl.DataFrame:
-    """Feature rows (``f_*``) of `query` (``article_id, launch_date, _day`` = decision date, attributes).
-
-    `bank` holds the articles sold out by then (``_end``, ``_launch``, ``_target`` = log 1 + total and the
-    attributes); an analogue is read only where its season ended on or before the query's ``_day``.
-    """
-    attrs = list(codes)
-    cats = [
-        pl.col(c).cast(pl.Utf8).replace_strict(m, default=None, return_dtype=pl.Float64).alias(f"f_cat_{c}")
-        for c, m in codes.items()
-    ]
-    frame = query.with_columns(*cats, *cf.launch_calendar(pl.col("launch_date")))
-    lead = (pl.col("launch_date") - pl.col("_day")).dt.total_days().cast(pl.Float64)
-    frame = frame.with_columns(lead.alias("f_lead_days"))
-    if "list_price" in frame.columns:
-        frame = frame.with_columns(pl.col("list_price").cast(pl.Float64).alias("f_price"))
-    category = "category" if "category" in attrs else None
-    stats = cf.analogue_features(frame, bank, attrs, analogues, category)
-    day = cf.days(frame["_day"])
-    frame = frame.with_columns(stats.rename(lambda c: c.replace("f_analogue", "f_analog"))).with_columns(
-        pl.Series("f_recent_level", recent_level(bank, day, recent))
-    )
-    if level is not None:
-        frame = frame.with_columns(
-            pl.Series(f"f_sales_level_{w}", cf.level_at(level, day, w)) for w in LEVEL_WINDOWS
-        )
-    return frame.with_columns(
-        (pl.col("f_analog_mean") - pl.col("f_recent_level")).alias("f_analog_vs_level"),
-        (pl.col("f_analog_category_mean") - pl.col("f_recent_level")).alias("f_category_vs_level"),
-    )
 
 
 @dataclass(frozen=True)
@@ -220,6 +133,8 @@ class SeasonModel:
         Catalogue columns used as attributes (default: every text column that is not an id).
     seed
         Seed of LightGBM's row and feature sampling.
+    relative, sales_level, half_life_weeks, shrink, use_trends, direct
+        The target relative to the recent level (on), and the alternatives of the module docstring (off).
     """
 
     def __init__(
@@ -235,6 +150,9 @@ class SeasonModel:
         relative: bool = True,
         sales_level: bool = False,
         half_life_weeks: float = 0.0,
+        shrink: float = 0.0,
+        use_trends: bool = False,
+        direct: bool = False,
     ) -> None:
         self.levels = levels
         self.analogues = analogues
@@ -247,6 +165,9 @@ class SeasonModel:
         self.relative = relative
         self.sales_level = sales_level
         self.half_life_weeks = half_life_weeks
+        self.shrink = shrink
+        self.use_trends = use_trends
+        self.direct = direct
 
     def get_params(self) -> dict[str, Any]:
         """The constructor's parameters (a fresh copy is ``SeasonModel(**model.get_params())``)."""
@@ -262,11 +183,20 @@ class SeasonModel:
             "relative",
             "sales_level",
             "half_life_weeks",
+            "shrink",
+            "use_trends",
+            "direct",
         )
         return {key: getattr(self, key) for key in keys}
 
     def fit(
-        self, panel: pl.DataFrame, articles: pl.DataFrame, decision: date, lead_weeks: int, horizon: int
+        self,
+        panel: pl.DataFrame,
+        articles: pl.DataFrame,
+        decision: date,
+        lead_weeks: int,
+        horizon: int,
+        trends: pl.DataFrame | None = None,
     ) -> SeasonModel:
         """Learn from the articles whose season ended by `decision`, each read as of its launch less
         `lead_weeks`; `horizon` is the season length of articles without an ``end_date``."""
@@ -284,14 +214,22 @@ class SeasonModel:
             for c in self.attributes_
         }
         self.bank_ = self._bank(totals, articles)
+        # trend weeks that ended by the decision date only (each row reads those before its own date)
+        known = trends.filter(pl.col("week") + timedelta(days=7) <= decision) if trends is not None else None
+        used = cf.trend_attributes(sold, known, self.attributes_) if known is not None else []
+        self.trends_ = (known, used) if self.use_trends and known is not None and used else None
         self.level_ = self._level(panel, articles, decision) if self.sales_level else None
         train = self._rows(totals.select("article_id"), articles, lead_weeks, decision)
         x, y = self._matrix(train), np.log1p(np.clip(totals["total"].to_numpy(), 0.0, None))
-        y = y - self._base(train)
         age = (cf.days(pl.Series([decision])) - cf.days(totals["launch_date"])) / 7.0
         weight = 0.5 ** (age / self.half_life_weeks) if self.half_life_weeks > 0 else np.ones(len(y))
-        self.errors_ = self._holdout_errors(x, y, weight)
-        self.boosters_ = self._train(x, y, weight)
+        if self.direct:
+            self.coverage_ = self._holdout_coverage(x, y, weight)
+            self.quantile_boosters_ = self._train_quantiles(x, y, weight)
+            self.boosters_ = []
+        else:
+            self.errors_ = self._holdout_errors(x, y, weight)
+            self.boosters_ = self._train(x, y, weight)
         self.decision_ = decision
         return self
 
@@ -306,12 +244,17 @@ class SeasonModel:
             msg = f"article {early['article_id'][0]!r} is decided before the model's date {self.decision_}"
             raise ValueError(msg)
         query = targets.with_columns(pl.col("decision_date").alias("_day"))
-        rows = season_features(query, self.bank_, self.codes_, self.analogues, self.recent, self.level_)
+        rows = season_features(
+            query, self.bank_, self.codes_, self.analogues, self.recent, self.level_, self.trends_
+        )
         x = self._matrix(rows)
-        centre = self._centre(self.boosters_, x) + self._base(rows)
         grid = (np.arange(self.levels) + 0.5) / self.levels
-        spread = np.quantile(self.errors_, grid)
-        atoms = np.clip(np.expm1(centre[:, None] + spread[None, :]), 0.0, None)
+        if self.direct:
+            logs = self._calibrated(self._quantiles(self.quantile_boosters_, x), grid)
+        else:
+            spread = np.quantile(self.errors_, grid)
+            logs = self._point(self.boosters_, x)[:, None] + spread[None, :]
+        atoms = np.clip(np.expm1(logs), 0.0, None)
         return SeasonForecast(targets["article_id"].cast(pl.Utf8).to_list(), np.sort(atoms, axis=1))
 
     # ------------------------------------------------------------------ internals
@@ -338,13 +281,24 @@ class SeasonModel:
                 "_day"
             )
         )
-        return season_features(query, self.bank_, self.codes_, self.analogues, self.recent, self.level_)
+        return season_features(
+            query, self.bank_, self.codes_, self.analogues, self.recent, self.level_, self.trends_
+        )
 
-    def _base(self, rows: pl.DataFrame) -> np.ndarray:
+    def _base(self, x: np.ndarray) -> np.ndarray:
         """What the boosters' log target is relative to: the chain's recent level (`relative`), else 0."""
         if not self.relative:
-            return np.zeros(rows.height)
-        return np.asarray(rows["f_recent_level"].fill_nan(None).fill_null(0.0).to_numpy())
+            return np.zeros(len(x))
+        return np.nan_to_num(x[:, self.features_.index("f_recent_level")])
+
+    def _point(self, boosters: list[lgb.Booster], x: np.ndarray) -> np.ndarray:
+        """The log total's centre: the boosters' (plus the base), moved `shrink` of the way to the mean log
+        total of the attribute analogues where there are some."""
+        point = self._centre(boosters, x) + self._base(x)
+        if self.shrink <= 0:
+            return point
+        analogue = x[:, self.features_.index("f_analog_mean")]
+        return np.where(np.isfinite(analogue), (1 - self.shrink) * point + self.shrink * analogue, point)
 
     @staticmethod
     def _level(
@@ -368,6 +322,7 @@ class SeasonModel:
         return rows.select(self.features_).to_numpy().astype(np.float64)
 
     def _train(self, x: np.ndarray, y: np.ndarray, weight: np.ndarray) -> list[lgb.Booster]:
+        y = y - self._base(x)
         categorical = [n for n in self.features_ if n.startswith("f_cat_")]
         data = lgb.Dataset(
             x,
@@ -386,6 +341,47 @@ class SeasonModel:
             for s in range(max(1, self.seeds))
         ]
 
+    def _train_quantiles(self, x: np.ndarray, y: np.ndarray, weight: np.ndarray) -> list[lgb.Booster]:
+        """One pinball-loss booster per level of `QUANTILE_LEVELS` on the log total less the base."""
+        categorical = [n for n in self.features_ if n.startswith("f_cat_")]
+        data = lgb.Dataset(
+            x,
+            y - self._base(x),
+            weight=weight,
+            feature_name=self.features_,
+            categorical_feature=categorical,
+            free_raw_data=False,
+        )
+        params = dict(LGB_PARAMS) | {"seed": self.seed, "learning_rate": 0.06}
+        if len(y) < 4 * int(params["min_data_in_leaf"]):
+            small = max(1, len(y) // 4)
+            params |= {"min_data_in_leaf": small, "min_data_per_group": small, "bagging_fraction": 1.0}
+        return [
+            lgb.train(params | {"objective": "quantile", "alpha": a}, data, num_boost_round=self.rounds // 2)
+            for a in QUANTILE_LEVELS
+        ]
+
+    def _quantiles(self, boosters: list[lgb.Booster], x: np.ndarray) -> np.ndarray:
+        """Log-total quantiles (rows × `QUANTILE_LEVELS`), sorted per row."""
+        values = np.column_stack([b.predict(x) for b in boosters]) + self._base(x)[:, None]
+        return np.sort(values, axis=1)
+
+    def _holdout_coverage(self, x: np.ndarray, y: np.ndarray, weight: np.ndarray) -> np.ndarray:
+        """Share of the inner holdout's log totals at or below each level's quantile (increasing)."""
+        held = max(min(MIN_HELD, len(y) // 3), int(round(self.holdout_share * len(y))))
+        cut = len(y) - held
+        if cut < 10:
+            return np.asarray(QUANTILE_LEVELS)
+        quantiles = self._quantiles(self._train_quantiles(x[:cut], y[:cut], weight[:cut]), x[cut:])
+        coverage = (y[cut:, None] <= quantiles).mean(axis=0)
+        # strictly increasing, so that a level can be read back from a coverage
+        return np.asarray(np.maximum.accumulate(coverage) + 1e-6 * np.arange(len(coverage)))
+
+    def _calibrated(self, quantiles: np.ndarray, grid: np.ndarray) -> np.ndarray:
+        """The log totals at the `grid` probabilities: each read at the level whose holdout coverage is it."""
+        levels = np.interp(grid, self.coverage_, QUANTILE_LEVELS)
+        return np.asarray([np.interp(levels, QUANTILE_LEVELS, row) for row in quantiles])
+
     @staticmethod
     def _centre(boosters: list[lgb.Booster], x: np.ndarray) -> np.ndarray:
         return np.asarray(np.mean([b.predict(x) for b in boosters], axis=0))
@@ -398,7 +394,7 @@ class SeasonModel:
         if cut < 10:
             return y - float(np.mean(y))
         boosters = self._train(x[:cut], y[:cut], weight[:cut])
-        return np.asarray(y[cut:] - self._centre(boosters, x[cut:]))
+        return np.asarray(y[cut:] - self._point(boosters, x[cut:]))
 
 
 def forecast_seasons(
@@ -410,6 +406,7 @@ def forecast_seasons(
     horizon: int,
     refit_weeks: int = 4,
     model: SeasonModel | None = None,
+    trends: pl.DataFrame | None = None,
 ) -> SeasonForecast:
     """Season distributions of `targets` (``article_id, decision_date``), each from what was known at its
     decision date: targets are grouped into blocks of `refit_weeks` weeks of decision dates and a model
@@ -426,6 +423,6 @@ def forecast_seasons(
     for (_,), part in query.group_by("_block", maintain_order=True):
         day = part["decision_date"].min()
         assert isinstance(day, date)
-        fitted = SeasonModel(**template.get_params()).fit(panel, articles, day, lead_weeks, horizon)
+        fitted = SeasonModel(**template.get_params()).fit(panel, articles, day, lead_weeks, horizon, trends)
         atoms[part["_row"].to_numpy()] = fitted.predict(part).atoms
     return SeasonForecast(query["article_id"].cast(pl.Utf8).to_list(), atoms)
