@@ -62,12 +62,9 @@ def test_nothing_after_the_decision_date_is_read(lead: int) -> None:
     perturbed_panel = panel.with_columns(
         pl.when(late_week).then(pl.col("units") * 7 + 3).otherwise(pl.col("units")).alias("units")
     )
-    later = pl.col("launch_date") > decision
+    later = (pl.col("launch_date") > decision) & (pl.col("article_id") != target)
     perturbed = articles.with_columns(
-        pl.when(later & (pl.col("article_id") != target))
-        .then(pl.lit("shoes"))
-        .otherwise("category")
-        .alias("category"),
+        pl.when(later).then(pl.lit("shoes")).otherwise("category").alias("category"),
         pl.when(later).then(pl.lit("green")).otherwise("colour").alias("colour"),
     )
     extra = pl.DataFrame(

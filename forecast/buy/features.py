@@ -15,6 +15,7 @@ import polars as pl
 from forecast.features import launch as cf
 
 MAX_SEASON_WEEKS = 104
+MIN_RECENT = 20  # sold-out launches a recent level needs
 LEVEL_WINDOWS = (4, 13)  # weeks before the decision read by the sales-level index
 
 
@@ -68,14 +69,16 @@ def season_totals(panel: pl.DataFrame, seasons: pl.DataFrame, known_until: date)
 
 
 def recent_level(bank: pl.DataFrame, day: np.ndarray, recent: int) -> np.ndarray:
-    """Mean log total of the `recent` launches whose season ended latest by each `day` (NaN: none)."""
+    """Mean log total of the `recent` launches whose season ended latest by each `day` (NaN: fewer than
+    `MIN_RECENT` of them, or than `recent` when it is smaller, had ended)."""
     ordered = bank.sort("_end", "_launch")
     ends = cf.days(ordered["_end"])
     cum = np.concatenate([[0.0], np.cumsum(ordered["_target"].to_numpy())])
     hi = np.searchsorted(ends, day, side="right")
     lo = np.maximum(hi - recent, 0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(hi > lo, (cum[hi] - cum[lo]) / np.maximum(hi - lo, 1), np.nan)
+        mean = (cum[hi] - cum[lo]) / np.maximum(hi - lo, 1)
+    return np.asarray(np.where(hi - lo >= min(recent, MIN_RECENT), mean, np.nan))
 
 
 def season_features(

@@ -62,6 +62,7 @@ from forecast.errors import InputError
 from forecast.features import launch as cf
 
 QUANTILE_LEVELS = (0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98)
+MIN_TRAIN = 20  # sold-out articles a fit needs
 MIN_HELD = 60  # launches scored at least by the inner holdout (a third of them when fewer than 180)
 LEVEL_CURVE_WEEKS = 4  # weeks from launch of the launches the sales-level index compares
 LGB_PARAMS: dict[str, Any] = {
@@ -202,7 +203,7 @@ class SeasonModel:
         `lead_weeks`; `horizon` is the season length of articles without an ``end_date``."""
         seasons = season_lengths(articles, horizon)
         totals = season_totals(panel, seasons, decision)
-        if totals.height < 20:
+        if totals.height < MIN_TRAIN:
             msg = f"only {totals.height} article(s) sold their whole season by {decision.isoformat()}"
             raise InputError(
                 msg, column="launch_date", fix="give more history or a shorter lead time / horizon"
@@ -221,6 +222,12 @@ class SeasonModel:
         self.level_ = self._level(panel, articles, decision) if self.sales_level else None
         train = self._rows(totals.select("article_id"), articles, lead_weeks, decision)
         x, y = self._matrix(train), np.log1p(np.clip(totals["total"].to_numpy(), 0.0, None))
+        # a launch with no recent level to learn relative to (too early in the history) is not learnt from
+        keep = np.isfinite(x[:, self.features_.index("f_recent_level")]) if self.relative else np.isfinite(y)
+        if keep.sum() < MIN_TRAIN:
+            msg = f"only {int(keep.sum())} article(s) with sold-out predecessors by {decision.isoformat()}"
+            raise InputError(msg, column="launch_date", fix="give more history or a shorter lead time")
+        x, y, totals = x[keep], y[keep], totals.filter(pl.Series(keep))
         age = (cf.days(pl.Series([decision])) - cf.days(totals["launch_date"])) / 7.0
         weight = 0.5 ** (age / self.half_life_weeks) if self.half_life_weeks > 0 else np.ones(len(y))
         if self.direct:
