@@ -92,13 +92,16 @@ def run_case(
     lead: int,
     model: SeasonModel,
     horizon: int,
+    trends: pl.DataFrame | None = None,
 ) -> list[dict[str, object]]:
     """One lead time: rows of profit shares per cost setting, and the band's coverage."""
     targets = scored.select(
         "article_id", (pl.col("launch_date") - timedelta(days=7 * lead)).alias("decision_date")
     )
     dist, seconds = timed(
-        lambda: forecast_seasons(panel, articles, targets, lead_weeks=lead, horizon=horizon, model=model)
+        lambda: forecast_seasons(
+            panel, articles, targets, lead_weeks=lead, horizon=horizon, model=model, trends=trends
+        )
     )
     last = targets["decision_date"].max()
     seasons = season_lengths(articles, horizon)
@@ -123,7 +126,7 @@ def run_case(
 
 
 def visuelle(args: argparse.Namespace) -> None:
-    panel, articles, _ = load_visuelle_train(args.data)
+    panel, articles, trends = load_visuelle_train(args.data)
     n = int(round(args.share * articles.height))
     scored = articles.tail(n)
     totals = panel.group_by("article_id").agg(pl.col("units").sum().alias("total"))
@@ -135,7 +138,7 @@ def visuelle(args: argparse.Namespace) -> None:
     )
     rows = []
     for lead in args.leads:
-        rows += run_case(panel, articles, scored, truth["total"].to_numpy(), lead, model, 12)
+        rows += run_case(panel, articles, scored, truth["total"].to_numpy(), lead, model, 12, trends)
     print(table(rows))
 
 

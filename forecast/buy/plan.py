@@ -162,6 +162,7 @@ def buy_plan(
         horizon=buy.horizon or config.forecast.horizon,
         refit_weeks=buy.refit_weeks,
         model=season_model(buy),
+        trends=ds.trends,
     )
     plan, status, binding = order_plan(new, dist, buy)
     from forecast.buy.delivery import first_delivery
