@@ -112,3 +112,19 @@ def test_article_without_launch_date_is_one_line(shop: Path, tmp_path: Path) -> 
     line = one_error_line(run(pipeline(tmp_path, data), "--out", tmp_path / "o"))
     assert first in line
     assert "launch" in line
+
+
+def test_no_new_article_writes_empty_files_with_headers(shop: Path, tmp_path: Path) -> None:
+    articles = pl.read_csv(shop / "articles.csv")
+    launched = articles.with_columns(
+        pl.when(pl.col("is_future")).then(pl.lit("2023-01-02")).otherwise("launch_date").alias("launch_date"),
+        pl.lit(False).alias("is_future"),
+    )
+    data = copy_with_articles(shop, tmp_path, launched)
+    out = tmp_path / "out"
+    result = run(pipeline(tmp_path, data), "--out", out)
+    assert result.returncode == 0, result.stderr
+    plan = pl.read_csv(out / "buy_plan.csv")
+    assert plan.height == 0
+    assert "season_q90" in plan.columns
+    assert pl.read_csv(out / "buy_allocation.csv").columns[:2] == ["store_id", "article_id"]

@@ -42,7 +42,9 @@ def first_delivery(
     """The allocation plan rows (``store_id, article_id, week, units, packs, ...``) of every launch week."""
     bought = plan.filter(pl.col("units") > 0)
     if bought.height == 0:
-        return pl.DataFrame()
+        from forecast.buy.plan import empty_delivery
+
+        return empty_delivery()
     forecasts = store_forecasts(ds, panel, bought, config, buy.first_delivery_weeks)
     settings = dataclasses.replace(config.allocation, cover_weeks=buy.first_delivery_weeks)
     hold = config.business.holding_cost_ratio

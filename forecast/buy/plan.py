@@ -55,6 +55,25 @@ class BuyResult:
     lead_weeks: int
 
 
+def empty_plan() -> pl.DataFrame:
+    """A plan with no article, with the plan's columns and types."""
+    text = {"article_id": pl.Utf8, "launch_week": pl.Date, "order_week": pl.Date}
+    whole = {"units": pl.Int64, "packs": pl.Int64}
+    return pl.DataFrame(schema={c: text.get(c, whole.get(c, pl.Float64)) for c in PLAN_COLUMNS})
+
+
+def empty_delivery() -> pl.DataFrame:
+    """A first delivery with no row."""
+    schema = {
+        "store_id": pl.Utf8,
+        "article_id": pl.Utf8,
+        "week": pl.Date,
+        "units": pl.Int64,
+        "packs": pl.Int64,
+    }
+    return pl.DataFrame(schema=schema)
+
+
 def new_articles(articles: pl.DataFrame, last_week: date, lead_weeks: int) -> pl.DataFrame:
     """``article_id, launch_week, order_week`` of the articles launched after `last_week` (or marked
     ``is_future``); one without a launch date is an error."""
@@ -150,8 +169,7 @@ def buy_plan(
         raise InputError(msg, file="sales", fix="give sales history")
     new = new_articles(ds.articles, last, buy.lead_weeks)
     if new.height == 0:
-        empty = pl.DataFrame(schema={c: pl.Float64 for c in PLAN_COLUMNS})
-        return BuyResult(empty, pl.DataFrame(), "no new article", False, buy.lead_weeks)
+        return BuyResult(empty_plan(), empty_delivery(), "no new article", False, buy.lead_weeks)
     new = _money(ds.articles, new, buy)
     targets = new.select("article_id", pl.col("order_week").alias("decision_date"))
     dist = forecast_seasons(
