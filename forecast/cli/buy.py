@@ -16,7 +16,7 @@ from forecast.io import check_output, publish_set, staging_dir, write_csv
 from forecast.outputs import csv_precision
 
 LEAD_WEEKS = typer.Option(
-    None, "--lead-weeks", help="Weeks before each launch the buy is decided (default: [buy] lead_weeks)."
+    None, "--lead-weeks", help="Weeks before each launch the buy is decided (default: buy.lead_weeks)."
 )
 
 
