@@ -77,10 +77,12 @@ def empty_delivery() -> pl.DataFrame:
 def new_articles(articles: pl.DataFrame, last_week: date, lead_weeks: int) -> pl.DataFrame:
     """``article_id, launch_week, order_week`` of the articles launched after `last_week` (or marked
     ``is_future``); one without a launch date is an error."""
+    if "launch_date" not in articles.columns:
+        articles = articles.with_columns(pl.lit(None, pl.Date).alias("launch_date"))
     future = pl.col("launch_date") > last_week
     if "is_future" in articles.columns:
         future = future | pl.col("is_future").fill_null(False)
-    new = articles.filter(future.fill_null(False) | pl.col("launch_date").is_null() & pl.col("is_future"))
+    new = articles.filter(future.fill_null(False))
     undated = new.filter(pl.col("launch_date").is_null())
     if undated.height:
         msg = f"article {undated['article_id'][0]!r} is to be launched but has no launch date"
