@@ -16,6 +16,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from forecast.buy.config import BuyConfig
 from forecast.config_checks import check_lightgbm_params, check_seed, check_value, read_pipeline_file
 from forecast.errors import ConfigError
 from forecast.markdown.config import MarkdownConfig
@@ -428,6 +429,7 @@ class PipelineConfig:
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
     markdown: MarkdownConfig | None = None  # the markdown step of `forecast run` runs only with the section
+    buy: BuyConfig | None = None  # the pre-season buy step, when the pipeline has [buy]
 
     @property
     def backtest_horizon(self) -> int:
@@ -478,6 +480,7 @@ SECTIONS: dict[str, type] = {
     "replenishment": ReplenishmentConfig,
     "tracking": TrackingConfig,
     "engine": EngineConfig,
+    "buy": BuyConfig,
 }
 
 
@@ -524,6 +527,8 @@ def parse_pipeline(raw: dict[str, Any], source: Path | None = None) -> PipelineC
         kwargs[key] = _section(cls, section, f"{where} [{key}]")
     if "markdown" in raw:
         kwargs["markdown"] = _section(MarkdownConfig, raw["markdown"], f"{where} [markdown]")
+    if "buy" not in raw:
+        kwargs["buy"] = None
     return PipelineConfig(**kwargs)
 
 

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
     from forecast.allocation import AllocationResult
     from forecast.backtest import BacktestResult
+    from forecast.buy.plan import BuyResult
     from forecast.markdown.plan import MarkdownResult
     from forecast.replenish import ReplenishResult
 
@@ -60,6 +61,7 @@ OUTPUTS = (
 )
 REPLENISH_OUTPUTS = ("shipments.csv", "orders.csv", "replenishment_summary.csv")
 MARKDOWN_OUTPUTS = ("markdowns.csv", "markdown_summary.csv", "markdown_response.csv")
+BUY_OUTPUTS = ("buy_plan.csv", "buy_allocation.csv")  # when the pipeline has [buy] (forecast.buy)
 
 
 def _default_stages() -> dict[str, Callable[..., object]]:
@@ -148,6 +150,7 @@ class _Computed:
     inputs: dict[str, pl.DataFrame] = field(default_factory=dict)  # the allocation's dc stock, stores, stock
     warnings: list[str] = field(default_factory=list)  # every warning a stage reported
     replenishment: ReplenishResult | None = None  # when [replenishment] is enabled
+    buy: BuyResult | None = None  # when the pipeline has [buy]
     markdown: MarkdownResult | None = None  # when the pipeline has [markdown]
 
 
@@ -268,6 +271,12 @@ def _compute(
         plan = steps.replenish(
             demand, inputs.dc_stock, inputs.stores, inputs.store_stock, config.replenishment
         )
+    buy = None
+    if config.buy is not None:
+        from forecast.buy.plan import buy_plan
+
+        say(f"buying the new articles {config.buy.lead_weeks} weeks before their launch")
+        buy = buy_plan(ds, panel, config)
     done = _Computed(
         ds,
         panel,
@@ -280,6 +289,7 @@ def _compute(
         inputs.files(),
         warnings,
         plan,
+        buy,
     )
     if config.markdown is not None:
         from forecast.markdown.job import markdown_step
@@ -311,7 +321,15 @@ def _report_data(config: PipelineConfig, done: _Computed, run_id: str) -> Report
         replenishment=done.replenishment.summary if done.replenishment is not None else None,
         replenishment_stock=done.replenishment.article_weeks if done.replenishment is not None else None,
         markdown=done.markdown,
+        sections=_buy_sections(done),
     )
+
+
+def _buy_sections(done: _Computed) -> list[str]:
+    from forecast.buy.report import buy_section
+
+    buy = done.buy
+    return [] if buy is None else [buy_section(buy.plan, buy.lead_weeks, buy.status)]
 
 
 def _allocation_summary(allocation: AllocationResult) -> PlanSummary:
@@ -351,6 +369,9 @@ def _write_outputs(staging: Path, done: _Computed, report_html: str) -> dict[str
         from forecast.markdown.output import stage_files
 
         files.update(stage_files(done.markdown, staging))
+    if done.buy is not None:
+        for name, frame in zip(BUY_OUTPUTS, (done.buy.plan, done.buy.allocation), strict=True):
+            files[name.removesuffix(".csv")] = write_csv(csv_precision(frame), staging / name)
     return files
 
 
@@ -378,6 +399,10 @@ def _log_run(
         numbers["replenish_ordered_units"] = float(plan.orders["units"].sum())
     if done.markdown is not None:
         numbers.update({f"markdown_{k}": v for k, v in done.markdown.totals.items()})
+    if done.buy is not None:
+        from forecast.buy.report import buy_totals
+
+        numbers |= {f"buy_{k}": v for k, v in buy_totals(done.buy.plan).items()}
     mlflow.log_metrics({k: v for k, v in numbers.items() if math.isfinite(v)})
     mlflow.set_tags({"champion": bt.champion, "objective": config.backtest.objective})
     tracking.log_files(files)
@@ -444,7 +469,7 @@ def _commit(
     at any point takes the registration back out and puts the previous outputs back (a rejects.csv,
     store_stock.csv or multi-week plan file of an earlier run goes when this run has none).
     """
-    optional = ["rejects.csv", "store_stock.csv", *REPLENISH_OUTPUTS, *MARKDOWN_OUTPUTS]
+    optional = ["rejects.csv", "store_stock.csv", *REPLENISH_OUTPUTS, *MARKDOWN_OUTPUTS, *BUY_OUTPUTS]
     remove = [name for name in optional if name.removesuffix(".csv") not in files]
     with interrupts.held(), publish_set(out, files, remove=remove) as outputs:
         registration = None

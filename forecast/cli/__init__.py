@@ -14,7 +14,7 @@ import click
 import typer
 
 from forecast import interrupts
-from forecast.cli import allocate, backtest, demo, markdown, predict, replenish, run, simulate, validate
+from forecast.cli import allocate, backtest, buy, demo, markdown, predict, replenish, run, simulate, validate
 from forecast.cli.common import state
 from forecast.errors import EXIT_INPUT, EXIT_INTERNAL, EXIT_TRACKING, ForecastError, Interrupted
 from forecast.tracking_store import is_store_error
@@ -44,6 +44,7 @@ app.command("replenish")(replenish.command)
 app.command("markdown")(markdown.command)
 app.command("simulate")(simulate.command)
 app.command("validate")(validate.command)
+app.command("buy")(buy.command)
 
 
 def _one_line(text: str, limit: int = 400) -> str:

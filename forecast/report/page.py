@@ -267,6 +267,7 @@ def render_report(data: ReportData, plots: Mapping[str, bytes] | None = None) ->
         _plan_section(data, plots),
         *_replenishment_section(data, plots),
         *markdown_section(data.markdown, plots, _img, html_table),
+        *data.sections,
         "<h2>Data</h2>",
         _data_section(data),
     ]
