@@ -45,22 +45,39 @@ FALSE_WORDS = ("false", "f", "0", "no", "n")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
 
+def table_variants(path: Path) -> list[Path]:
+    """The names a table may have: ``stem.csv``, ``stem.csv.gz``, ``stem.parquet``, ``stem.pq`` (and
+    `path` itself first when it has another suffix).
+
+    Examples
+    --------
+    >>> [p.name for p in table_variants(Path("data/sales.csv"))]
+    ['sales.csv', 'sales.csv.gz', 'sales.parquet', 'sales.pq']
+    """
+    stem = path.name.removesuffix(".gz")
+    for suffix in (".csv", *PARQUET_SUFFIXES):
+        stem = stem.removesuffix(suffix)
+    names = [f"{stem}{suffix}" for suffix in (".csv", ".csv.gz", *PARQUET_SUFFIXES)]
+    return [path.parent / name for name in dict.fromkeys([path.name, *names])]
+
+
 def find_table(folder: Path, name: str) -> Path | None:
-    """Return ``folder/name``, or the Parquet file with the same stem, or None when neither exists.
+    """Return the one table of `folder` named `name` or one of its `table_variants`, None when none exists.
+
+    Two variants at once (``sales.csv`` beside ``sales.csv.gz``) are an `InputError`: which one is the data
+    cannot be guessed.
 
     Examples
     --------
     >>> find_table(Path("/nonexistent"), "sales.csv") is None
     True
     """
-    path = folder / name
-    if path.exists():
-        return path
-    for suffix in (".csv", *PARQUET_SUFFIXES):
-        other = path.with_suffix(suffix)
-        if other.exists():
-            return other
-    return None
+    found = [path for path in table_variants(folder / name) if path.exists()]
+    if len(found) > 1:
+        names = " and ".join(repr(path.name) for path in found)
+        msg = f"both {names} exist in {str(folder)!r}; the table must be given once"
+        raise InputError(msg, file=found[0].name, fix="keep one of them (move the other out of the folder)")
+    return found[0] if found else None
 
 
 def require_file(folder: Path, name: str, fix: str) -> Path:
@@ -88,7 +105,7 @@ def check_header(names: Sequence[str], file: str) -> None:
         seen.add(name)
 
 
-def _read_errors(path: Path) -> contextlib.AbstractContextManager[None]:
+def read_errors(path: Path) -> contextlib.AbstractContextManager[None]:
     if path.suffix.lower() not in PARQUET_SUFFIXES:
         return csv_errors(path)
     return parquet_errors(path)
@@ -141,7 +158,7 @@ def read_table(
     if columns is not None:
         keep = set(columns) | set(required)
         frame = frame.select(ROW, *[c for c in found if c in keep])
-    with _read_errors(path):
+    with read_errors(path):
         text = frame.collect(engine="streaming")
     if text.height == 0:
         msg = "file has a header but no data rows"
