@@ -144,3 +144,9 @@ def test_unknown_command_is_usage(
     code, err = _run(monkeypatch, capsys, "forcast")
     assert code == 2, err
     assert "forcast" in err
+
+
+def test_no_command_is_usage(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    code, err = _run(monkeypatch, capsys)
+    assert code == 2, err
+    assert "no command given" in err

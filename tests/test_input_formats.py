@@ -219,3 +219,15 @@ def _keys(n: int) -> pl.DataFrame:
     return pl.DataFrame(
         {"article_id": [f"A{i}" for i in range(n)], "store_id": "S1", "week": date(2024, 1, 1), "horizon": 1}
     )
+
+
+def test_one_value_rule_for_sources_and_command_inputs(tmp_path: Path) -> None:
+    from forecast.checks import LARGE_REASON
+
+    ds = load_canonical(
+        make_canonical(tmp_path / "data", sales_csv=HEADER + WEEKLY + "2024-01-08,s2,a2,1e13,5\n")
+    )
+    assert ds.rejects.filter(pl.col("column") == "units")["reason"].to_list() == [LARGE_REASON]
+    path = _forms(tmp_path, FORECASTS.with_columns(pl.Series("mean", [4.0, 2.0, 1e13, 6.0])))["csv"]
+    with pytest.raises(InputError, match=r"column 'mean', row 3: implausibly large \(beyond ±1e\+12\)"):
+        read_forecasts(path)

@@ -32,12 +32,12 @@ from forecast.adapters.scan import (
     scan_csv_text,
     scan_parquet_text,
 )
+from forecast.checks import value_rules
 from forecast.config import DataConfig
 from forecast.dataset import REJECT_SCHEMA, empty_rejects
 from forecast.errors import InputError
 
 Kind = Literal["str", "id", "float", "bool", "date"]
-MAX_MAGNITUDE = 1e12  # no count, price or capacity of a retailer's row comes near this
 DEFAULT_DATES = (date(1980, 1, 1), date(2099, 12, 31))
 DATE_FORMAT = "%Y-%m-%d"
 TRUE_WORDS = ("true", "t", "1", "yes", "y")
@@ -230,29 +230,15 @@ def parse_columns(
 def _value_checks(
     column: str, kind: Kind, non_negative: bool, dates: tuple[date, date] | None
 ) -> list[tuple[pl.Expr, str]]:
-    """(mask, reason) pairs for values that parse but cannot be right."""
-    value = pl.col(column)
-    if kind == "id":
-        return [(value.str.contains(CONTROL), "control character in id (tab, newline, ...)")]
-    if kind == "float":
-        checks = [
-            (~value.is_finite(), "not a finite number"),
-            (
-                value.is_finite() & (value.abs() > MAX_MAGNITUDE),
-                f"implausibly large (beyond ±{MAX_MAGNITUDE:.0e})",
-            ),
-        ]
-        if non_negative:
-            checks.append((value.is_finite() & (value < 0), f"negative {column} (must be >= 0)"))
-        return checks
+    """(mask, reason) pairs for values that parse but cannot be right: the shared value rules
+    (`forecast.checks.value_rules`) and, for a date, the plausible range."""
     if kind == "date" and dates is not None:
         low, high = dates
         reason = f"date outside the plausible range {low}..{high} (pipeline [data] date_min / date_max)"
-        return [(~value.is_between(low, high), reason)]
-    return []
+        return [(~pl.col(column).is_between(low, high), reason)]
+    return value_rules(column, kind, non_negative=non_negative)
 
 
-CONTROL = r"[\x00-\x1f\x7f]"
 _KIND_NAMES = {
     "float": "number",
     "date": "date (expected YYYY-MM-DD)",

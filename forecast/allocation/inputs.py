@@ -19,7 +19,7 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from forecast.allocation.checks import check_rows, check_schema, numeric, require, text_ids, unique_keys
+from forecast.checks import check_rows, check_schema, numeric, require, text_ids, unique_keys
 from forecast.config import AllocationConfig
 from forecast.contracts import SERIES, WEEKLY_KEY, quantile_columns
 from forecast.distribution import coherent_forecasts

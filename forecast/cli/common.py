@@ -82,6 +82,8 @@ def usage_failure(exc: Exception) -> tuple[str, int]:
     """
     format_message = getattr(exc, "format_message", None)
     message = format_message() if callable(format_message) else str(exc)
+    if not message.strip():  # Typer printed the help itself: nothing was asked for
+        message = "no command given"
     ctx = getattr(exc, "ctx", None)
     path = getattr(ctx, "command_path", None) or "forecast"
     code = EXIT_INPUT if _out_of_range(exc) else getattr(exc, "exit_code", EXIT_USAGE)

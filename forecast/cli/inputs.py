@@ -16,10 +16,11 @@ from pathlib import Path
 import polars as pl
 from rich.table import Table
 
-from forecast.adapters.common import CONTROL, MAX_MAGNITUDE, read_errors, scan_table
+from forecast.adapters.common import read_errors, scan_table
 from forecast.adapters.scan import ROW
 from forecast.business import cents
-from forecast.contracts import QUANTILE_COLUMN, SERIES, quantile_columns
+from forecast.checks import check_values
+from forecast.contracts import SERIES, quantile_columns
 from forecast.errors import InputError
 from forecast.io import unneutralise_frame
 from forecast.schemas import check_forecast_values
@@ -90,38 +91,14 @@ def _typed(text: pl.DataFrame) -> pl.DataFrame:
 
 
 def _check_values(frame: pl.DataFrame, file: str) -> None:
-    """Fatal for control characters in ids and for numbers that are not finite or implausibly large."""
-    rows = frame.with_row_index("_row", offset=1)
-    checks = [
-        (c, pl.col(c).str.contains(CONTROL), "control character in id (tab, newline, ...)")
-        for c in _IDS
-        if c in frame.columns and frame.schema[c] == pl.Utf8
-    ]
-    for column, dtype in frame.schema.items():
-        if dtype == pl.Utf8 and (column in NUMERIC or QUANTILE_COLUMN.match(column)):
-            checks.append(
-                (
-                    column,
-                    pl.col(column).is_not_null()
-                    & ~pl.col(column).cast(pl.Float64, strict=False).is_finite().fill_null(False),
-                    "not a finite number",
-                )
-            )
-        if dtype.is_float():
-            checks.append((column, ~pl.col(column).is_finite(), "not a finite number"))
-        if dtype.is_numeric():
-            big = pl.col(column).cast(pl.Float64)
-            checks.append((column, big.is_finite() & (big.abs() > MAX_MAGNITUDE), "implausibly large"))
+    """Fatal for control characters in ids and for numbers that are not finite or implausibly large
+    (`forecast.checks.check_values`); a week that did not read as text or a date is not a week."""
     if "week" in frame.columns and frame.schema["week"] not in (pl.Utf8, pl.Date, pl.Datetime):
         msg = f"week must be an ISO date like 2024-03-04, got {frame['week'][0]!r}"
         raise InputError(msg, file=file, column="week", row=1, fix="write weeks as YYYY-MM-DD")
-    for column, mask, problem in checks:
-        bad = rows.filter(mask.fill_null(False))
-        if bad.height:
-            value = bad[column][0]
-            msg = f"{problem}: {value!r} ({bad.height:,} row(s))"
-            fix = f"correct {column} (numbers must be finite, ids plain text)"
-            raise InputError(msg, file=file, column=column, row=int(bad["_row"][0]), fix=fix)
+    numbers = [*NUMERIC, *quantile_columns(frame.columns)]
+    numbers += [c for c, dtype in frame.schema.items() if dtype.is_numeric()]
+    check_values(frame, file, ids=_IDS, numbers=numbers)
 
 
 def read_inputs(files: dict[str, Path | None]) -> dict[str, pl.DataFrame]:
