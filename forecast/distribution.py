@@ -114,6 +114,46 @@ def raise_mean_to_quantiles(forecasts: pl.DataFrame, mean_col: str = "mean") -> 
     return forecasts.with_columns(pl.Series(mean_col, raised, dtype=pl.Float64))
 
 
+def coherent_rows(
+    mean: np.ndarray, levels: np.ndarray, values: np.ndarray, *, keep: str = "mean"
+) -> tuple[np.ndarray, np.ndarray]:
+    """A model's mean and quantiles (rows × `levels`) made one demand distribution where they are built.
+
+    The rule `coherent_forecasts` checks, applied at the source: the mean and the quantiles are clipped at 0
+    and the quantiles sorted per row; where the mean is below the lowest mean the quantiles allow
+    (`lowest_mean`), ``keep="mean"`` scales that row's quantiles down by the factor `fit_tails` would use
+    (the mean is the point forecast and stays), ``keep="quantiles"`` raises the mean to that lowest mean
+    (`raise_mean_to_quantiles`, for a model whose quantiles are its better estimate). Rows with a NaN keep it.
+
+    Examples
+    --------
+    >>> levels = np.array([0.1, 0.5, 0.9])
+    >>> mean, q = coherent_rows(np.array([1.45]), levels, np.array([[4.0, 3.0, -2.0]]))
+    >>> mean.tolist(), q.round(6).tolist()
+    ([1.45], [[0.0, 1.8125, 2.416667]])
+    >>> raised, _ = coherent_rows(np.array([1.0]), levels, np.array([[2.0, 3.0, 4.0]]), keep="quantiles")
+    >>> raised.round(6).tolist()
+    [2.9]
+    """
+    if keep not in ("mean", "quantiles"):
+        msg = f"keep must be 'mean' or 'quantiles', got {keep!r}"
+        raise ValueError(msg)
+    mean = np.asarray(mean, dtype=np.float64).reshape(-1)
+    values = np.asarray(values, dtype=np.float64).reshape(mean.size, len(levels))
+    mean = np.where(np.isnan(mean), mean, np.maximum(mean, 0.0))
+    values = np.where(np.isnan(values), values, np.maximum(values, 0.0))
+    rows = ~(np.isnan(values).any(axis=1) | np.isnan(mean))
+    if len(levels) < MIN_QUANTILES or not rows.any():
+        return mean, values
+    valid = np.sort(values[rows], axis=1)
+    if keep == "quantiles":
+        mean[rows] = np.maximum(mean[rows], lowest_mean(np.asarray(levels, dtype=float), valid))
+    else:
+        valid = fit_tails(mean[rows], np.asarray(levels, dtype=float), valid)[0]
+    values[rows] = valid
+    return mean, values
+
+
 def ordered_around(values: np.ndarray, middle: int) -> np.ndarray:
     """Quantile columns made non-decreasing while column `middle` (the median) stays as it is: each column
     below it is at most the next one, each above it at least the previous one (shifted bands keep their side).

@@ -4,6 +4,9 @@
 - `staging_dir` and `publish_set`: outputs are written into a staging folder beside the output folder, then
   moved in together; the files they replace are kept aside until the whole set is in, so a failure or an
   interrupt puts the previous files back (`publish_set` is the one step of a job that touches ``--out``).
+- Only regular files are ever replaced: a folder, a symbolic link or a special file (FIFO, socket, device)
+  where an output goes stops the write before anything is moved (`refuse_foreign`), so nothing the tool did
+  not write is ever deleted.
 - Temporary files, staging and backup folders carry the pid of the process that made them; a later write to
   the same folder removes those whose process is gone (a ``kill -9`` leaves nothing behind for long), and puts
   back the previous files of a publication that was cut off.
@@ -20,6 +23,7 @@ import contextlib
 import os
 import re
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -71,12 +75,49 @@ def remove_stale(folder: Path) -> list[Path]:
     return removed
 
 
-def check_output(path: str | Path, *, folder: bool, option: str = "--out") -> Path:
+def _kind(path: Path) -> str | None:
+    """What sits at `path` when it is not a regular file the tool may replace (None: nothing or a file)."""
+    try:
+        mode = path.lstat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    return "a folder" if stat.S_ISDIR(mode) else "a special file"
+
+
+def refuse_foreign(out: Path, names: Iterable[str], *, option: str = "--out") -> None:
+    """Raise `ConfigError` when any of `names` in folder `out` is not a regular file.
+
+    Publishing replaces the files at its outputs' paths; a folder, a link or a special file there was not
+    written by the tool, so the write stops before anything is moved and the line names the path.
+    """
+    from forecast.errors import ConfigError
+
+    for name in names:
+        path = out / name
+        kind = _kind(path)
+        if kind is not None:
+            msg = (
+                f"{option}: {str(path)!r} is {kind}, where an output file goes; nothing was written; "
+                f"fix: move or rename it, or pass {option} another location"
+            )
+            raise ConfigError(msg)
+
+
+def check_output(path: str | Path, *, folder: bool, option: str = "--out", names: Iterable[str] = ()) -> Path:
     """Raise `ConfigError` unless `path` can be written: a folder (`folder`) or a file, with no regular
-    file where a parent folder must be. Checked before any work, so a bad path fails in a second."""
+    file where a parent folder must be, and no folder, link or special file at a file output's path (the
+    file itself, or `names` inside the folder). Checked before any work, so a bad path fails in a second."""
     from forecast.errors import ConfigError
 
     target = Path(path)
+    if folder:
+        refuse_foreign(target, names, option=option)
+    elif not target.is_dir():
+        refuse_foreign(target.parent, [target.name, *names], option=option)
     fix = f"pass {option} a {'folder' if folder else 'file'} path whose parent folders can be created"
     for parent in [target, *target.parents] if folder else list(target.parents):
         if parent.exists() and not parent.is_dir():
@@ -118,9 +159,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     A failure or an interrupt inside the block leaves `path` untouched (no half-written file).
     """
     target = Path(path)
-    if target.is_dir():
-        msg = f"{target}: is a folder, expected a file path"
-        raise IsADirectoryError(msg)
+    refuse_foreign(target.parent, [target.name])
     created = make_parents(target.parent)
     remove_stale(target.parent)
     fd, tmp_name = tempfile.mkstemp(prefix=_marker(target.name, "partial"), suffix=".tmp", dir=target.parent)
@@ -240,14 +279,16 @@ def publish_set(
 ) -> Iterator[dict[str, Path]]:
     """Move the staged `files` (key -> path) into folder `out` as one set; yield key -> published path.
 
-    Files of `out` with the same names, and those named in `remove`, are moved aside first. When the block
+    Files of `out` with the same names, and those named in `remove`, are moved aside first; a folder, link
+    or special file at any of those names stops it before anything moves (`refuse_foreign`). When the block
     raises (or an interrupt is raised in it), the new files are taken out and the old ones put back;
     otherwise the old ones are deleted. Callers hold signals around it (`forecast.interrupts.held`).
     """
+    names = [path.name for path in files.values()] + [n for n in remove if n not in files]
+    refuse_foreign(out, names)
     out.mkdir(parents=True, exist_ok=True)
     remove_stale(out.parent)
     backup = Path(tempfile.mkdtemp(prefix=_marker(out.name, "backup"), dir=out.parent))
-    names = [path.name for path in files.values()] + [n for n in remove if n not in files]
     existed = {name: (out / name).exists() for name in names}
     (backup / _JOURNAL).write_text(
         "".join(f"{int(existed[name])}\t{name}\n" for name in names), encoding="utf-8"

@@ -167,7 +167,7 @@ def run_job(
     say = progress or (lambda _message: None)
     steps = (stages or Stages()).resolved()
     interrupts.settle(False)
-    out = check_output(out_dir, folder=True)
+    out = check_output(out_dir, folder=True, names=(*OUTPUTS, *REPLENISH_OUTPUTS))
     uri = tracking.resolve_tracking_uri(tracking_uri, config.tracking.tracking_uri)
     tracking_store.check_uri(uri)  # before any work: a bad store fails in seconds
     say(f"tracking to {uri}")

@@ -20,6 +20,7 @@ from typing import Optional  # noqa: UP035 - pandera reads Optional[...] annotat
 import pandera.polars as pa
 import polars as pl
 
+from forecast.contracts import quantile_columns
 from forecast.dataset import REJECT_SCHEMA, empty_rejects
 from forecast.errors import InputError
 
@@ -252,6 +253,45 @@ def _structural_error(cases: pl.DataFrame, schema: type[pa.DataFrameModel], file
     return InputError(msg, file=file, fix="give the columns the names and types of the canonical contract")
 
 
+def forecast_value_problems(frame: pl.DataFrame) -> list[tuple[str, pl.Expr, str]]:
+    """The value rules of a forecasts table, as (column, failing-row expression, problem).
+
+    The rules every forecast row the tool writes satisfies (`forecast.distribution.coherent_forecasts`) and
+    every forecasts file a command reads must satisfy: the mean and each quantile ``qNN`` >= 0, and the
+    quantiles non-decreasing in their level (``q10 <= q50 <= q90``). An empty quantile is allowed (the row's
+    demand is then Poisson around its mean) and is skipped by the order rule.
+    """
+    qcols = list(quantile_columns(frame.columns))
+    rules = [
+        (c, pl.col(c).cast(pl.Float64) < 0, "must be >= 0") for c in ("mean", *qcols) if c in frame.columns
+    ]
+    for low, high in zip(qcols, qcols[1:], strict=False):
+        crossed = pl.col(low).cast(pl.Float64) > pl.col(high).cast(pl.Float64)
+        rules.append((high, crossed, f"quantiles cross: {low} above {high}"))
+    return rules
+
+
+def check_forecast_values(frame: pl.DataFrame, file: str, *, shown: int = 5) -> None:
+    """Raise `InputError` for the first rule of `forecast_value_problems` a row of `frame` breaks, naming
+    the column, the first rows (1-based data rows) and how many rows break it."""
+    if frame.height == 0:
+        return
+    for column, bad, problem in forecast_value_problems(frame):
+        rows = frame.select(bad.fill_null(False).arg_true() + 1).to_series()
+        if rows.len():
+            first = int(rows[0])
+            listed = ", ".join(str(r) for r in rows.head(shown).to_list())
+            more = f" ({rows.len():,} rows: {listed}{', ...' if rows.len() > shown else ''})"
+            row = frame.row(first - 1, named=True)
+            values = {c: row[c] for c in frame.columns if c == "mean" or c.startswith("q")}
+            msg = f"{problem}{more}; first row {values}"
+            fix = (
+                "forecast rows need mean and quantiles >= 0 and q10 <= q50 <= q90 (as forecasts.csv of "
+                "`forecast run` has): correct or drop those rows"
+            )
+            raise InputError(msg, file=file, column=column, row=first, fix=fix)
+
+
 def validate_table(frame: pl.DataFrame, schema: type[pa.DataFrameModel], *, name: str) -> None:
     """Check a finished canonical table (no ``_row``) against `schema`; any failure raises `InputError`."""
     try:
@@ -264,6 +304,8 @@ def validate_table(frame: pl.DataFrame, schema: type[pa.DataFrameModel], *, name
 
 __all__ = [
     "ArticleSchema",
+    "check_forecast_values",
+    "forecast_value_problems",
     "DcStockInput",
     "PanelSchema",
     "DcStockSchema",

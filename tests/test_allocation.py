@@ -205,9 +205,9 @@ def instances(draw):
         holding=list(np.round(rng.uniform(0, 3, n_art), 2)),
         on_hand=on_hand,
     )
-    if draw(st.booleans()):  # random quantiles, crossing or too high for the mean at times
+    if draw(st.booleans()):  # random quantiles, too high for the mean at times (crossing ones are refused)
         spread = rng.uniform(-0.5, 3.0, (means.size, 3)) * (1 + means.reshape(-1, 1))
-        q = np.round(means.reshape(-1, 1) + spread * np.array([-0.6, 0.0, 1.0]), 2)
+        q = np.sort(np.round(means.reshape(-1, 1) + spread * np.array([-0.6, 0.0, 1.0]), 2), axis=1)
         quantiles = pl.DataFrame(q, schema=["q10", "q50", "q90"]).with_columns(pl.all().clip(lower_bound=0))
         frames = (pl.concat([frames[0], quantiles], how="horizontal"), *frames[1:])
     return frames, draw(st.sampled_from([0, 0, 2, 4]))
@@ -476,3 +476,12 @@ def test_ids_sort_naturally_in_the_plan():
     assert result.plan.filter(pl.col("store_id") == "1")["article_id"].to_list() == ["A2", "A10"]
     assert result.article_summary["article_id"].to_list() == ["A2", "A10"]
     assert result.store_summary["store_id"].to_list() == ["1", "2", "10"]
+
+
+def test_crossing_quantiles_are_refused_by_the_library_too() -> None:
+    forecasts, dc, stores, stock = make_frames(
+        np.array([[2.0, 3.0]]), available=[4, 4], packs=[1, 1], capacity=[9]
+    )
+    crossing = forecasts.with_columns(q10=pl.lit(5.0), q50=pl.lit(1.0), q90=pl.lit(6.0))
+    with pytest.raises(InputError, match=r"forecasts: column 'q50', row 1: quantiles cross"):
+        allocate(crossing, dc, stores, stock, AllocationConfig())

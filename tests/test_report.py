@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shutil
@@ -39,6 +40,29 @@ def leaderboard() -> pl.DataFrame:
             "profit": [1500.0, 1100.0],
             "revenue": [4000.0, 3900.0],
         }
+    )
+
+
+def wide_leaderboard() -> pl.DataFrame:
+    """Every column `forecast run` writes to leaderboard.csv, with a retailer's size of figures."""
+    models = ["lightgbm", "lightgbm_calibrated", "croston_optimized", "window_average", "naive"]
+    row = {
+        "wape": 0.978,
+        "mae": 1.154,
+        "rmse": 2.739,
+        "bias": -0.338,
+        "mase": 0.582,
+        "pinball": 0.434,
+        "coverage_80": 0.696,
+        "revenue": 1_257_393.56,
+        "lost_sales_units": 11_080.0,
+        "lost_sales_cost": 98_172.95,
+        "overstock_units": 23_791.0,
+        "holding_cost": 99_713.6,
+        "profit": 917_514.32,
+    }
+    return pl.DataFrame(
+        {"model": models, **{c: [v * (1 + i / 10) for i in range(5)] for c, v in row.items()}}
     )
 
 
@@ -237,7 +261,8 @@ def _chromium() -> str:
 def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
     browser = _chromium()
     page = tmp_path / "report.html"
-    write_report(render_report(report_data()), page)
+    data = dataclasses.replace(report_data(), leaderboard=wide_leaderboard())
+    write_report(render_report(data), page)
     flags = [
         "--headless",
         "--no-sandbox",
@@ -265,6 +290,23 @@ def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     assert shot.exists()
     assert shot.stat().st_size > 10_000
+    # a laptop screen: the page never scrolls sideways, wide tables scroll inside their own box
+    probe = (
+        "<script>window.addEventListener('load', () => {"
+        "const b = document.body; b.dataset.pageWidth = document.documentElement.scrollWidth;"
+        "b.dataset.overflow = [...document.querySelectorAll('table')].filter(t =>"
+        " t.getBoundingClientRect().right > t.parentElement.getBoundingClientRect().right + 1"
+        " && getComputedStyle(t.parentElement).overflowX !== 'auto').length;"
+        "b.dataset.leaderboard = Math.round(document.querySelector('table').getBoundingClientRect().right);"
+        "});</script>"
+    )
+    page.write_text(page.read_text(encoding="utf-8").replace("</body>", probe + "</body>"), encoding="utf-8")
+    laptop = run("--window-size=1366,900", "--virtual-time-budget=5000", "--dump-dom", profile="laptop")
+    assert laptop.returncode == 0, laptop.stderr[-2000:]
+    measured = dict(re.findall(r'data-([a-z-]+)="(\d+)"', laptop.stdout))
+    assert int(measured["page-width"]) <= 1366, measured
+    assert int(measured["overflow"]) == 0, measured
+    assert int(measured["leaderboard"]) <= 1366, measured
 
 
 def test_plan_figures_rules_warnings_and_wape_as_a_planner_reads_them() -> None:

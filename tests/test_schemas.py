@@ -130,7 +130,7 @@ def test_dc_stock_rows_breaking_the_allocation_rules_are_rejects() -> None:
 
 
 def test_allocation_inputs_fail_on_their_schema_with_one_line() -> None:
-    from forecast.allocation.checks import check_schema
+    from forecast.checks import check_schema
     from forecast.errors import InputError
     from forecast.schemas import DcStockInput
 

@@ -32,12 +32,12 @@ from forecast.adapters.scan import (
     scan_csv_text,
     scan_parquet_text,
 )
+from forecast.checks import value_rules
 from forecast.config import DataConfig
 from forecast.dataset import REJECT_SCHEMA, empty_rejects
 from forecast.errors import InputError
 
 Kind = Literal["str", "id", "float", "bool", "date"]
-MAX_MAGNITUDE = 1e12  # no count, price or capacity of a retailer's row comes near this
 DEFAULT_DATES = (date(1980, 1, 1), date(2099, 12, 31))
 DATE_FORMAT = "%Y-%m-%d"
 TRUE_WORDS = ("true", "t", "1", "yes", "y")
@@ -45,22 +45,39 @@ FALSE_WORDS = ("false", "f", "0", "no", "n")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
 
+def table_variants(path: Path) -> list[Path]:
+    """The names a table may have: ``stem.csv``, ``stem.csv.gz``, ``stem.parquet``, ``stem.pq`` (and
+    `path` itself first when it has another suffix).
+
+    Examples
+    --------
+    >>> [p.name for p in table_variants(Path("data/sales.csv"))]
+    ['sales.csv', 'sales.csv.gz', 'sales.parquet', 'sales.pq']
+    """
+    stem = path.name.removesuffix(".gz")
+    for suffix in (".csv", *PARQUET_SUFFIXES):
+        stem = stem.removesuffix(suffix)
+    names = [f"{stem}{suffix}" for suffix in (".csv", ".csv.gz", *PARQUET_SUFFIXES)]
+    return [path.parent / name for name in dict.fromkeys([path.name, *names])]
+
+
 def find_table(folder: Path, name: str) -> Path | None:
-    """Return ``folder/name``, or the Parquet file with the same stem, or None when neither exists.
+    """Return the one table of `folder` named `name` or one of its `table_variants`, None when none exists.
+
+    Two variants at once (``sales.csv`` beside ``sales.csv.gz``) are an `InputError`: which one is the data
+    cannot be guessed.
 
     Examples
     --------
     >>> find_table(Path("/nonexistent"), "sales.csv") is None
     True
     """
-    path = folder / name
-    if path.exists():
-        return path
-    for suffix in (".csv", *PARQUET_SUFFIXES):
-        other = path.with_suffix(suffix)
-        if other.exists():
-            return other
-    return None
+    found = [path for path in table_variants(folder / name) if path.exists()]
+    if len(found) > 1:
+        names = " and ".join(repr(path.name) for path in found)
+        msg = f"both {names} exist in {str(folder)!r}; the table must be given once"
+        raise InputError(msg, file=found[0].name, fix="keep one of them (move the other out of the folder)")
+    return found[0] if found else None
 
 
 def require_file(folder: Path, name: str, fix: str) -> Path:
@@ -88,7 +105,7 @@ def check_header(names: Sequence[str], file: str) -> None:
         seen.add(name)
 
 
-def _read_errors(path: Path) -> contextlib.AbstractContextManager[None]:
+def read_errors(path: Path) -> contextlib.AbstractContextManager[None]:
     if path.suffix.lower() not in PARQUET_SUFFIXES:
         return csv_errors(path)
     return parquet_errors(path)
@@ -141,7 +158,7 @@ def read_table(
     if columns is not None:
         keep = set(columns) | set(required)
         frame = frame.select(ROW, *[c for c in found if c in keep])
-    with _read_errors(path):
+    with read_errors(path):
         text = frame.collect(engine="streaming")
     if text.height == 0:
         msg = "file has a header but no data rows"
@@ -213,29 +230,15 @@ def parse_columns(
 def _value_checks(
     column: str, kind: Kind, non_negative: bool, dates: tuple[date, date] | None
 ) -> list[tuple[pl.Expr, str]]:
-    """(mask, reason) pairs for values that parse but cannot be right."""
-    value = pl.col(column)
-    if kind == "id":
-        return [(value.str.contains(CONTROL), "control character in id (tab, newline, ...)")]
-    if kind == "float":
-        checks = [
-            (~value.is_finite(), "not a finite number"),
-            (
-                value.is_finite() & (value.abs() > MAX_MAGNITUDE),
-                f"implausibly large (beyond ±{MAX_MAGNITUDE:.0e})",
-            ),
-        ]
-        if non_negative:
-            checks.append((value.is_finite() & (value < 0), f"negative {column} (must be >= 0)"))
-        return checks
+    """(mask, reason) pairs for values that parse but cannot be right: the shared value rules
+    (`forecast.checks.value_rules`) and, for a date, the plausible range."""
     if kind == "date" and dates is not None:
         low, high = dates
         reason = f"date outside the plausible range {low}..{high} (pipeline [data] date_min / date_max)"
-        return [(~value.is_between(low, high), reason)]
-    return []
+        return [(~pl.col(column).is_between(low, high), reason)]
+    return value_rules(column, kind, non_negative=non_negative)
 
 
-CONTROL = r"[\x00-\x1f\x7f]"
 _KIND_NAMES = {
     "float": "number",
     "date": "date (expected YYYY-MM-DD)",

@@ -14,17 +14,24 @@ source's resolved path, size, modification time (ns) and a hash of its content (
 `FULL_HASH_BYTES`, else its first and last MiB); any change makes it stale, and writing the new copy removes
 the stale one. Copies are written atomically; CSV files smaller than `CACHE_MIN_BYTES` are not copied (they
 read as fast as Parquet). A cache folder that cannot be written only turns the copy off.
+
+A gzip-compressed CSV (``sales.csv.gz``, or any CSV whose bytes start with gzip's magic number) is read the
+same way: the header, UTF-8 and line-ending checks read the decompressed bytes (`open_bytes`), and the scan
+decompresses it (Polars holds the decompressed text while scanning a compressed file).
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import gzip
 import hashlib
 import io
 import os
+import typing
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import polars as pl
 
@@ -38,6 +45,7 @@ FULL_HASH_BYTES = 64 * MIB
 COPY_VERSION = "1"  # bump when the text table a scan produces changes
 CHUNK = 16 * MIB
 BOM = b"\xef\xbb\xbf"
+GZIP_MAGIC = b"\x1f\x8b"
 
 
 def default_cache_dir() -> Path:
@@ -46,22 +54,45 @@ def default_cache_dir() -> Path:
     return Path(base).expanduser() / "forecast"
 
 
+def is_gzip(path: Path) -> bool:
+    """True when `path` starts with gzip's magic number (whatever its name)."""
+    with path.open("rb") as handle:
+        return handle.read(len(GZIP_MAGIC)) == GZIP_MAGIC
+
+
+def open_bytes(path: Path) -> BinaryIO:
+    """`path` opened for reading bytes, decompressed when it is gzip."""
+    if is_gzip(path):
+        return typing.cast(BinaryIO, gzip.open(path, "rb"))
+    return path.open("rb")
+
+
 def _head(path: Path) -> bytes:
     if path.is_dir():
         msg = "is a folder, not a file"
         raise InputError(msg, file=str(path), fix="remove the folder or point [data] at the right files")
     try:
-        with path.open("rb") as handle:
+        with open_bytes(path) as handle:
             return handle.read(HEAD_BYTES)
-    except OSError as exc:
-        msg = f"cannot be read ({exc.strerror or exc})"
+    except (OSError, EOFError) as exc:
+        msg = f"cannot be read ({getattr(exc, 'strerror', None) or exc})"
         raise InputError(msg, file=str(path), fix="check the file exists and is readable") from exc
 
 
 def check_utf8(path: Path) -> None:
     """Raise `InputError` naming the first byte of `path` that is not UTF-8 and its row (read in chunks)."""
+    try:
+        _check_utf8_chunks(path)
+    except (OSError, EOFError) as exc:  # a damaged or cut gzip file
+        msg = f"cannot be read ({getattr(exc, 'strerror', None) or exc})"
+        raise InputError(
+            msg, file=path.name, fix="check the file is complete (re-export or re-compress it)"
+        ) from exc
+
+
+def _check_utf8_chunks(path: Path) -> None:
     offset, lines, carry = 0, 0, b""
-    with path.open("rb") as handle:
+    with open_bytes(path) as handle:
         while chunk := handle.read(CHUNK):
             data = carry + chunk
             try:
@@ -166,7 +197,8 @@ def _scan(path: Path, null_values: Sequence[str], head: bytes) -> pl.LazyFrame:
 
 def _read_whole(path: Path, null_values: Sequence[str]) -> pl.DataFrame:
     check_utf8(path)
-    data = path.read_bytes().removeprefix(BOM).replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    with open_bytes(path) as handle:
+        data = handle.read().removeprefix(BOM).replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     with csv_errors(path):
         frame = pl.read_csv(
             io.BytesIO(data),

@@ -3,8 +3,9 @@
 Decisions (documented in the README):
 - demand for the allocation is the forecast of `week` (default: the first forecast week) summed over
   `config.cover_weeks` forecast weeks; quantiles are summed too (comonotone weeks, a conservative spread);
-  the summed row's distribution is `forecast.distribution.DemandDistribution` (quantiles that cross or
-  cannot hold the mean are fixed as `coherent_forecasts` does, with a warning);
+  the summed row's distribution is `forecast.distribution.DemandDistribution` (a forecast row with a
+  negative value or crossing quantiles is refused, `forecast.schemas.check_forecast_values`; quantiles
+  that cannot hold the mean are scaled as `coherent_forecasts` does, with a warning);
 - forecasts for articles absent from the DC stock are dropped with a warning (the DC has nothing to send);
 - forecasts for stores absent from the stores file are an error (their capacity is unknown);
 - store stock of articles without a forecast still takes shelf space in the capacity constraint.
@@ -18,12 +19,12 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from forecast.allocation.checks import check_rows, check_schema, numeric, require, text_ids, unique_keys
+from forecast.checks import check_rows, check_schema, numeric, require, text_ids, unique_keys
 from forecast.config import AllocationConfig
 from forecast.contracts import SERIES, WEEKLY_KEY, quantile_columns
 from forecast.distribution import coherent_forecasts
 from forecast.errors import InfeasibleError, InputError
-from forecast.schemas import DcStockInput, StoresInput, StoreStockInput
+from forecast.schemas import DcStockInput, StoresInput, StoreStockInput, check_forecast_values
 
 FORECAST_REQUIRED = ("article_id", "store_id", "week", "mean")
 DC_REQUIRED = ("article_id", "available_units", "pack_size", "unit_cost", "price")
@@ -133,8 +134,8 @@ def check_store_stock(store_stock: pl.DataFrame | None, stores: pl.DataFrame, fi
 
 
 def forecast_frame(forecasts: pl.DataFrame, file: str) -> pl.DataFrame:
-    """The forecasts frame checked: text ids, ISO weeks, numeric mean and quantiles >= 0, one model's row
-    per article × store × week."""
+    """The forecasts frame checked: text ids, ISO weeks, numeric mean and quantiles by the forecasts' value
+    rules (`forecast.schemas.check_forecast_values`), one model's row per article × store × week."""
     require(forecasts, FORECAST_REQUIRED, file)
     frame = text_ids(forecasts, tuple(SERIES))
     if frame["week"].dtype == pl.Utf8:
@@ -155,9 +156,7 @@ def forecast_frame(forecasts: pl.DataFrame, file: str) -> pl.DataFrame:
         msg = f"forecasts hold several models {models[:5]} for the same article, store and week"
         raise InputError(msg, file=file, column="model", fix="keep one model's rows (the champion)")
     unique_keys(frame, WEEKLY_KEY, file)
-    check_rows(frame, pl.col("mean") < 0, file, "mean", "forecast mean must be >= 0", "fix the forecast")
-    for col in qcols:
-        check_rows(frame, pl.col(col) < 0, file, col, "quantile must be >= 0 or empty", "fix the forecast")
+    check_forecast_values(frame, file)
     return frame
 
 

@@ -10,12 +10,11 @@ import signal
 import sys
 from typing import NoReturn
 
-import click
 import typer
 
 from forecast import interrupts
 from forecast.cli import allocate, backtest, buy, demo, markdown, predict, replenish, run, simulate, validate
-from forecast.cli.common import state
+from forecast.cli.common import ABORTS, USAGE_ERRORS, state, usage_failure
 from forecast.errors import EXIT_INPUT, EXIT_INTERNAL, EXIT_TRACKING, ForecastError, Interrupted
 from forecast.tracking_store import is_store_error
 
@@ -88,11 +87,11 @@ def main() -> None:
     except (typer.Exit, SystemExit) as exc:
         code = getattr(exc, "exit_code", getattr(exc, "code", 0))
         sys.exit(code)
-    except click.exceptions.Abort:
+    except ABORTS:
         _fail("aborted", EXIT_INPUT)
-    except click.ClickException as exc:
-        # usage errors (bad option values, missing arguments) carry a message and an exit code
-        _fail(exc.format_message(), exc.exit_code)
+    except USAGE_ERRORS as exc:
+        # usage errors (unknown options, missing or mistyped values, out-of-range values) name the option
+        _fail(*usage_failure(exc))
     except OSError as exc:
         if debug:
             raise

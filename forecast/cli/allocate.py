@@ -92,7 +92,7 @@ def command(
     out: Path = PLAN_OUT,
 ) -> None:
     """Allocate DC stock to stores in whole packs, maximising expected profit; report the optimality gap."""
-    check_output(out, folder=False)
+    check_output(out, folder=False, names=_summary_names(out))
     files = {"forecasts": forecasts, "dc stock": dc_stock, "stores": stores, "store stock": store_stock}
     frames = read_inputs(files)
     config, frames["dc stock"] = _config(pipeline, frames["dc stock"])
@@ -114,15 +114,21 @@ def command(
     _report(result, out)
 
 
+def _summary_names(out: Path) -> tuple[str, str]:
+    """The plan's two summaries, written beside it."""
+    return f"{out.stem}_store_summary.csv", f"{out.stem}_article_summary.csv"
+
+
 def _write_set(result: AllocationResult, out: Path) -> None:
     """plan.csv and its two summaries, published together (all three or none)."""
     if out.is_dir():
         msg = "--out is a folder; it names the plan CSV file"
         raise InputError(msg, file=str(out), fix="pass a file path like out/plan.csv")
+    store_summary, article_summary = _summary_names(out)
     frames = {
         out.name: csv_precision(result.plan),
-        f"{out.stem}_store_summary.csv": csv_precision(result.store_summary),
-        f"{out.stem}_article_summary.csv": csv_precision(result.article_summary),
+        store_summary: csv_precision(result.store_summary),
+        article_summary: csv_precision(result.article_summary),
     }
     with staging_dir(out) as staging:
         files = {name: write_csv(frame, staging / name) for name, frame in frames.items()}

@@ -78,7 +78,7 @@ def command(
     from forecast.outputs import csv_precision
     from forecast.panel import build_panel
 
-    check_output(out, folder=True)
+    check_output(out, folder=True, names=["leaderboard.csv"])
     config = select_models(
         load_pipeline(pipeline, data=data, horizon=horizon, seed=seed, data_seed=data_seed), models
     )

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import click
 import typer
 from rich.console import Console
+
+from forecast.errors import EXIT_INPUT, EXIT_USAGE
 
 
 @dataclass
@@ -37,3 +41,52 @@ CLUSTER = typer.Option(
     "--cluster",
     help="Run on Dask: local or local:N (N worker processes here) or tcp://HOST:PORT (a running scheduler).",
 )
+
+
+# Typer 0.29 and later carry their own copy of click: its usage errors derive from `typer.TyperException`,
+# not from `click.ClickException`, so the wrapper accepts both families.
+_TYPER_ERROR: type[Exception] | None = getattr(typer, "TyperException", None)
+USAGE_ERRORS: tuple[type[Exception], ...] = tuple(
+    kind for kind in (click.ClickException, _TYPER_ERROR) if kind is not None
+)
+ABORTS: tuple[type[BaseException], ...] = tuple(
+    {click.exceptions.Abort, getattr(typer, "Abort", click.exceptions.Abort)}
+)
+# pydantic's error types for a value outside an option's `min` / `max`
+_RANGE_ERRORS = frozenset({"greater_than", "greater_than_equal", "less_than", "less_than_equal"})
+
+
+def _out_of_range(exc: BaseException) -> bool:
+    """True when a usage error is a well-typed value outside its option's bounds (`min=` / `max=`)."""
+    cause = exc.__cause__
+    errors = getattr(cause, "errors", None)
+    if callable(errors):
+        with contextlib.suppress(Exception):
+            return any(error.get("type") in _RANGE_ERRORS for error in errors())
+    # click's own range types (older Typer) say so in the message
+    return "is not in the range" in str(getattr(exc, "message", ""))
+
+
+def usage_failure(exc: Exception) -> tuple[str, int]:
+    """The one line and the exit code for a command-line usage error `exc` (click's or Typer's).
+
+    A value of the right type outside its option's range is a bad value (exit 1); an unknown option, a
+    missing value or argument and a value of the wrong type are wrong usage (exit 2). The line names the
+    option and says where the valid options are listed.
+
+    Examples
+    --------
+    >>> import typer
+    >>> usage_failure(typer.BadParameter("not a number", param_hint="'--seed'"))
+    ("Invalid value for '--seed': not a number; fix: see 'forecast --help'", 2)
+    """
+    format_message = getattr(exc, "format_message", None)
+    message = format_message() if callable(format_message) else str(exc)
+    if not message.strip():  # Typer printed the help itself: nothing was asked for
+        message = "no command given"
+    ctx = getattr(exc, "ctx", None)
+    path = getattr(ctx, "command_path", None) or "forecast"
+    code = EXIT_INPUT if _out_of_range(exc) else getattr(exc, "exit_code", EXIT_USAGE)
+    if code not in (EXIT_INPUT, EXIT_USAGE):
+        code = EXIT_USAGE
+    return f"{message.rstrip('.')}; fix: see '{path} --help'", code

@@ -1,13 +1,14 @@
 """Reading the input files of `forecast allocate` and `forecast replenish` the same way.
 
-`read_inputs` reads every given file with `read_table` (the adapters' checks); `relabelled` turns an input
+`read_inputs` reads every given file with `read_table` (the adapters' reader and checks: CSV, gzip-compressed
+CSV or Parquet) and forecasts with `read_forecasts` (the forecasts' value rules); `relabelled` turns an input
 error the planners raise about a frame ("dc stock") into one naming the file; `with_holding_cost` fills the
 holding cost the pipeline's ``business.holding_cost_ratio`` gives, to cents, where the DC stock has none.
 """
 
 from __future__ import annotations
 
-import csv
+import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,11 +16,14 @@ from pathlib import Path
 import polars as pl
 from rich.table import Table
 
-from forecast.adapters.common import CONTROL, MAX_MAGNITUDE, check_header
+from forecast.adapters.common import read_errors, scan_table
+from forecast.adapters.scan import ROW
 from forecast.business import cents
-from forecast.contracts import QUANTILE_COLUMN, SERIES
+from forecast.checks import check_values
+from forecast.contracts import SERIES, quantile_columns
 from forecast.errors import InputError
 from forecast.io import unneutralise_frame
+from forecast.schemas import check_forecast_values
 
 SHOWN_ROWS = 8
 _IDS = dict.fromkeys(SERIES, pl.Utf8)
@@ -37,11 +41,15 @@ NUMERIC = (
 
 
 def read_table(path: Path, label: str) -> pl.DataFrame:
-    """Read a CSV (or Parquet) input with ids as text; a missing or unreadable file is an `InputError`.
+    """Read a CSV, gzip-compressed CSV or Parquet input the way the adapters read their sources
+    (`forecast.adapters.common.scan_table`: UTF-8, header and line-ending checks, ``_row`` numbers), then
+    type its columns: ids and weeks stay text, a column whose every value is a whole number is Int64, one
+    whose every value is a number is Float64, others stay text (and are refused where a number is needed).
 
-    The checks of the adapters apply: a duplicated column name, an id with a control character, or a
-    number that is not finite or implausibly large is fatal, naming the file, column and row. Ids the tool
-    neutralised for spreadsheets (``'=...``, see `forecast.io`) read back as written.
+    A missing or unreadable file is an `InputError`. The checks of the adapters apply: a duplicated column
+    name, an id with a control character, or a number that is not finite or implausibly large is fatal,
+    naming the file, column and row. Ids the tool neutralised for spreadsheets (``'=...``, see `forecast.io`)
+    read back as written.
     """
     if not path.exists():
         msg = f"{label} file not found"
@@ -49,63 +57,58 @@ def read_table(path: Path, label: str) -> pl.DataFrame:
     if path.is_dir():
         msg = f"{label} path is a folder, not a file"
         raise InputError(msg, file=str(path), fix="pass the CSV file itself")
-    try:
-        if path.suffix == ".parquet":
-            frame = pl.read_parquet(path)
-            frame = frame.with_columns([pl.col(c).cast(pl.Utf8) for c in _IDS if c in frame.columns])
-        else:
-            with path.open(encoding="utf-8", newline="") as handle:
-                header = handle.readline()
-            check_header([h.strip() for h in next(csv.reader([header]), [])], str(path))
-            frame = pl.read_csv(
-                path, schema_overrides=_IDS, infer_schema_length=10_000, try_parse_dates=False
-            )
-    except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError, ValueError) as exc:
-        msg = f"cannot read {label} ({(str(exc).strip().splitlines() or ['unreadable'])[0]})"
-        raise InputError(msg, file=str(path), fix="pass a UTF-8 CSV with a header row") from exc
+    with read_errors(path):
+        text = scan_table(path).collect()
+    frame = _typed(text.drop(ROW))
     frame = unneutralise_frame(frame, [c for c in _IDS if c in frame.columns])
     _check_values(frame, str(path))
     return frame
 
 
+def read_forecasts(path: Path, label: str = "forecasts") -> pl.DataFrame:
+    """Read a forecasts file (`read_table`) and refuse rows that break the forecasts' value rules
+    (`forecast.schemas.check_forecast_values`: a negative mean or quantile, quantiles that cross), naming
+    the file, the column and the rows. Every command that reads forecasts reads them with this."""
+    frame = read_table(path, label)
+    numbers = [c for c in ("mean", *quantile_columns(frame.columns)) if c in frame.columns]
+    typed = frame.with_columns(pl.col(c).cast(pl.Float64, strict=False) for c in numbers)
+    check_forecast_values(typed, str(path))
+    return frame
+
+
+def _typed(text: pl.DataFrame) -> pl.DataFrame:
+    """Text columns typed as a CSV reader infers them (ids and ``week`` stay text; empty cells are null)."""
+    out = []
+    for column in text.columns:
+        values = text[column].replace("", None)
+        if column not in _IDS and column != "week":
+            for dtype in (pl.Int64, pl.Float64):
+                with contextlib.suppress(pl.exceptions.PolarsError):
+                    values = values.cast(dtype, strict=True)
+                    break
+        out.append(values)
+    return pl.DataFrame(out)
+
+
 def _check_values(frame: pl.DataFrame, file: str) -> None:
-    """Fatal for control characters in ids and for numbers that are not finite or implausibly large."""
-    rows = frame.with_row_index("_row", offset=1)
-    checks = [
-        (c, pl.col(c).str.contains(CONTROL), "control character in id (tab, newline, ...)")
-        for c in _IDS
-        if c in frame.columns and frame.schema[c] == pl.Utf8
-    ]
-    for column, dtype in frame.schema.items():
-        if dtype == pl.Utf8 and (column in NUMERIC or QUANTILE_COLUMN.match(column)):
-            checks.append(
-                (
-                    column,
-                    pl.col(column).is_not_null()
-                    & ~pl.col(column).cast(pl.Float64, strict=False).is_finite().fill_null(False),
-                    "not a finite number",
-                )
-            )
-        if dtype.is_float():
-            checks.append((column, ~pl.col(column).is_finite(), "not a finite number"))
-        if dtype.is_numeric():
-            big = pl.col(column).cast(pl.Float64)
-            checks.append((column, big.is_finite() & (big.abs() > MAX_MAGNITUDE), "implausibly large"))
+    """Fatal for control characters in ids and for numbers that are not finite or implausibly large
+    (`forecast.checks.check_values`); a week that did not read as text or a date is not a week."""
     if "week" in frame.columns and frame.schema["week"] not in (pl.Utf8, pl.Date, pl.Datetime):
         msg = f"week must be an ISO date like 2024-03-04, got {frame['week'][0]!r}"
         raise InputError(msg, file=file, column="week", row=1, fix="write weeks as YYYY-MM-DD")
-    for column, mask, problem in checks:
-        bad = rows.filter(mask.fill_null(False))
-        if bad.height:
-            value = bad[column][0]
-            msg = f"{problem}: {value!r} ({bad.height:,} row(s))"
-            fix = f"correct {column} (numbers must be finite, ids plain text)"
-            raise InputError(msg, file=file, column=column, row=int(bad["_row"][0]), fix=fix)
+    numbers = [*NUMERIC, *quantile_columns(frame.columns)]
+    numbers += [c for c, dtype in frame.schema.items() if dtype.is_numeric()]
+    check_values(frame, file, ids=_IDS, numbers=numbers)
 
 
 def read_inputs(files: dict[str, Path | None]) -> dict[str, pl.DataFrame]:
-    """Every given file (label -> path; None = not given) read with `read_table`, by label."""
-    return {label: read_table(path, label) for label, path in files.items() if path is not None}
+    """Every given file (label -> path; None = not given) read with `read_table` (the one labelled
+    ``forecasts`` with `read_forecasts`), by label."""
+    return {
+        label: (read_forecasts if label == "forecasts" else read_table)(path, label)
+        for label, path in files.items()
+        if path is not None
+    }
 
 
 @contextmanager

@@ -10,8 +10,9 @@ import typer
 from forecast.cli.common import console
 from forecast.cli.inputs import read_inputs, relabelled, table, with_holding_cost
 from forecast.config import ReplenishmentConfig, load_pipeline
+from forecast.io import check_output
 from forecast.replenish import ReplenishResult, replenish
-from forecast.replenish.output import write_plan
+from forecast.replenish.output import FILES, write_plan
 
 FORECASTS = typer.Option(
     ..., "--forecasts", help="Forecasts CSV (article_id,store_id,week,mean,qNN[,price])."
@@ -93,6 +94,7 @@ def command(
         "in transit": in_transit,
         "suppliers": suppliers,
     }
+    check_output(out, folder=True, names=FILES)
     frames = read_inputs(files)
     config, frames["dc stock"] = _config(pipeline, weeks, frames["dc stock"])
     with relabelled(files), console.status("optimising the replenishment plan"):

@@ -22,7 +22,7 @@ def command(pipeline: Path = PIPELINE, data: Path | None = DATA, out: Path | Non
     from forecast.validation import check_dataset
 
     if out is not None:
-        check_output(out, folder=True)
+        check_output(out, folder=True, names=["rejects.csv"])
     config = load_pipeline(pipeline, data=data)
     with console.status(f"reading {config.data.adapter} data"):
         ds = load_dataset(config)

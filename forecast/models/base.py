@@ -32,6 +32,7 @@ import numpy as np
 import polars as pl
 
 from forecast.contracts import FORECAST_COLUMNS, SERIES, output_levels, quantile_column
+from forecast.distribution import coherent_rows
 from forecast.errors import NotFittedError
 
 __all__ = ["FORECAST_COLUMNS", "Estimator", "Forecaster", "LaunchForecaster", "quantile_column"]
@@ -87,17 +88,22 @@ class Estimator:
         """The quantile levels the model writes: those asked for plus q10, q50 and q90."""
         return output_levels(self.quantiles)
 
-    def forecast_frame(self, keys: pl.DataFrame, mean: Any, quantiles: Any) -> pl.DataFrame:
+    def forecast_frame(
+        self, keys: pl.DataFrame, mean: Any, quantiles: Any, *, keep: str = "mean"
+    ) -> pl.DataFrame:
         """The forecasts contract frame: `keys` (article_id, store_id, week, horizon, in row order), the
-        `mean` per row and `quantiles` (rows × `levels`), sorted per row so they never cross."""
+        `mean` per row and `quantiles` (rows × `levels`), made one demand distribution by
+        `forecast.distribution.coherent_rows`: no negative value, no crossing quantiles, and a mean the
+        quantiles can hold (`keep` says which of the two gives way)."""
         names = [quantile_column(q) for q in self.levels]
-        values = np.sort(np.asarray(quantiles, dtype=np.float64).reshape(keys.height, len(names)), axis=1)
+        raw = np.asarray(quantiles, dtype=np.float64).reshape(keys.height, len(names))
+        mean, values = coherent_rows(np.asarray(mean), np.array(self.levels), raw, keep=keep)
         frame = keys.select(
             *[pl.col(c).cast(pl.Utf8) for c in SERIES],
             pl.col("week").cast(pl.Date),
             pl.col("horizon").cast(pl.Int32),
             pl.lit(self.name, pl.Utf8).alias("model"),
-            pl.Series("mean", np.asarray(mean, dtype=np.float64).reshape(-1)),
+            pl.Series("mean", mean),
             *[pl.Series(name, values[:, i]) for i, name in enumerate(names)],
         )
         extra = [n for n in names if n not in FORECAST_COLUMNS]

@@ -65,7 +65,7 @@ import lightgbm as lgb
 import numpy as np
 import polars as pl
 
-from forecast.distribution import ordered_around, raise_mean_to_quantiles
+from forecast.distribution import ordered_around
 from forecast.errors import InputError
 from forecast.features import launch as cf
 from forecast.models.base import LaunchForecaster, quantile_column
@@ -324,7 +324,7 @@ class ColdStartForecaster(LaunchForecaster):
                 "horizon",
             )
         )
-        return raise_mean_to_quantiles(self.forecast_frame(keys, mean, quantiles.reshape(-1, len(names))))
+        return self.forecast_frame(keys, mean, quantiles.reshape(-1, len(names)), keep="quantiles")
 
     def _toward_curves(self, quantiles: np.ndarray) -> np.ndarray:
         """Boosters' quantiles (pairs × weeks × levels) moved ``curve_weight`` of the way to the training

@@ -20,7 +20,6 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 
-from forecast.allocation.checks import check_rows, numeric, require, text_ids, unique_keys, whole
 from forecast.allocation.demand import DemandModel
 from forecast.allocation.inputs import (
     check_dc_stock,
@@ -30,6 +29,7 @@ from forecast.allocation.inputs import (
     known_rows,
     select_weeks,
 )
+from forecast.checks import check_rows, numeric, require, text_ids, unique_keys, whole
 from forecast.config import AllocationConfig, ReplenishmentConfig
 from forecast.contracts import SERIES, quantile_columns
 from forecast.errors import InfeasibleError, InputError

@@ -2,32 +2,24 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 
-from forecast.io import write_csv
+from forecast import interrupts
+from forecast.io import publish_set, staging_dir, write_csv
 from forecast.replenish.results import ReplenishResult
 
 FILES = ("shipments.csv", "orders.csv", "replenishment_summary.csv")
 
 
 def write_plan(result: ReplenishResult, out_dir: str | Path) -> dict[str, Path]:
-    """Write the three files into `out_dir` all or none: staged beside it, then moved in by renames."""
+    """Write the three files into `out_dir` all or none: staged beside it, then published as one set
+    (`forecast.io.publish_set`: the files they replace are put back if the set does not land whole)."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".replenish.staging.", dir=out))
-    try:
-        staged = {
-            "shipments": write_csv(result.shipments, staging / FILES[0]),
-            "orders": write_csv(result.orders, staging / FILES[1]),
-            "summary": write_csv(result.summary, staging / FILES[2]),
-        }
-        published = {}
-        for key, path in staged.items():
-            target = out / path.name
-            path.replace(target)
-            published[key] = target
-        return published
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    frames = dict(zip(("shipments", "orders", "summary"), FILES, strict=True))
+    tables = {"shipments": result.shipments, "orders": result.orders, "summary": result.summary}
+    with staging_dir(out) as staging:
+        staged = {key: write_csv(tables[key], staging / name) for key, name in frames.items()}
+        with interrupts.held(), publish_set(out, staged) as published:
+            interrupts.check()
+            interrupts.settle()
+    return published

@@ -21,13 +21,14 @@ MONEY = ("revenue", "lost_sales_cost", "holding_cost", "profit", "expected_profi
 PLAN_ARTICLES_SHOWN = 30
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2rem auto;
-max-width:1100px;color:#1d2430;line-height:1.45;padding:0 1rem}
+max-width:1240px;color:#1d2430;line-height:1.45;padding:0 1rem}
 h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #d8dde6}
 .sub{color:#5b6472;margin-top:0}table{border-collapse:collapse;margin:.6rem 0;font-size:.88rem}
 th,td{border:1px solid #d8dde6;padding:.25rem .55rem;text-align:right}th{background:#f1f4f8}
 td:first-child,th:first-child{text-align:left}tr.champion td{background:#e7f5ea;font-weight:600}
 .kpi{display:inline-block;margin:.3rem 1.2rem .3rem 0}.kpi b{display:block;font-size:1.3rem}
-.scroll{overflow-x:auto}img{max-width:100%;height:auto;border:1px solid #eef0f4;margin:.4rem 0}
+.scroll{overflow-x:auto;max-width:100%}th{vertical-align:bottom}li,p{overflow-wrap:break-word}
+img{max-width:100%;height:auto;border:1px solid #eef0f4;margin:.4rem 0}
 .note{color:#5b6472;font-size:.85rem}
 """
 
@@ -68,7 +69,8 @@ def _column_cell(column: str, value: Any) -> str:
 def html_table(frame: pl.DataFrame, highlight: str | None = None) -> str:
     """An HTML table of `frame` (WAPE in percent, money to cents); the row whose first cell equals
     `highlight` is marked."""
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in frame.columns)
+    # a long column name may break after its underscores, so a wide table fits a laptop screen
+    head = "".join(f"<th>{html.escape(c).replace('_', '_<wbr>')}</th>" for c in frame.columns)
     rows = []
     for row in frame.iter_rows():
         mark = ' class="champion"' if highlight is not None and str(row[0]) == highlight else ""
