@@ -64,7 +64,7 @@ def command(
     """Choose a discount per remaining week for the articles whose season ends within the horizon."""
     from forecast.adapters import load_dataset
     from forecast.allocation.sources import run_inputs
-    from forecast.cli.inputs import read_table
+    from forecast.cli.inputs import read_forecasts
     from forecast.cli.predict import default_model
     from forecast.config import load_pipeline
     from forecast.io import check_output, publish_set, staging_dir
@@ -83,7 +83,7 @@ def command(
         status.update("building the panel")
         panel = build_panel(ds).collect()
         if forecasts is not None:
-            demand = dated(read_table(forecasts, "forecasts"), forecasts)
+            demand = dated(read_forecasts(forecasts), forecasts)
         else:
             demand = predict_all(ds, panel, config, default_model(config), progress=status.update)
         demand = demand.drop("model") if "model" in demand.columns else demand
