@@ -106,6 +106,7 @@ class StatsForecastModel(Forecaster):
     residual_weeks : recent weeks whose deviations give the quantiles of methods without intervals on series
         too short for conformal windows.
     nonnegative : clip forecasts at 0 (demand cannot be negative).
+    alias : the model's name in the forecasts (default: the method).
 
     Examples
     --------
@@ -127,6 +128,7 @@ class StatsForecastModel(Forecaster):
         conformal_weeks: int = 52,
         residual_weeks: int = 52,
         nonnegative: bool = True,
+        alias: str | None = None,
     ) -> None:
         if method not in METHODS:
             msg = f"baseline method must be one of {METHODS}, got {method!r}"
@@ -140,11 +142,16 @@ class StatsForecastModel(Forecaster):
         self.conformal_weeks = conformal_weeks
         self.residual_weeks = residual_weeks
         self.nonnegative = nonnegative
+        self.alias = alias
 
     @property
-    def name(self) -> str:  # type: ignore[override]
-        """The method: the ``model`` column of the forecasts."""
-        return self.method
+    def name(self) -> str:
+        """The ``model`` column of the forecasts: `alias`, else the method."""
+        return self.alias or self.method
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self.alias = value
 
     def fit(
         self,
