@@ -83,8 +83,11 @@ def model_class(name: str) -> type[Estimator]:
 def table_keys(name: str) -> list[str]:
     """The keys a ``[models.*]`` table of the model registered as `name` may set."""
     fixed = _REGISTRY[name][1] if name in _REGISTRY else {}
-    taken = {*PIPELINE_VALUES, *fixed, "alias", "attributes"}
-    return ["model", *[p for p in model_class(name)._param_names() if p not in taken]]
+    cls = model_class(name)
+    # the cold-start model's article attributes come from the dataset
+    supplied = {"attributes"} if issubclass(cls, LaunchForecaster) else set()
+    taken = {*PIPELINE_VALUES, *fixed, *supplied, "alias"}
+    return ["model", *[p for p in cls._param_names() if p not in taken]]
 
 
 def build(
@@ -130,7 +133,8 @@ def build(
         cls.check_params(kwargs)
         model = cls(**kwargs, **values, **_REGISTRY[name][1])
     except (ConfigError, TypeError, ValueError) as exc:
-        msg = f"{where}: {exc}; fix: correct the value in the pipeline file"
+        fix = "" if "fix:" in str(exc) else "; fix: correct the value in the pipeline file"
+        msg = f"{where}: {exc}{fix}"
         raise ConfigError(msg) from exc
     if alias is not None and model.name != alias:
         msg = f"{where}: {cls.__name__} has no `alias` parameter, so its table must be named {model.name!r}"
@@ -186,7 +190,8 @@ def check_models(config: PipelineConfig) -> None:
 
 def select(config: PipelineConfig, names: list[str]) -> PipelineConfig:
     """The pipeline backtesting only `names`: aliases of its ``[models.*]`` tables or registered models."""
-    known = [*config.models.tables, *[n for n in registered() if n not in config.models.tables]]
+    others = [n for n in registered() if n not in config.models.tables and n != COLD_START]
+    known = [*config.models.tables, *others]
     unknown = [n for n in names if n not in known]
     if unknown:
         msg = f"--models: unknown model(s) {unknown}; choose from {known}"
