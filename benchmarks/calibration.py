@@ -67,7 +67,10 @@ def main() -> None:
     parser.add_argument("--blend", action="store_true", help="score the blend lightgbm_svd's variants")
     args = parser.parse_args()
     config = load_pipeline(args.pipeline)
-    models = dataclasses.replace(config.models, calibrate_quantiles=True)
+    # LightGBM as the pipeline configures it (alone, or inside its blend), calibrated
+    tables = config.models.tables
+    table = tables.get("lightgbm") or tables.get("lightgbm_svd", {}).get("global_model", {})
+    models = dataclasses.replace(config.models, tables={**tables, "lightgbm": {**table, "calibrate": True}})
     config = dataclasses.replace(config, models=models)
     ds = load_dataset(config)
     panel = build_panel(ds).collect()
@@ -84,7 +87,9 @@ def main() -> None:
         blend = None
         if args.blend:
             start = data.history["week"].min()
-            blend = BlendForecaster(model).assembled(fitted, data.history, origin, start)
+            blend = BlendForecaster(model)
+            blend.global_, blend.local_ = fitted, blend._local().fit(data.history, origin)
+            blend.start_, blend.origin_ = start, origin
             local, seconds = timed(lambda b=blend, d=data: b.local_.predict(horizon, d.active))
             blend.local_ = Predicted(blend.local_, local)  # type: ignore[assignment]
             print(f"fold {fold}: stlf.svd forecast in {seconds:.0f} s", flush=True)

@@ -46,7 +46,7 @@ import polars as pl
 from forecast.adapters.visuelle import SCALE, WEEKS, load_visuelle
 from forecast.config import DataConfig
 from forecast.distribution import coherent_forecasts
-from forecast.models.launch_calibration import CalibratedColdStart
+from forecast.models.coldstart import ColdStartForecaster
 from forecast.predict import UNIT_DECIMALS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -158,7 +158,9 @@ def cold_start(
     and the calibrated ones (`forecast.models.launch_calibration`: the same fit, offsets added); with suffix
     ``_csv``, the same after `coherent_forecasts`, as ``forecasts.csv`` carries them; ``mean_raw``: the raw
     model's mean (the calibrated model raises a mean its wider band cannot hold)."""
-    model = CalibratedColdStart([0.1, 0.5, 0.9], 42, attributes=ATTRIBUTES, params=PARAMS or None)
+    model = ColdStartForecaster(
+        [0.1, 0.5, 0.9], 42, attributes=ATTRIBUTES, params=PARAMS or None, calibrate=True
+    )
     model.fit(panel, panel["week"].max(), articles=articles, trends=trends)  # type: ignore[arg-type]
     series = test_a.select(
         "article_id", pl.lit("ALL").alias("store_id"), pl.col("launch_date").alias("launch_week")

@@ -2,10 +2,10 @@
 
 import os
 
-# OpenMP threads (LightGBM's) that wait for each other spin a long time before sleeping by default: on a
-# busy machine the spinning thread holds the core its partner needs and multi-threaded fits slow down many
-# times over. A short spin keeps a quiet machine's speed (passive waiting loses some). Set before LightGBM
-# loads the OpenMP runtime, unless the environment says otherwise; results do not depend on it.
+# OpenMP threads (LightGBM's) that wait for each other spin a long time before sleeping by default: on a busy
+# machine the spinning thread holds the core its partner needs, and multi-threaded fits slow down many times
+# over. A shorter spin keeps the fast hand-over without that stall. Set before LightGBM loads the OpenMP
+# runtime, unless the environment says otherwise; results do not depend on it.
 os.environ.setdefault("GOMP_SPINCOUNT", "20000")
 
 from forecast.config import PipelineConfig, load_pipeline

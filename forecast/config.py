@@ -17,12 +17,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from forecast.buy.config import BuyConfig
-from forecast.config_checks import check_lightgbm_params, check_seed, check_value, read_pipeline_file
+from forecast.config_checks import check_seed, check_value, read_pipeline_file
 from forecast.errors import ConfigError
 from forecast.markdown.config import MarkdownConfig
 from forecast.objectives import OBJECTIVES
-
-QUANTILE_STARTS = ("average", "mean", "median")  # where LightGBM's quantile boosters start
 
 SIMULATE_MAX_ROWS = 50_000_000
 MAX_WEEKS = 520  # horizons, lags and windows: ten years of weeks
@@ -174,69 +172,53 @@ class FeaturesConfig:
             raise ConfigError(msg)
 
 
+DEFAULT_MODELS = ("seasonal_naive", "naive", "window_average", "croston_optimized", "tsb", "lightgbm")
+
+
 @dataclass
 class ModelsConfig:
-    """The backtested models: `baselines` names registered models (`forecast.models.registered`: the
-    statsforecast methods, ``stlf_svd``, the calibrated ``lightgbm_calibrated`` and
-    ``lightgbm_svd_calibrated`` and any model registered in code), then LightGBM when enabled."""
+    """The models a pipeline backtests and its cold-start model, as ``[models.ALIAS]`` tables.
 
-    baselines: list[str] = field(
-        default_factory=lambda: ["seasonal_naive", "naive", "window_average", "croston_optimized", "tsb"]
-    )
-    lightgbm: bool = True
-    lightgbm_params: dict[str, Any] = field(default_factory=dict)
-    # where LightGBM's quantile boosters start: "average" (the weighted quantile of the targets), "mean"
-    # (each continues the mean booster's trees) or "median" (q10, q90 ... continue q50's);
-    # `lightgbm_quantile_params` override `lightgbm_params` for the boosters that continue another's
-    lightgbm_quantile_start: str = "average"
-    lightgbm_quantile_params: dict[str, Any] = field(default_factory=dict)
-    # conformal offsets of the plain LightGBM's (and its blend's) q10/q90 measured on held-out recent weeks;
-    # the registered `lightgbm_calibrated` / `lightgbm_svd_calibrated` have them whatever this says
-    calibrate_quantiles: bool = False
-    # weight of training rows whose target week is a holiday (5 matches Walmart's WMAE)
-    holiday_weight: float = 1.0
-    # replace LightGBM by its equal-weight blend with the per-series stlf.svd model ("lightgbm_svd")
-    svd_blend: bool = False
-    cold_start: bool = True
-    # q10/q90 of the cold-start model shifted by offsets measured on its latest launches (one more fit;
-    # `forecast.models.launch_calibration`); q50 is unchanged, the mean rises where the wider band needs it.
-    # On in visuelle.toml (VISUELLE blocks: 78.6% coverage instead of 75.8%); off by default, for the fit
-    calibrate_cold_start: bool = False
-    # LightGBM's training rows: a seeded sample of this many (series × origin × horizon) rows at most
-    max_rows: int = 150_000
+    ``tables``: alias -> the table's keys (``model = "NAME"`` picks the registered model, default the
+    alias; the other keys are its constructor's parameters), in the file's order; without any table the
+    backtest lists `DEFAULT_MODELS`. ``cold_start``: the ``[models.cold_start]`` table, None when the file
+    says ``cold_start = false``. The keys are checked against the registered models' constructors by
+    `forecast.models.check_models` (this module does not import the models).
+    """
 
-    def __post_init__(self) -> None:
-        from forecast.models import registered
-
-        if not 1_000 <= self.max_rows <= 100_000_000:
-            msg = f"`models.max_rows` must be between 1000 and 100000000, got {self.max_rows!r}"
-            raise ConfigError(msg)
-        known = [name for name in registered() if name not in GLOBAL_MODELS]
-        unknown = [m for m in self.baselines if m not in known]
-        if unknown:
-            msg = f"`models.baselines`: unknown model(s) {unknown}; choose from {known}"
-            raise ConfigError(msg)
-        if self.lightgbm_params:
-            check_lightgbm_params(self.lightgbm_params)
-        if self.lightgbm_quantile_start not in QUANTILE_STARTS:
-            msg = (
-                f"`models.lightgbm_quantile_start` must be one of {list(QUANTILE_STARTS)}, "
-                f"got {self.lightgbm_quantile_start!r}"
-            )
-            raise ConfigError(msg)
-        if self.lightgbm_quantile_params:
-            check_lightgbm_params(self.lightgbm_quantile_params, "`models.lightgbm_quantile_params`")
+    tables: dict[str, dict[str, Any]] = field(default_factory=lambda: {name: {} for name in DEFAULT_MODELS})
+    cold_start: dict[str, Any] | None = field(default_factory=dict)
 
     def names(self) -> list[str]:
-        """The registered names of the backtested models, in order: `baselines`, then the global model
-        (``lightgbm``, or ``lightgbm_svd`` with `svd_blend`) when `lightgbm` is on."""
-        names = list(dict.fromkeys(self.baselines))
-        if self.lightgbm:
-            names.append(GLOBAL_MODELS[1] if self.svd_blend else GLOBAL_MODELS[0])
-        return names
+        """The aliases of the backtested models, in the pipeline's order."""
+        return list(self.tables)
 
 
-GLOBAL_MODELS = ("lightgbm", "lightgbm_svd")  # switched by `models.lightgbm` and `models.svd_blend`
+def models_section(raw: Any, where: str) -> ModelsConfig:
+    """The ``[models]`` section: one table per model (the cold start's included) or ``cold_start = false``."""
+    if not isinstance(raw, dict):
+        msg = f"{where} must be a table of model tables, got {raw!r}; fix: write [models.NAME] tables"
+        raise ConfigError(msg)
+    tables: dict[str, dict[str, Any]] = {}
+    cold: dict[str, Any] | None = {}
+    for alias, table in raw.items():
+        if alias == "cold_start" and table is False:
+            cold = None
+        elif not isinstance(table, dict):
+            msg = (
+                f"{where} {alias}: a model is a table of its parameters, got {table!r}; fix: write "
+                f'[models.{alias}] (with model = "NAME" to configure a registered model under another name), '
+                "or cold_start = false"
+            )
+            raise ConfigError(msg)
+        elif alias == "cold_start":
+            cold = dict(table)
+        elif not NAME.match(alias):
+            msg = f"{where}: a model's name must be letters, digits, '_', '.' or '-', got {alias!r}"
+            raise ConfigError(msg)
+        else:
+            tables[alias] = dict(table)
+    return ModelsConfig(tables=tables, cold_start=cold) if tables else ModelsConfig(cold_start=cold)
 
 
 @dataclass
@@ -524,7 +506,10 @@ def parse_pipeline(raw: dict[str, Any], source: Path | None = None) -> PipelineC
     kwargs: dict[str, Any] = {"name": name, "source": source}
     for key, cls in SECTIONS.items():
         section = data_raw if key == "data" else raw.get(key, {})
-        kwargs[key] = _section(cls, section, f"{where} [{key}]")
+        if key == "models":
+            kwargs[key] = models_section(section, f"{where} [models]")
+        else:
+            kwargs[key] = _section(cls, section, f"{where} [{key}]")
     if "markdown" in raw:
         kwargs["markdown"] = _section(MarkdownConfig, raw["markdown"], f"{where} [markdown]")
     if "buy" not in raw:

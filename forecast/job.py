@@ -171,6 +171,11 @@ def run_job(
     uri = tracking.resolve_tracking_uri(tracking_uri, config.tracking.tracking_uri)
     tracking_store.check_uri(uri)  # before any work: a bad store fails in seconds
     say(f"tracking to {uri}")
+    if config.engine.cluster:  # a model the cluster cannot fit is refused before any work
+        from forecast.engine.run import check_part_fittable
+
+        assert steps.build_models
+        check_part_fittable(steps.build_models(config))
     with (
         _cluster(config, say) as client,
         tracking.job_run(config, uri) as run_id,

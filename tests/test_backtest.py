@@ -52,7 +52,7 @@ def make_config(folds: int = 2, step: int = 2, horizon: int = 2, objective: str 
         name="test",
         forecast=ForecastConfig(horizon=horizon, active_weeks=3),
         backtest=BacktestConfig(folds=folds, step=step, objective=objective),
-        models=ModelsConfig(baselines=["naive"], lightgbm=False, cold_start=False),
+        models=ModelsConfig(tables={"naive": {}}, cold_start=None),
     )
 
 

@@ -25,9 +25,10 @@ horizon = 4
 folds = 2
 step = 2
 [models]
-baselines = ["naive", "window_average", "tsb"]
-lightgbm = false
 cold_start = false
+[models.naive]
+[models.window_average]
+[models.tsb]
 """
 
 

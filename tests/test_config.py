@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from forecast.config import ModelsConfig, load_pipeline, parse_pipeline
+from forecast.config import DEFAULT_MODELS, load_pipeline, parse_pipeline
 from forecast.errors import ConfigError, InputError
 
 PIPELINES = Path(__file__).resolve().parents[1] / "pipelines"
@@ -64,10 +64,77 @@ def test_input_error_names_file_column_row_and_fix() -> None:
     assert str(err) == "sales.csv: column 'date', row 7: not a date; fix: use YYYY-MM-DD"
 
 
-def test_quantile_start_and_params_are_checked() -> None:
-    with pytest.raises(ConfigError, match="lightgbm_quantile_start` must be one of"):
-        ModelsConfig(lightgbm_quantile_start="median_of_means")
-    with pytest.raises(ConfigError, match="lightgbm_quantile_params`: unknown LightGBM parameter"):
-        ModelsConfig(lightgbm_quantile_params={"num_rounds_please": 40})
-    config = ModelsConfig(lightgbm_quantile_start="median", lightgbm_quantile_params={"num_iterations": 40})
-    assert config.lightgbm_quantile_start == "median"
+def _models_file(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "p.toml"
+    path.write_text(f'name = "p"\n[data]\nadapter = "simulate"\n{body}')
+    return path
+
+
+def test_quantile_start_and_params_are_checked(tmp_path: Path) -> None:
+    from forecast.models import check_models
+
+    bad_start = _models_file(tmp_path, '[models.lightgbm]\nquantile_start = "median_of_means"\n')
+    with pytest.raises(ConfigError, match=r"\[models.lightgbm\]: `quantile_start` must be one of"):
+        check_models(load_pipeline(bad_start))
+    bad_params = _models_file(tmp_path, "[models.lightgbm]\nquantile_params = { num_rounds_please = 40 }\n")
+    with pytest.raises(ConfigError, match="`quantile_params`: unknown LightGBM parameter"):
+        check_models(load_pipeline(bad_params))
+    good = _models_file(
+        tmp_path, '[models.lightgbm]\nquantile_start = "median"\nquantile_params = { num_iterations = 40 }\n'
+    )
+    config = load_pipeline(good)
+    check_models(config)
+    assert config.models.tables == {
+        "lightgbm": {"quantile_start": "median", "quantile_params": {"num_iterations": 40}}
+    }
+
+
+def test_an_unknown_model_key_is_one_line_naming_file_table_key_and_allowed(tmp_path: Path) -> None:
+    from forecast.models import check_models, table_keys
+
+    path = _models_file(tmp_path, '[models.fast]\nmodel = "lightgbm"\nnum_leaves = 7\n')
+    with pytest.raises(ConfigError) as err:
+        check_models(load_pipeline(path))
+    text = str(err.value)
+    assert "\n" not in text
+    assert text.startswith(
+        f"{path.resolve()} [models.fast]: unknown key(s) ['num_leaves'] for model 'lightgbm'"
+    )
+    assert f"allowed: {table_keys('lightgbm')}" in text
+    assert "params" in table_keys("lightgbm")
+    assert "quantiles" not in table_keys("lightgbm")  # the pipeline passes it
+    pipeline_level = _models_file(tmp_path, "[models.naive]\nquantiles = [0.2]\n")
+    with pytest.raises(ConfigError, match=r"unknown key\(s\) \['quantiles'\] for model 'naive'"):
+        check_models(load_pipeline(pipeline_level))
+
+
+def test_old_model_settings_say_how_to_write_a_table(tmp_path: Path) -> None:
+    from forecast.models import check_models
+
+    path = _models_file(tmp_path, "[models]\nholiday_weight = 5.0\n")
+    with pytest.raises(ConfigError, match=r"holiday_weight: a model is a table .* fix: write \[models."):
+        load_pipeline(path)
+    table = _models_file(tmp_path, "[models]\nlightgbm_params = { num_leaves = 7 }\n")
+    with pytest.raises(ConfigError, match=r"\[models.lightgbm_params\]: unknown model 'lightgbm_params'"):
+        check_models(load_pipeline(table))
+
+
+def test_model_tables_keep_the_file_order_and_the_cold_start_apart(tmp_path: Path) -> None:
+    path = _models_file(
+        tmp_path, "[models.tsb]\n[models.naive]\nwindow_size = 3\n[models.cold_start]\ncalibrate = true\n"
+    )
+    config = load_pipeline(path)
+    assert config.models.names() == ["tsb", "naive"]
+    assert config.models.cold_start == {"calibrate": True}
+    default = load_pipeline(_models_file(tmp_path, "[models]\ncold_start = false\n"))
+    assert default.models.names() == list(DEFAULT_MODELS)
+    assert default.models.cold_start is None
+
+
+def test_config_does_not_import_the_models() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, forecast.config; print('forecast.models' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -35,7 +35,6 @@ from forecast.engine.parts import ARTICLE_TABLES, Part, gather_panel, load_part,
 from forecast.errors import ClusterError, ConfigError
 from forecast.job import run_job
 from forecast.models.coldstart import ColdStartForecaster
-from forecast.models.launch_calibration import CalibratedColdStart
 from forecast.models.lgbm import LightGBMForecaster
 from forecast.panel import build_panel, check_panel
 from forecast.predict import cold_start_series
@@ -49,7 +48,9 @@ CONFIG = PipelineConfig(
     forecast=ForecastConfig(horizon=3, active_weeks=6, seed=3),
     backtest=BacktestConfig(folds=2, step=3),
     # few training rows, so the seeded sample of rows is exercised
-    models=ModelsConfig(baselines=["seasonal_naive", "tsb"], lightgbm_params=PARAMS, max_rows=1_000),
+    models=ModelsConfig(
+        tables={"seasonal_naive": {}, "tsb": {}, "lightgbm": {"params": PARAMS, "max_rows": 1_000}}
+    ),
     replenishment=ReplenishmentConfig(weeks=3),
     tracking=TrackingConfig(register=False),
 )
@@ -109,23 +110,31 @@ def test_a_lightgbm_fitted_in_parts_forecasts_as_the_one_fitted_on_the_whole_pan
     )
     origin = fold_origins(panel, 2, 3, 3)[0]
     folds = [tasks.fold_part(p, 1, origin, CONFIG, True) for p in parts]
-    ctx = tasks.FoldContext.combine([tasks.fold_summary(d) for d in folds])
-    counted = [tasks.global_matrix(model, d, ctx) for d in folds]
-    keep = model.keep_share(sum(c[0] for c in counted))
+    ctx = tasks.combine(*[tasks.fold_summary(d) for d in folds])
+    counted = [tasks.global_features(model, d, ctx) for d in folds]
+    keep = tasks.sample_share(model, *[tasks.candidates(c) for c in counted])
     assert keep < 1.0  # the sample is drawn
     rows = [tasks.global_rows(model, c, keep, ctx) for c in counted]
-    prepared = tasks.global_rows_set(model, origin, ctx, *rows)
-    jobs = model.booster_jobs()
+    training = tasks.global_training(model, origin, ctx, *rows)
+    assert not model.is_fitted
+    jobs = model.sub_fits()
     assert ("calibration" in jobs) == calibrate
     # each booster is its own task, trained in any order on any worker; one that continues another's
     # trees gets that booster as a worker would, pickled
     firsts = {job: model.starts_from(job) for job in jobs}
     assert (start == "average") == all(first is None for first in firsts.values())
-    boosters = {job: tasks.global_booster(prepared, job) for job in reversed(jobs) if firsts[job] is None}
+    boosters = {
+        job: tasks.global_sub_fit(model, training, job) for job in reversed(jobs) if firsts[job] is None
+    }
     for job, first in firsts.items():
         if first is not None:
-            boosters[job] = tasks.global_booster(prepared, job, pickle.loads(pickle.dumps(boosters[first])))
-    trained = tasks.global_train(prepared, jobs, *[boosters[job] for job in jobs])
+            start_booster = pickle.loads(pickle.dumps(boosters[first]))
+            boosters[job] = tasks.global_sub_fit(model, training, job, start_booster)
+    first_week = panel["week"].min()
+    trained = tasks.global_assemble(model, training, origin, first_week, jobs, *[boosters[j] for j in jobs])
+    assert isinstance(trained, LightGBMForecaster)
+    assert trained.is_fitted
+    assert not model.is_fitted
     assert bool(trained.offsets_) == calibrate
 
     whole = tasks.fold_part(Part("whole", simulate_dataset(SIM), panel), 1, origin, CONFIG, True)
@@ -134,7 +143,7 @@ def test_a_lightgbm_fitted_in_parts_forecasts_as_the_one_fitted_on_the_whole_pan
     expected = single.predict(3, whole.active)
     got = pl.concat(
         [
-            tasks.global_view(model, trained, c, d, panel["week"].min()).predict(3, d.active)
+            tasks.global_predict(trained, c, d, 3)
             for c, d in zip(counted, folds, strict=True)
             if d.active.height
         ]
@@ -151,9 +160,8 @@ def test_the_cold_start_fitted_in_parts_forecasts_as_the_one_fitted_on_the_whole
     panel = gather_panel([p.panel for p in parts])
     ds = simulate_dataset(SIM)
     origin = panel["week"].max()
-    kind = CalibratedColdStart if calibrated else ColdStartForecaster
     rounds = {"num_boost_round": 20, "quantile_num_boost_round": 20}
-    model = kind([0.1, 0.5, 0.9], 5, params={"weeks": 4, **rounds})
+    model = ColdStartForecaster([0.1, 0.5, 0.9], 5, params={"weeks": 4, **rounds}, calibrate=calibrated)
     launches = cold_start_series(ds, panel, origin)
     assert launches.height
     expected = model.clone().fit(panel, origin, articles=ds.articles).predict(3, launches)
@@ -161,12 +169,14 @@ def test_the_cold_start_fitted_in_parts_forecasts_as_the_one_fitted_on_the_whole
     folds = [tasks.fold_part(p, 0, origin, CONFIG, False) for p in parts]
     start = min(w for w in (tasks.first_week(d) for d in folds) if w is not None)
     inputs = [tasks.launch_part(model, d, ds.articles, start) for d in folds]
+    assert bool(model.launch_sub_fits()) != calibrated
     if calibrated:  # a model adding to the fit: one task
         got = tasks.cold_start(model, origin, ds.articles, None, launches, 3, *inputs)
     else:  # the design once, then each week from launch as its own task, in any order
         design = tasks.cold_design(model, origin, ds.articles, None, *inputs)
-        weeks = {w: tasks.cold_week(design, w) for w in (4, 2, 3, 1)}
-        got = tasks.cold_predict(design, launches, 3, *[weeks[w] for w in range(1, 5)])
+        assert not design[0].is_fitted  # fitted only once assembled
+        weeks = {w: tasks.cold_sub_fit(model, design, w) for w in (4, 2, 3, 1)}
+        got = tasks.cold_predict(model, design, launches, 3, *[weeks[w] for w in range(1, 5)])
     assert_frame_equal(got, expected)
     assert tasks.worker_threads() == 1  # outside a worker
 
@@ -247,10 +257,11 @@ def test_the_job_through_a_scheduler_and_two_workers_started_by_hand(single: Pat
                     "cold_start_share = 0.1",
                     "[forecast]\nhorizon = 3\nactive_weeks = 6\nseed = 3",
                     "[backtest]\nfolds = 2\nstep = 3",
-                    "[models]",
-                    'baselines = ["seasonal_naive", "tsb"]',
+                    "[models.seasonal_naive]",
+                    "[models.tsb]",
+                    "[models.lightgbm]",
                     "max_rows = 1000",
-                    "lightgbm_params = { num_iterations = 25, num_leaves = 7, min_data_in_leaf = 10,"
+                    "params = { num_iterations = 25, num_leaves = 7, min_data_in_leaf = 10,"
                     " num_threads = 1 }",
                     "[replenishment]\nweeks = 3",
                     "[tracking]\nregister = false",

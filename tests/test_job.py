@@ -262,9 +262,8 @@ weeks = 70
 seed = 3
 [forecast]
 horizon = 4
-[models]
-baselines = ["naive", "window_average"]
-lightgbm = false
+[models.naive]
+[models.window_average]
 [backtest]
 folds = 2
 step = 4

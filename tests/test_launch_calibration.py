@@ -14,7 +14,6 @@ from forecast.features import launch as cf
 from forecast.models import build_cold_start
 from forecast.models.coldstart import ColdStartForecaster
 from forecast.models.launch_calibration import (
-    CalibratedColdStart,
     holdout_cut,
     inputs_before,
     shift_quantiles,
@@ -78,11 +77,11 @@ def _fit(model: ColdStartForecaster, articles: pl.DataFrame, panel: pl.DataFrame
 
 
 @pytest.fixture(scope="module")
-def fitted(data: tuple[pl.DataFrame, pl.DataFrame]) -> tuple[ColdStartForecaster, CalibratedColdStart]:
+def fitted(data: tuple[pl.DataFrame, pl.DataFrame]) -> tuple[ColdStartForecaster, ColdStartForecaster]:
     articles, panel = data
     raw = _fit(ColdStartForecaster([0.1, 0.5, 0.9], 3, params=PARAMS), articles, panel)
-    calibrated = _fit(CalibratedColdStart([0.1, 0.5, 0.9], 3, params=PARAMS), articles, panel)
-    assert isinstance(calibrated, CalibratedColdStart)
+    calibrated = _fit(ColdStartForecaster([0.1, 0.5, 0.9], 3, params=PARAMS, calibrate=True), articles, panel)
+    assert calibrated.calibrate
     return raw, calibrated
 
 
@@ -100,7 +99,7 @@ def _coverage(out: pl.DataFrame) -> float:
 
 
 def test_calibration_keeps_q50_and_raises_the_mean_only_where_the_wider_band_needs_it(
-    data: tuple[pl.DataFrame, pl.DataFrame], fitted: tuple[ColdStartForecaster, CalibratedColdStart]
+    data: tuple[pl.DataFrame, pl.DataFrame], fitted: tuple[ColdStartForecaster, ColdStartForecaster]
 ) -> None:
     from forecast.distribution import lowest_mean
 
@@ -116,7 +115,7 @@ def test_calibration_keeps_q50_and_raises_the_mean_only_where_the_wider_band_nee
 
 
 def test_calibrated_band_is_wider_and_covers_closer_to_80_percent(
-    data: tuple[pl.DataFrame, pl.DataFrame], fitted: tuple[ColdStartForecaster, CalibratedColdStart]
+    data: tuple[pl.DataFrame, pl.DataFrame], fitted: tuple[ColdStartForecaster, ColdStartForecaster]
 ) -> None:
     raw, calibrated = (_forecast(m, _new(*data)) for m in fitted)
     assert _coverage(raw) < 0.7  # under-dispersed launches
@@ -129,7 +128,7 @@ def test_calibrated_band_is_wider_and_covers_closer_to_80_percent(
 
 
 def test_offsets_read_only_launches_known_at_the_origin(
-    data: tuple[pl.DataFrame, pl.DataFrame], fitted: tuple[ColdStartForecaster, CalibratedColdStart]
+    data: tuple[pl.DataFrame, pl.DataFrame], fitted: tuple[ColdStartForecaster, ColdStartForecaster]
 ) -> None:
     articles, panel = data
     base = fitted[1].offsets_
@@ -143,8 +142,8 @@ def test_offsets_read_only_launches_known_at_the_origin(
         .otherwise(pl.col("category"))
         .alias("category")
     )
-    after = _fit(CalibratedColdStart([0.1, 0.5, 0.9], 3, params=PARAMS), moved, later)
-    assert isinstance(after, CalibratedColdStart)
+    after = _fit(ColdStartForecaster([0.1, 0.5, 0.9], 3, params=PARAMS, calibrate=True), moved, later)
+    assert after.calibrate
     assert set(after.offsets_) == {"q10", "q90"}
     assert all(np.array_equal(base[c], after.offsets_[c]) for c in base)
     # the latest launches before the origin do drive them
@@ -157,8 +156,8 @@ def test_offsets_read_only_launches_known_at_the_origin(
         .with_columns(pl.when(held).then(pl.col("units") * 3).otherwise(pl.col("units")))
         .drop("launch_date")
     )
-    changed = _fit(CalibratedColdStart([0.1, 0.5, 0.9], 3, params=PARAMS), articles, noisier)
-    assert isinstance(changed, CalibratedColdStart)
+    changed = _fit(ColdStartForecaster([0.1, 0.5, 0.9], 3, params=PARAMS, calibrate=True), articles, noisier)
+    assert changed.calibrate
     assert not np.array_equal(changed.offsets_["q90"], base["q90"])
 
 
@@ -192,16 +191,22 @@ def test_without_complete_launches_before_the_cut_the_band_is_raw(
     origin = START + timedelta(weeks=16)  # half held out: the cut leaves no 12-week window before it
     history = panel.filter(pl.col("week") <= origin)
     assert holdout_cut(cf.launch_inputs(history, origin, articles, 12).pairs, 0.5) is not None
-    model = CalibratedColdStart([0.1, 0.5, 0.9], 3, params=PARAMS, holdout_share=0.5)
+    model = ColdStartForecaster([0.1, 0.5, 0.9], 3, params=PARAMS, calibrate=True, holdout_share=0.5)
     calibrated = model.fit(history, origin, articles=articles)
     raw = ColdStartForecaster([0.1, 0.5, 0.9], 3, params=PARAMS).fit(history, origin, articles=articles)
-    assert isinstance(calibrated, CalibratedColdStart)
+    assert calibrated.calibrate
     assert calibrated.offsets_ == {}
     series = _new(articles, panel).select("article_id", "store_id", "launch_week").unique(maintain_order=True)
     assert calibrated.predict(4, series).equals(raw.predict(4, series))
 
 
 def test_the_pipeline_builds_the_calibrated_cold_start_model_when_asked() -> None:
-    assert type(build_cold_start(PipelineConfig(name="x"))) is ColdStartForecaster
-    calibrated = build_cold_start(PipelineConfig(name="x", models=ModelsConfig(calibrate_cold_start=True)))
-    assert isinstance(calibrated, CalibratedColdStart)
+    plain = build_cold_start(PipelineConfig(name="x"))
+    assert isinstance(plain, ColdStartForecaster)
+    assert not plain.calibrate
+    calibrated = build_cold_start(
+        PipelineConfig(name="x", models=ModelsConfig(cold_start={"calibrate": True}))
+    )
+    assert isinstance(calibrated, ColdStartForecaster)
+    assert calibrated.calibrate
+    assert build_cold_start(PipelineConfig(name="x", models=ModelsConfig(cold_start=None))) is None

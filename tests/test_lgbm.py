@@ -242,7 +242,7 @@ def warm(start: str, seed: int = 3) -> LightGBMForecaster:
 def test_warm_started_quantiles_continue_the_named_booster(panel: pl.DataFrame, start: str) -> None:
     fitted = warm(start).fit(panel, ORIGIN)
     first = "mean" if start == "mean" else "q50"
-    jobs = fitted.booster_jobs()
+    jobs = fitted.sub_fits()
     for job in ["q10", "q50", "q90"]:
         if job == first:
             assert fitted.models_[job].num_trees() == SMALL["num_iterations"]
@@ -268,7 +268,7 @@ def test_the_median_start_leaves_the_median_booster_unchanged(panel: pl.DataFram
     assert fitted.models_["mean"].model_to_string() == plain.models_["mean"].model_to_string()
     assert fitted.models_["q90"].model_to_string() != plain.models_["q90"].model_to_string()
     # the forecast's q90 is q50's scores plus q90's own (scaled back to units, before any sorting)
-    frame = fitted._frame(fitted.matrix_, [fitted.matrix_.weeks - 1], 4, None)
+    frame = fitted._frame(fitted.matrix_, [fitted.matrix_.weeks - 1], 4, None, fitted.codes_)
     x = fitted._matrix(frame)
     own = fitted.models_["q50"].predict(x) + fitted.models_["q90"].predict(x)
     units = np.maximum((own + fitted._base(frame)) * frame["scale"].to_numpy(), 0.0)
@@ -283,10 +283,13 @@ def test_the_median_start_leaves_the_median_booster_unchanged(panel: pl.DataFram
 
 def test_a_warm_started_booster_refuses_to_train_without_its_start(panel: pl.DataFrame) -> None:
     shell = warm("median")
+    from forecast.models import lgbm_parts
+
     train = shell.feature_frame(panel, ORIGIN)
-    rows = shell.training_set(train, ORIGIN, shell.codes_)
+    rows = lgbm_parts.training_set(shell, train, ORIGIN, lgbm_parts.category_codes(panel))
+    assert not shell.is_fitted  # the training set does not make the model fitted
     with pytest.raises(ValueError, match="pass it as `start`"):
-        shell.train_job(rows, "q90")
+        lgbm_parts.train_job(shell, rows, "q90")
 
 
 def test_an_unknown_quantile_start_is_refused(panel: pl.DataFrame) -> None:

@@ -26,7 +26,7 @@ CONFIG = PipelineConfig(
     simulate=SIM,
     forecast=ForecastConfig(horizon=3, active_weeks=6),
     backtest=BacktestConfig(folds=2, step=3),
-    models=ModelsConfig(cold_start=False),
+    models=ModelsConfig(cold_start=None),
 )
 
 

@@ -14,7 +14,7 @@ from forecast.backtest import run_backtest
 from forecast.cli.backtest import select_models
 from forecast.config import BacktestConfig, ModelsConfig, PipelineConfig, SimulateConfig, load_pipeline
 from forecast.errors import ConfigError, NotFittedError
-from forecast.models import build_models, create, register, registered, unregister
+from forecast.models import build_models, check_models, create, register, registered, unregister
 from forecast.models.base import FORECAST_COLUMNS, Forecaster
 from forecast.models.baselines import StatsForecastModel
 from forecast.objectives import MAXIMISE, OBJECTIVES
@@ -26,10 +26,11 @@ from forecast.simulate import simulate_dataset
 class LastWeek(Forecaster):
     """The toy model of the README: each series' last week, flat, with a ±50% band."""
 
-    name = "last_week"
+    default_name = "last_week"
 
-    def __init__(self, quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)) -> None:
+    def __init__(self, quantiles: tuple[float, ...] = (0.1, 0.5, 0.9), alias: str | None = None) -> None:
         self.quantiles = quantiles
+        self.alias = alias
 
     def fit(self, panel: pl.DataFrame, origin: date, **_: object) -> LastWeek:
         last = panel.filter(pl.col("week") == origin)
@@ -50,7 +51,7 @@ class LastWeek(Forecaster):
 
 @pytest.fixture
 def toy() -> Iterator[str]:
-    register("last_week", lambda config: LastWeek(tuple(config.forecast.quantiles)))
+    register("last_week", LastWeek)
     yield "last_week"
     unregister("last_week")
 
@@ -59,7 +60,7 @@ def small_config(baselines: list[str]) -> PipelineConfig:
     return PipelineConfig(
         name="registry",
         simulate=SimulateConfig(articles=20, stores=2, weeks=30, seed=4),
-        models=ModelsConfig(baselines=baselines, lightgbm=False, cold_start=False),
+        models=ModelsConfig(tables={name: {} for name in baselines}, cold_start=None),
         backtest=BacktestConfig(folds=2, step=2),
     )
 
@@ -77,18 +78,19 @@ def test_a_registered_model_is_backtested_and_forecast(toy: str) -> None:
 
 
 def test_the_config_and_the_cli_read_the_registry(toy: str) -> None:
-    with pytest.raises(ConfigError, match="unknown model"):
-        ModelsConfig(baselines=["prophet"])
+    with pytest.raises(ConfigError, match="unknown model 'prophet'"):
+        check_models(small_config(["prophet"]))
     assert toy in registered()
+    check_models(small_config([toy]))
     assert select_models(small_config(["naive"]), f"{toy},lightgbm").models.names() == [toy, "lightgbm"]
     unregister(toy)
     with pytest.raises(ConfigError, match="unknown model"):
-        ModelsConfig(baselines=[toy])
+        check_models(small_config([toy]))
 
 
 def test_register_refuses_a_second_model_under_one_name(toy: str) -> None:
     with pytest.raises(ConfigError, match="already registered"):
-        register(toy, lambda _config: LastWeek())
+        register(toy, LastWeek)
 
 
 def test_constructors_store_parameters_and_clone_unfitted() -> None:
@@ -149,27 +151,40 @@ def test_objectives_are_defined_once() -> None:
         BacktestConfig(objective="pinball")
 
 
-def test_calibrated_variants_are_registered_models_of_their_own() -> None:
+CALIBRATED = {
+    "lightgbm": {},
+    "lightgbm_calibrated": {"model": "lightgbm", "calibrate": True},
+    "lightgbm_svd_calibrated": {"model": "lightgbm_svd", "global_model": {"calibrate": True}},
+}
+
+
+def test_an_alias_configures_a_model_without_a_subclass() -> None:
     from forecast.models.blend import BlendForecaster
     from forecast.models.lgbm import LightGBMForecaster
 
-    config = small_config(["naive"])
-    assert not config.models.calibrate_quantiles
+    config = small_config([])
+    config.models.tables = dict(CALIBRATED)
     plain, calibrated = create("lightgbm", config), create("lightgbm_calibrated", config)
-    assert isinstance(plain, LightGBMForecaster)
-    assert isinstance(calibrated, LightGBMForecaster)
+    assert type(plain) is type(calibrated) is LightGBMForecaster
+    assert (plain.name, calibrated.name) == ("lightgbm", "lightgbm_calibrated")
     assert (plain.calibrate, calibrated.calibrate) == (False, True)
-    assert {k: v for k, v in plain.get_params().items() if k != "calibrate"} == {
-        k: v for k, v in calibrated.get_params().items() if k != "calibrate"
+    differ = {"calibrate", "alias"}
+    assert {k: v for k, v in plain.get_params().items() if k not in differ} == {
+        k: v for k, v in calibrated.get_params().items() if k not in differ
     }
     blend = create("lightgbm_svd_calibrated", config)
     assert isinstance(blend, BlendForecaster)
     assert isinstance(blend.global_model, LightGBMForecaster)
     assert blend.global_model.calibrate
+    assert blend.global_model.name == "lightgbm"
     assert blend.clone().name == "lightgbm_svd_calibrated"
     assert calibrated.clone().calibrate
-    chosen = select_models(config, "lightgbm,lightgbm_calibrated")
+    chosen = select_models(config, "lightgbm_calibrated,lightgbm")
     assert chosen.models.names() == ["lightgbm_calibrated", "lightgbm"]
+    assert chosen.models.tables["lightgbm_calibrated"] == CALIBRATED["lightgbm_calibrated"]
+
+
+SMALL = {"num_iterations": 30, "num_leaves": 7, "min_data_in_leaf": 20}
 
 
 @pytest.mark.parametrize("objective", ["profit", "wape"])
@@ -178,9 +193,11 @@ def test_the_objective_ranks_the_raw_and_calibrated_models(objective: str) -> No
         name="calibration",
         simulate=SimulateConfig(articles=40, stores=3, weeks=70, seed=4),
         models=ModelsConfig(
-            baselines=["lightgbm_calibrated"],
-            lightgbm_params={"num_iterations": 30, "num_leaves": 7, "min_data_in_leaf": 20},
-            cold_start=False,
+            tables={
+                "lightgbm_calibrated": {"model": "lightgbm", "calibrate": True, "params": SMALL},
+                "lightgbm": {"params": SMALL},
+            },
+            cold_start=None,
         ),
         backtest=BacktestConfig(folds=2, step=4, objective=objective),
     )

@@ -348,8 +348,6 @@ CASES = [
     ({"forecast": {"active_weeks": -2}}, "active_weeks"),
     ({"data": {"adapter": "canonical", "path": 123}}, "path"),
     ({"forecast": {"seed": -1}}, "seed"),
-    ({"models": {"lightgbm_params": {"num_leaves": -3}}}, "LightGBM refuses"),
-    ({"models": {"lightgbm_params": {"no_such_param": 1}}}, "unknown LightGBM parameter"),
     ({"business": {"default_price": float("inf")}}, "finite"),
     ({"tracking": {"tracking_uri": "mlruns"}}, "tracking_uri"),
     ({"name": "bad name/"}, "name"),
@@ -360,6 +358,18 @@ CASES = [
 def test_bad_settings_are_config_errors(raw: dict[str, Any], fragment: str) -> None:
     with pytest.raises(ConfigError, match=fragment):
         parse_pipeline({"name": "x", **raw})
+
+
+@pytest.mark.parametrize(
+    ("params", "fragment"),
+    [({"num_leaves": -3}, "LightGBM refuses"), ({"no_such_param": 1}, "unknown LightGBM parameter")],
+)
+def test_bad_model_parameters_are_config_errors(params: dict[str, Any], fragment: str) -> None:
+    from forecast.models import check_models
+
+    config = parse_pipeline({"name": "x", "models": {"lightgbm": {"params": params}}})
+    with pytest.raises(ConfigError, match=rf"^pipeline \[models.lightgbm\]: `params`: .*{fragment}"):
+        check_models(config)
 
 
 def test_pipeline_without_data_section_is_refused(tmp_path: Path) -> None:

@@ -148,14 +148,12 @@ def test_walmart_pipeline_forecasts_with_the_blend_by_default() -> None:
     from pathlib import Path
 
     from forecast.cli.backtest import select_models
-    from forecast.cli.predict import default_model
     from forecast.config import load_pipeline
+    from forecast.models import default_model
 
     path = Path(__file__).resolve().parents[1] / "pipelines" / "walmart.toml"
     config = load_pipeline(path)
-    assert config.models.svd_blend
-    assert config.models.holiday_weight == 5.0
+    assert config.models.tables["lightgbm_svd"] == {"global_model": {"holiday_weight": 5.0}}
     assert default_model(config) == "lightgbm_svd"
     chosen = select_models(config, "seasonal_naive,lightgbm_svd")
-    assert chosen.models.lightgbm
-    assert chosen.models.baselines == ["seasonal_naive"]
+    assert chosen.models.names() == ["seasonal_naive", "lightgbm_svd"]

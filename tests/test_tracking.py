@@ -16,7 +16,7 @@ import pytest
 from mlflow import MlflowClient
 
 from forecast import tracking
-from forecast.config import PipelineConfig
+from forecast.config import ModelsConfig, PipelineConfig
 from forecast.dataset import Dataset
 from forecast.distribution import coherent_forecasts
 from forecast.models.base import Forecaster
@@ -148,11 +148,12 @@ def test_artifact_root_beside_sqlite_store(store_uri: str, store_root: Path) -> 
 
 
 def test_flatten_params_has_every_section_without_machine_paths(tmp_path: Path) -> None:
-    config = PipelineConfig(name="demo", source=tmp_path / "demo.toml")
+    models = ModelsConfig(tables={"naive": {}, "lightgbm": {"params": {"num_leaves": 15}}})
+    config = PipelineConfig(name="demo", source=tmp_path / "demo.toml", models=models)
     params = tracking.flatten_params(config)
     assert params["pipeline"] == "demo"
     assert params["backtest.objective"] == "profit"
-    assert params["models.baselines"].startswith("[")
+    assert params["models.tables.lightgbm.params.num_leaves"] == "15"
     assert all(str(tmp_path) not in value for value in params.values())
 
 

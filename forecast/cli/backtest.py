@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import polars as pl
@@ -11,35 +10,23 @@ from rich.table import Table
 
 from forecast.cli.common import DATA, DATA_SEED, HORIZON, OUT_DIR, PIPELINE, SEED, console
 from forecast.config import PipelineConfig, load_pipeline
-from forecast.errors import ConfigError
 
 MODELS = typer.Option(
-    None, "--models", help="Comma-separated registered models to backtest, e.g. naive,lightgbm."
+    None,
+    "--models",
+    help="Comma-separated models to backtest: the pipeline's [models.*] names or registered models, e.g. "
+    "naive,lightgbm.",
 )
 
 
 def select_models(config: PipelineConfig, names: str | None) -> PipelineConfig:
-    """The pipeline backtesting only `names` (registered models; ``lightgbm`` and ``lightgbm_svd`` switch
-    the pipeline's global model on, plain or blended)."""
+    """The pipeline backtesting only `names`: the aliases of its ``[models.*]`` tables, or registered models
+    (with their default parameters)."""
     if not names:
         return config
-    from forecast.config import GLOBAL_MODELS, ModelsConfig
-    from forecast.models import registered
+    from forecast.models import select
 
-    wanted = list(dict.fromkeys(n.strip() for n in names.split(",") if n.strip()))
-    unknown = [n for n in wanted if n not in registered()]
-    if unknown:
-        msg = f"--models: unknown model(s) {unknown}; choose from {registered()}"
-        raise ConfigError(msg)
-    chosen = [n for n in wanted if n in GLOBAL_MODELS]
-    models = dataclasses.replace(
-        config.models,
-        baselines=[n for n in wanted if n not in GLOBAL_MODELS],
-        lightgbm=bool(chosen),
-        svd_blend=chosen[-1] == "lightgbm_svd" if chosen else config.models.svd_blend,
-    )
-    assert isinstance(models, ModelsConfig)
-    return dataclasses.replace(config, models=models)
+    return select(config, list(dict.fromkeys(n.strip() for n in names.split(",") if n.strip())))
 
 
 def leaderboard_table(board: pl.DataFrame, title: str) -> Table:
@@ -74,7 +61,7 @@ def command(
     from forecast.adapters import load_dataset
     from forecast.backtest import run_backtest
     from forecast.io import check_output, write_csv
-    from forecast.models import build_models
+    from forecast.models import build_models, check_models
     from forecast.outputs import csv_precision
     from forecast.panel import build_panel
 
@@ -82,6 +69,7 @@ def command(
     config = select_models(
         load_pipeline(pipeline, data=data, horizon=horizon, seed=seed, data_seed=data_seed), models
     )
+    check_models(config)
     with console.status("loading data") as status:
         ds = load_dataset(config)
         status.update("building the panel")

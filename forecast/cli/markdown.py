@@ -65,12 +65,12 @@ def command(
     from forecast.adapters import load_dataset
     from forecast.allocation.sources import run_inputs
     from forecast.cli.inputs import read_forecasts
-    from forecast.cli.predict import default_model
     from forecast.config import load_pipeline
     from forecast.io import check_output, publish_set, staging_dir
     from forecast.markdown.config import MarkdownConfig
     from forecast.markdown.output import FILES, stage_files, stock_frame, totals_line
     from forecast.markdown.plan import plan_markdowns
+    from forecast.models import default_model
     from forecast.panel import build_panel
     from forecast.predict import predict_all
 

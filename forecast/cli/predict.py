@@ -7,25 +7,17 @@ from pathlib import Path
 import typer
 
 from forecast.cli.common import DATA, DATA_SEED, HORIZON, PIPELINE, SEED, console
-from forecast.config import PipelineConfig, load_pipeline
+from forecast.config import load_pipeline
 
 OUT_FILE = typer.Option(..., "--out", help="Forecasts CSV to write, e.g. out/forecasts.csv.")
 MODEL = typer.Option(
     None,
     "--model",
     help=(
-        "Model to forecast with (default: the pipeline's global model, lightgbm or lightgbm_svd, when "
-        "enabled, else its first baseline)."
+        "Model to forecast with (default: the last of the pipeline's models that learns across series, "
+        "else its first)."
     ),
 )
-
-
-def default_model(config: PipelineConfig) -> str:
-    """The pipeline's global model (`lightgbm_svd` with `svd_blend`) when enabled, else its first baseline."""
-    names = config.models.names()
-    if config.models.lightgbm or not names:
-        return "lightgbm_svd" if config.models.svd_blend else "lightgbm"
-    return names[0]
 
 
 def command(
@@ -44,7 +36,10 @@ def command(
     from forecast.predict import predict_all
 
     check_output(out, folder=False)
+    from forecast.models import check_models, default_model
+
     config = load_pipeline(pipeline, data=data, horizon=horizon, seed=seed, data_seed=data_seed)
+    check_models(config)
     name = model or default_model(config)
     with console.status("loading data") as status:
         ds = load_dataset(config)

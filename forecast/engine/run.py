@@ -2,12 +2,13 @@
 
 The client loads and validates the data as the single-machine job does, writes it split by article group
 (`forecast.engine.parts`) and submits one task graph: each worker reads its parts and builds their panels
-(kept on the worker), every backtest fold of every model is a set of tasks per part, and a global model is
-trained once per fold on the rows the parts sampled (`forecast.engine.tasks`). The client only adds up the
-parts' scored rows into the leaderboard, fits nothing itself and gets the parts' panels back at the end for
-the allocation inputs, the report and the model registry. The outputs are the single-machine job's, to the
-last bit: every stage that reads across series sees the whole run's totals, and every sum is taken in the
-whole run's row order (`tests/test_engine.py`).
+(kept on the worker), every backtest fold of every model is a set of tasks per part, and a model that learns
+across series is trained once per fold on the rows the parts sampled, through the steps it declares
+(`forecast.models.base.FitsInParts`, `forecast.engine.tasks`); one that declares none is refused. The client
+only adds up the parts' scored rows into the leaderboard, fits nothing itself and gets the parts' panels
+back at the end for the allocation inputs, the report and the model registry. The outputs are the
+single-machine job's, to the last bit: every stage that reads across series sees the whole run's totals,
+and every sum is taken in the whole run's row order (`tests/test_engine.py`).
 """
 
 from __future__ import annotations
@@ -29,8 +30,7 @@ from forecast.dataset import Dataset
 from forecast.engine import tasks
 from forecast.engine.parts import RunContext, gather_panel, load_part, summary, write_parts
 from forecast.errors import ConfigError
-from forecast.models.base import Forecaster
-from forecast.models.coldstart import ColdStartForecaster
+from forecast.models.base import FitsInParts, Forecaster, LaunchFitsInParts
 from forecast.panel import sale_ends
 from forecast.predict import cold_start_series, finish_forecasts
 
@@ -118,6 +118,7 @@ def run_on_cluster(
     say: Progress,
 ) -> ClusterOutcome:
     """Panel, backtest and forecasts of `ds` on the cluster (module docstring)."""
+    check_part_fittable(models)
     folder = work_folder(config)
     workers = max(len(client.scheduler_info().get("workers", {})), 1)
     n = config.engine.partitions or PARTS_PER_WORKER * workers
@@ -127,6 +128,18 @@ def run_on_cluster(
         return _run(client, ds, models, config, say, paths)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def check_part_fittable(models: Sequence[Forecaster]) -> None:
+    """Refuse, in one line, a model that learns across series but cannot be fitted in parts."""
+    for model in models:
+        if model.learns_across_series and not isinstance(model, FitsInParts):
+            msg = (
+                f"--cluster: model {model.name!r} learns across series but does not implement "
+                "forecast.models.base.FitsInParts, so it cannot be fitted in parts; fix: implement it, or "
+                "leave the model out of [models], or run without --cluster"
+            )
+            raise ConfigError(msg)
 
 
 def _run(
@@ -148,8 +161,8 @@ def _run(
     origins = origins_of(list(run.weeks), config.backtest.folds, config.backtest.step, horizon)
     start: date = run.weeks[0]
     order = [m.name for m in scored_models(models, ds, config)]
-    local = [m for m in models if tasks.global_component(m) is None]
-    global_models = [m for m in models if tasks.global_component(m) is not None]
+    local = [m for m in models if not m.learns_across_series]
+    global_models = [m for m in models if isinstance(m, FitsInParts) and m.learns_across_series]
     say(
         f"backtesting {len(order)} models on {sum(s.rows for s in summaries):,} panel rows in {len(parts)} "
         f"parts: {len(origins)} folds"
@@ -163,9 +176,9 @@ def _run(
         pairs = list(zip(parts, folds, strict=True))
         scores = [submit(tasks.local_scores, p, d, local, config) for p, d in pairs]
         for model in global_models:
-            trained, counted = _submit_global(client, model, origin, folds)
+            trained, counted = _submit_global(client, model, origin, start, folds)
             scores += [
-                submit(tasks.global_scores, model, trained, c, d, p, config, start)
+                submit(tasks.global_scores, trained, c, d, p, config)
                 for p, d, c in zip(parts, folds, counted, strict=True)
             ]
         # the fold's metrics, on a worker; its scoring tasks' results go once it has them
@@ -199,35 +212,26 @@ def _panel_of(part: Any) -> pl.DataFrame:
 
 
 def _submit_global(
-    client: Client, model: Forecaster, origin: date, folds: list[Future]
+    client: Client, model: tasks.PartModel, origin: date, start: date, folds: list[Future]
 ) -> tuple[Future, list[Future]]:
-    """The global model of `model` trained at `origin` on every part's rows; each part's counted matrix."""
+    """`model` trained at `origin` on every part's rows (the steps of `FitsInParts`); each part's counted
+    features."""
     submit = _submitter(client)
-    component = tasks.global_component(model)
-    assert component is not None
     summaries = [submit(tasks.fold_summary, d) for d in folds]
-    ctx = submit(_combine, *summaries)
-    counted = [submit(tasks.global_matrix, component, d, ctx) for d in folds]
+    ctx = submit(tasks.combine, *summaries)
+    counted = [submit(tasks.global_features, model, d, ctx) for d in folds]
     counts = [submit(tasks.candidates, c) for c in counted]
-    keep = submit(_keep, component, *counts)
-    rows = [submit(tasks.global_rows, component, c, keep, ctx) for c in counted]
-    prepared = submit(tasks.global_rows_set, component, origin, ctx, *rows)
-    jobs = component.booster_jobs()
-    boosters: dict[str, Future] = {}
-    for job in jobs:  # a booster that continues another's (listed before it) waits for it
-        first = component.starts_from(job)
-        start = () if first is None else (boosters[first],)
-        boosters[job] = submit(tasks.global_booster, prepared, job, *start)
-    trained = submit(tasks.global_train, prepared, jobs, *[boosters[job] for job in jobs])
+    share = submit(tasks.sample_share, model, *counts)
+    rows = [submit(tasks.global_rows, model, c, share, ctx) for c in counted]
+    training = submit(tasks.global_training, model, origin, ctx, *rows)
+    jobs = model.sub_fits()
+    results: dict[str, Future] = {}
+    for job in jobs:  # a sub-fit that continues another's (listed before it) waits for it
+        first = model.starts_from(job)
+        begin = () if first is None else (results[first],)
+        results[job] = submit(tasks.global_sub_fit, model, training, job, *begin)
+    trained = submit(tasks.global_assemble, model, training, origin, start, jobs, *[results[j] for j in jobs])
     return trained, counted
-
-
-def _combine(*summaries: tasks.FoldSummary) -> tasks.FoldContext:
-    return tasks.FoldContext.combine(list(summaries))
-
-
-def _keep(model: Any, *counts: int) -> float:
-    return float(model.keep_share(sum(counts)))
 
 
 def _forecast(
@@ -244,25 +248,20 @@ def _forecast(
     origin: date = run.weeks[-1]
     horizon = config.forecast.horizon
     folds = [submit(tasks.fold_part, p, 0, origin, config, False) for p in parts]
-    if tasks.global_component(champion) is None:
+    if not (champion.learns_across_series and isinstance(champion, FitsInParts)):
         pairs = zip(parts, folds, strict=True)
         futures = [submit(tasks.local_predict, p, d, champion, horizon) for p, d in pairs]
         track.add("forecasts", futures)
         track.wait(["forecasts"])
         return futures, None
-    trained, counted = _submit_global(client, champion, origin, folds)
+    trained, counted = _submit_global(client, champion, origin, start, folds)
     futures = [
-        submit(tasks.global_predict, champion, trained, c, d, horizon, start)
-        for d, c in zip(folds, counted, strict=True)
+        submit(tasks.global_predict, trained, c, d, horizon) for d, c in zip(folds, counted, strict=True)
     ]
     track.add("forecasts", futures)
     track.wait(["forecasts"])
     model = trained.result()
-    if tasks.global_component(champion) is not champion:
-        from forecast.models.blend import BlendForecaster
-
-        assert isinstance(champion, BlendForecaster)
-        return futures, champion.assembled(model, None, origin, start)
+    assert isinstance(model, Forecaster)
     return futures, model
 
 
@@ -284,19 +283,22 @@ def _submit_cold_start(
     model = build_cold_start(config, ds.article_attributes) if cold.height else None
     if model is None:
         return None
-    if not isinstance(model, ColdStartForecaster):
-        msg = f"the cold-start model {type(model).__name__} cannot be fitted in parts"
+    if not isinstance(model, LaunchFitsInParts):
+        msg = (
+            f"--cluster: the cold-start model {model.name!r} does not implement "
+            "forecast.models.base.LaunchFitsInParts; fix: implement it, or set [models] cold_start = false"
+        )
         raise ConfigError(msg)
     articles = client.scatter(ds.articles)
     folds = [submit(tasks.fold_part, p, 0, origin, config, False) for p in parts]
     start = submit(_first_week, *[submit(tasks.first_week, d) for d in folds])
     inputs = [submit(tasks.launch_part, model, d, articles, start) for d in folds]
     horizon = config.forecast.horizon
-    if type(model) is ColdStartForecaster:
-        # each week from launch is a task; a model adding to the fit (calibration) fits in one task
+    jobs = model.launch_sub_fits()
+    if jobs:  # each sub-fit a task
         design = submit(tasks.cold_design, model, origin, articles, ds.trends, *inputs)
-        weeks = [submit(tasks.cold_week, design, w) for w in range(1, int(model._param("weeks")) + 1)]
-        future = submit(tasks.cold_predict, design, cold, horizon, *weeks)
+        results = [submit(tasks.cold_sub_fit, model, design, job) for job in jobs]
+        future = submit(tasks.cold_predict, model, design, cold, horizon, *results)
     else:
         future = submit(tasks.cold_start, model, origin, articles, ds.trends, cold, horizon, *inputs)
     track.add("cold start", [future])

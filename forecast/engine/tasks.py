@@ -1,26 +1,25 @@
 """What the workers run: per part of the articles, the stages of one fold (or of the final fit), and the one
 task that trains a global model on the rows every part sampled.
 
-Per-series models (``Forecaster.scope == "series"``) are fitted on the part's history and scored there. A
-global model (LightGBM, alone or in the blend) is fitted in four steps: each part's history at the origin is
-summarised (category × store totals, holiday weeks, store and category codes: `fold_summary`), the client
-adds the summaries up (`FoldContext.combine`), each part builds its feature matrix with the whole run's
-totals and counts its candidate training rows (`global_matrix`), each part draws its training rows with the
-run's sampling share (`global_rows`, a seeded hash per row, so the rows drawn do not depend on the split),
-the rows are put together once (`global_rows_set`) and each booster (mean, each quantile, the calibration)
-is a task of its own (`global_booster`), so a fold's boosters train on several workers at once;
-`global_train` hands them to the model: the one the single-machine run fits.
-Each part then predicts with it from its own matrix (`global_predict`).
+Per-series models (``Forecaster.learns_across_series`` False) are fitted on the part's history and scored
+there. A model that learns across series is fitted through the steps it declares
+(`forecast.models.base.FitsInParts`), asked in this order: each part's history at the origin is summarised
+(category × store totals, holiday weeks, store and category keys: `fold_summary`) and the summaries are added
+up into the run's `PartContext` (`combine`); each part builds its features and counts its candidate
+training rows (`global_features`); each part draws its training rows with the run's sampling share
+(`global_rows`); the rows are put together once (`global_training`) and each sub-fit the model lists is a
+task of its own (`global_sub_fit`), so a fold's boosters train on several workers at once; `global_assemble`
+asks the model to put them together: the model the single-machine run fits. Each part then predicts with
+it from its own features (`global_predict`). The cold-start model is fitted the same way through
+`forecast.models.base.LaunchFitsInParts`.
 """
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-import numpy as np
 import polars as pl
 
 from forecast.backtest import Fold, ScoredGroup, fold_data, history_at, score_groups, scored_rows
@@ -28,25 +27,14 @@ from forecast.config import PipelineConfig
 from forecast.engine.parts import Part
 from forecast.features.hierarchy import add_totals, group_totals
 from forecast.features.launch import LaunchInputs, launch_inputs
-from forecast.features.matrix import SeriesMatrix, holiday_weeks
-from forecast.models.base import Forecaster
-from forecast.models.blend import BlendForecaster
-from forecast.models.coldstart import ColdStartForecaster
-from forecast.models.lgbm import LightGBMForecaster, TrainingSet, category_codes
+from forecast.features.matrix import holiday_weeks
+from forecast.models.base import FitsInParts, Forecaster, LaunchFitsInParts, LaunchForecaster, PartContext
 from forecast.models.oracle import build_oracle
 from forecast.panel import sale_ends
 
 Scored = tuple[pl.DataFrame, int]
-Booster = Any  # a lightgbm.Booster, or the calibration's offsets
-
-
-def global_component(model: Forecaster) -> LightGBMForecaster | None:
-    """The part of `model` that learns across series, fitted in parts; None for a per-series model."""
-    if isinstance(model, LightGBMForecaster):
-        return model
-    if isinstance(model, BlendForecaster) and isinstance(model.global_model, LightGBMForecaster):
-        return model.global_model
-    return None
+PartModel = FitsInParts[Any, Any]
+Counted = tuple[int, Any]  # a part's candidate training rows and its features (None: no history)
 
 
 # ---------------------------------------------------------------------------- one part at one origin
@@ -107,115 +95,74 @@ def fold_summary(data: Fold) -> FoldSummary:
     return FoldSummary(group_totals(hist, exact=True), holiday_weeks(hist), keys)
 
 
-@dataclass(frozen=True)
-class FoldContext:
-    """The run's totals, holidays and codes at one origin: the reduce step of the parts' summaries."""
-
-    totals: pl.DataFrame
-    holidays: tuple[date, ...]
-    codes: dict[str, dict[str, int]]
-
-    @classmethod
-    def combine(cls, parts: list[FoldSummary]) -> FoldContext:
-        keys = pl.concat([p.codes for p in parts]).unique()
-        holidays = tuple(sorted({w for p in parts for w in p.holidays}))
-        return cls(add_totals([p.totals for p in parts]), holidays, category_codes(keys))
+def combine(*parts: FoldSummary) -> PartContext:
+    """The run's totals, holidays and keys at one origin: the reduce step of the parts' summaries."""
+    keys = pl.concat([p.codes for p in parts]).unique()
+    holidays = tuple(sorted({w for p in parts for w in p.holidays}))
+    return PartContext(add_totals([p.totals for p in parts]), holidays, keys)
 
 
-def global_matrix(model: LightGBMForecaster, data: Fold, ctx: FoldContext) -> tuple[int, SeriesMatrix | None]:
-    """The part's feature matrix with the run's totals, and its candidate training rows."""
+def global_features(model: PartModel, data: Fold, ctx: PartContext) -> Counted:
+    """The part's features with the run's totals, and its candidate training rows."""
     if data.history.height == 0:
         return 0, None
-    m = model.part_matrix(data.history, data.origin, ctx.totals, ctx.holidays)
-    return model.candidate_rows(m), m
+    features = model.part_features(data.history, data.origin, ctx)
+    return model.candidate_rows(features), features
 
 
-def candidates(counted: tuple[int, SeriesMatrix | None]) -> int:
+def candidates(counted: Counted) -> int:
     return counted[0]
 
 
-def global_rows(
-    model: LightGBMForecaster, counted: tuple[int, SeriesMatrix | None], keep: float, ctx: FoldContext
-) -> pl.DataFrame:
+def sample_share(model: PartModel, *counts: int) -> float:
+    return float(model.sample_share(sum(counts)))
+
+
+def global_rows(model: PartModel, counted: Counted, share: float, ctx: PartContext) -> pl.DataFrame:
     """The part's sampled training rows."""
-    _, m = counted
-    if m is None:
+    _, features = counted
+    if features is None:
         return pl.DataFrame()
-    return model.clone().training_part(m, keep, ctx.codes)
+    return model.part_rows(features, share, ctx)
 
 
-def global_rows_set(
-    model: LightGBMForecaster, origin: date, ctx: FoldContext, *parts: pl.DataFrame
-) -> tuple[LightGBMForecaster, TrainingSet]:
-    """Every part's rows put together as the boosters' inputs, and the model (no boosters yet) they train."""
+def global_training(model: PartModel, origin: date, ctx: PartContext, *parts: pl.DataFrame) -> Any:
+    """Every part's rows put together as the model's training set."""
     frames = [p for p in parts if p.height]
     rows = pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
-    shell = model.clone()
-    return shell, shell.training_set(rows, origin, ctx.codes)
+    return model.training_set(rows, origin, ctx)
 
 
-def global_booster(
-    prepared: tuple[LightGBMForecaster, TrainingSet], job: str, start: Booster | None = None
-) -> Booster:
-    """One of the global model's boosters (or its calibration), trained on all the parts' rows; `start` is
-    the booster it continues (`LightGBMForecaster.starts_from`)."""
-    shell, rows = prepared
-    return shell.train_job(rows, job, start=start)
+def global_sub_fit(model: PartModel, training: Any, job: str, start: Any = None) -> Any:
+    """One of the model's sub-fits on every part's rows (`start`: the one it continues)."""
+    return model.fit_sub(training, job, start)
 
 
-def global_train(
-    prepared: tuple[LightGBMForecaster, TrainingSet], jobs: list[str], *boosters: Booster
-) -> LightGBMForecaster:
-    """The global model holding its boosters (no matrix): what `LightGBMForecaster.fit_rows` returns."""
-    shell, _ = prepared
-    return copy.copy(shell).with_boosters(dict(zip(jobs, boosters, strict=True)))
-
-
-def global_view(
-    model: Forecaster,
-    trained: LightGBMForecaster,
-    counted: tuple[int, SeriesMatrix | None],
-    data: Fold,
-    start: date,
-) -> Forecaster:
-    """`model` fitted for the part: the trained global model reading the part's matrix (and, for the
-    blend, the local model fitted on the part's history)."""
-    _, m = counted
-    view = trained.with_matrix(m, data.origin) if m is not None else trained
-    if isinstance(model, BlendForecaster):
-        return model.assembled(view, data.history, data.origin, start)
-    return view
+def global_assemble(
+    model: PartModel, training: Any, origin: date, first_week: date, jobs: list[str], *results: Any
+) -> PartModel:
+    """The model fitted from its sub-fits (it reads no part's features yet)."""
+    fitted = model.assemble(training, dict(zip(jobs, results, strict=True)), origin, first_week)
+    assert isinstance(fitted, FitsInParts)
+    return fitted
 
 
 def global_scores(
-    model: Forecaster,
-    trained: LightGBMForecaster,
-    counted: tuple[int, SeriesMatrix | None],
-    data: Fold,
-    part: Part,
-    config: PipelineConfig,
-    start: date,
+    trained: PartModel, counted: Counted, data: Fold, part: Part, config: PipelineConfig
 ) -> list[Scored]:
-    """The global model's scored rows on the part's fold."""
+    """The fitted model's scored rows on the part's fold."""
     if data.active.height == 0 or counted[1] is None:
         return []
-    view = global_view(model, trained, counted, data, start)
+    view = trained.for_part(counted[1], data.history, data.origin)
     raw = view.predict(config.backtest_horizon, data.active)
-    return [scored_rows(data, raw, model.name, sale_ends(part.ds))]
+    return [scored_rows(data, raw, view.name, sale_ends(part.ds))]
 
 
-def global_predict(
-    model: Forecaster,
-    trained: LightGBMForecaster,
-    counted: tuple[int, SeriesMatrix | None],
-    data: Fold,
-    horizon: int,
-    start: date,
-) -> pl.DataFrame:
-    """The global champion's raw forecasts of the part's active series."""
+def global_predict(trained: PartModel, counted: Counted, data: Fold, horizon: int) -> pl.DataFrame:
+    """The fitted champion's raw forecasts of the part's active series."""
     if data.active.height == 0 or counted[1] is None:
         return pl.DataFrame()
-    return global_view(model, trained, counted, data, start).predict(horizon, data.active)
+    return trained.for_part(counted[1], data.history, data.origin).predict(horizon, data.active)
 
 
 # ---------------------------------------------------------------------------- cold start in parts
@@ -228,46 +175,38 @@ def first_week(data: Fold) -> date | None:
 
 
 def launch_part(
-    model: ColdStartForecaster, data: Fold, articles: pl.DataFrame, start: date | None
+    model: LaunchFitsInParts, data: Fold, articles: pl.DataFrame, start: date | None
 ) -> LaunchInputs:
     """The part's launches and launch grid up to the origin (`forecast.features.launch.launch_inputs`)."""
-    return launch_inputs(data.history, data.origin, articles, int(model._param("weeks")), start)
+    return launch_inputs(data.history, data.origin, articles, model.launch_weeks(), start)
 
 
 def cold_design(
-    model: ColdStartForecaster,
+    model: LaunchFitsInParts,
     origin: date,
     articles: pl.DataFrame,
     trends: pl.DataFrame | None,
     *parts: LaunchInputs,
-) -> tuple[ColdStartForecaster, np.ndarray, np.ndarray]:
-    """The cold-start model (no boosters yet) and its training arrays, from every part's launches."""
-    shell = model.clone()
+) -> Any:
+    """The cold-start model's training design from every part's launches."""
     inputs = LaunchInputs.concat(list(parts))
-    features, units = shell.launch_design(inputs, origin, articles=articles, trends=trends)
-    return shell, features, units
+    return model.launch_design(inputs, origin, articles=articles, trends=trends)
 
 
-def cold_week(design: tuple[ColdStartForecaster, np.ndarray, np.ndarray], week: int) -> Any:
-    """The cold-start boosters of one week from launch."""
-    shell, features, units = design
-    return shell.train_week(features, units, week)
+def cold_sub_fit(model: LaunchFitsInParts, design: Any, job: int) -> Any:
+    """One of the cold-start model's sub-fits (a week from launch)."""
+    return model.fit_launch_sub(design, job)
 
 
 def cold_predict(
-    design: tuple[ColdStartForecaster, np.ndarray, np.ndarray],
-    launches: pl.DataFrame,
-    horizon: int,
-    *weeks: Any,
+    model: LaunchFitsInParts, design: Any, launches: pl.DataFrame, horizon: int, *results: Any
 ) -> pl.DataFrame:
-    """The cold-start model holding every week's boosters; its raw forecasts of the new articles."""
-    fitted = copy.copy(design[0])
-    fitted.models_ = list(weeks)
-    return fitted.predict(horizon, launches)
+    """The cold-start model assembled from its sub-fits; its raw forecasts of the new articles."""
+    return model.assemble_launches(design, list(results)).predict(horizon, launches)
 
 
 def cold_start(
-    model: ColdStartForecaster,
+    model: LaunchFitsInParts,
     origin: date,
     articles: pl.DataFrame,
     trends: pl.DataFrame | None,
@@ -275,13 +214,14 @@ def cold_start(
     horizon: int,
     *parts: LaunchInputs,
 ) -> pl.DataFrame:
-    """The cold-start model fitted on every part's launches in one task (a model that adds to
-    `ColdStartForecaster.fit_launches`, e.g. a calibrated one); its raw forecasts of the new articles."""
+    """The cold-start model fitted on every part's launches in one task (a model that lists no sub-fits);
+    its raw forecasts of the new articles."""
     inputs = LaunchInputs.concat(list(parts))
-    fitted = model.clone()
+    assert isinstance(model, LaunchForecaster)
+    fresh = model.clone()
+    assert isinstance(fresh, LaunchFitsInParts)
     # its weeks train in as many threads as the worker has (not one per core of the machine)
-    fitted.params = {**(fitted.params or {}), "jobs": worker_threads()}
-    fitted.fit_launches(inputs, origin, articles=articles, trends=trends)
+    fitted = fresh.fit_launches(inputs, origin, articles=articles, trends=trends, threads=worker_threads())
     return fitted.predict(horizon, launches)
 
 

@@ -27,18 +27,13 @@ method that fails on a series (e.g. AutoETS on a tiny history) or returns NaN fa
 
 Speed: ``naive``, ``seasonal_naive`` and ``window_average`` are computed for all the series of one history
 length at once (`forecast.models.baseline_arrays`: statsforecast's arithmetic on an array of series, equal to
-the per-series path; a series with a non-finite week still takes that path). On 200,000 series of up to 104
-weeks (10.3M panel rows, 12 weeks ahead; `benchmarks/baselines.py`) that is about 2 s per method instead of
-137 s (naive), 156 s (seasonal naive) and 34 s (window average). The other methods call statsforecast's
-``forecast`` per series.
+the per-series path; a series with a non-finite week still takes that path), which is much faster on many
+series (`benchmarks/baselines.py`). The other methods call statsforecast's ``forecast`` per series.
 
-Why not statsforecast's own ``ConformalIntervals`` with ``StatsForecast(fallback_model=Naive())``: measured on
-3-fold backtests of window_average / croston_optimized / tsb, it is worse on both datasets. Its scores are
-quantiles per horizon step over a few windows, not pooled with the finite-sample rank, so its bands are
-narrower (Walmart coverage_80 0.731 / 0.744 / 0.758 against 0.825 / 0.838 / 0.852 here, pinball 772 / 757 /
-731 against 760 / 747 / 723, profit 142.41M / 142.39M / 142.14M against 142.46M / 142.39M / 142.21M, in twice
-the time); and its fallback replaces the point forecast too on series shorter than two windows, most of the
-demo's seasonal articles (demo profit 12,448 / 12,325 / 12,298 against 17,153 / 17,514 / 17,342).
+Why not statsforecast's own ``ConformalIntervals`` with ``StatsForecast(fallback_model=Naive())``: its scores
+are quantiles per horizon step over a few windows, not pooled with the finite-sample rank, so its bands are
+narrower than the nominal level and it is slower; and its fallback replaces the point forecast too on series
+shorter than two windows, most of the demo's seasonal articles.
 """
 
 from __future__ import annotations
@@ -106,6 +101,7 @@ class StatsForecastModel(Forecaster):
     residual_weeks : recent weeks whose deviations give the quantiles of methods without intervals on series
         too short for conformal windows.
     nonnegative : clip forecasts at 0 (demand cannot be negative).
+    alias : the model's name in the forecasts (default: the method).
 
     Examples
     --------
@@ -127,6 +123,7 @@ class StatsForecastModel(Forecaster):
         conformal_weeks: int = 52,
         residual_weeks: int = 52,
         nonnegative: bool = True,
+        alias: str | None = None,
     ) -> None:
         if method not in METHODS:
             msg = f"baseline method must be one of {METHODS}, got {method!r}"
@@ -140,11 +137,16 @@ class StatsForecastModel(Forecaster):
         self.conformal_weeks = conformal_weeks
         self.residual_weeks = residual_weeks
         self.nonnegative = nonnegative
+        self.alias = alias
 
     @property
-    def name(self) -> str:  # type: ignore[override]
-        """The method: the ``model`` column of the forecasts."""
-        return self.method
+    def name(self) -> str:
+        """The ``model`` column of the forecasts: `alias`, else the method."""
+        return self.alias or self.method
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self.alias = value
 
     def fit(
         self,

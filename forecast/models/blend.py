@@ -8,12 +8,9 @@ that model's values. Then the Christmas shift of `forecast.models.svd_stl` is ap
 copy last year's pre-Christmas weeks (LightGBM through its seasonal baseline), so the source year is the last
 one in history.
 
-Measured on Walmart (``benchmarks/walmart.py``, WMAE of q50, pipelines/walmart.toml's settings): 26-week fold
-LightGBM 1,279, stlf.svd 1,307, blend 1,204; holiday fold LightGBM 1,783, stlf.svd 1,817, blend 1,596. Other
-members and weights measured on the 26-week fold and on ``--folds val`` (13 weeks before it) did not beat the
-equal-weight pair on both: LightGBM with ``target="level"`` (26 weeks 1,188 in a three-way average, val no
-change, holidays worse), stlf.svd at ranks 6/20 or STL seasonal windows 5/7, more boosting rounds (26 weeks
-1,196, val no change), other weights (0.3-0.6).
+The blend learns across series through its global model, so a partitioned run fits it through
+`FitsInParts`: the global model's steps, then the local model on each part's history. Equal weights are the
+default because no other weighting or third member was better on every backtest fold.
 """
 
 from __future__ import annotations
@@ -24,11 +21,12 @@ from typing import Any
 import polars as pl
 
 from forecast.contracts import SERIES, WEEKLY_KEY
-from forecast.models.base import Forecaster
+from forecast.errors import ConfigError
+from forecast.models.base import FitsInParts, Forecaster, PartContext
 from forecast.models.svd_stl import SVDSTLForecaster, shift_christmas
 
 
-class BlendForecaster(Forecaster):
+class BlendForecaster(Forecaster, FitsInParts[Any, Any]):
     """Average of a global model and `SVDSTLForecaster` (Christmas shift applied to the average).
 
     Parameters
@@ -36,6 +34,10 @@ class BlendForecaster(Forecaster):
     global_model : the global model (LightGBM), unfitted.
     local_model : the local model, unfitted (default: `SVDSTLForecaster` with the global model's
         quantiles); its own Christmas shift is turned off, since the shift is applied once, to the blend.
+    alias : the model's name in the forecasts and the leaderboard (default ``"lightgbm_svd"``).
+
+    In a pipeline, ``[models.lightgbm_svd]`` takes ``global_model`` as an inline table of LightGBM's
+    parameters, e.g. ``global_model = { holiday_weight = 5.0, calibrate = true }``.
 
     Examples
     --------
@@ -44,11 +46,19 @@ class BlendForecaster(Forecaster):
     'lightgbm_svd'
     """
 
-    name = "lightgbm_svd"
+    default_name = "lightgbm_svd"
+    learns_across_series = True
+    submodels = {"global_model": "lightgbm", "local_model": "stlf_svd"}
 
-    def __init__(self, global_model: Forecaster, local_model: SVDSTLForecaster | None = None) -> None:
+    def __init__(
+        self,
+        global_model: Forecaster,
+        local_model: SVDSTLForecaster | None = None,
+        alias: str | None = None,
+    ) -> None:
         self.global_model = global_model
         self.local_model = local_model
+        self.alias = alias
 
     def _local(self) -> SVDSTLForecaster:
         """An unfitted local model without its own Christmas shift."""
@@ -73,17 +83,58 @@ class BlendForecaster(Forecaster):
         self.origin_ = origin
         return self
 
-    def assembled(
-        self, trained: Forecaster, history: pl.DataFrame | None, origin: date, start: date
+    # ------------------------------------------------------------------ a fit in parts (`FitsInParts`)
+
+    def _parts(self) -> FitsInParts[Any, Any]:
+        if not isinstance(self.global_model, FitsInParts):
+            msg = f"{self.name}: its global model {self.global_model.name!r} cannot be fitted in parts"
+            raise ConfigError(msg)
+        return self.global_model
+
+    def part_features(self, history: pl.DataFrame, origin: date, context: PartContext) -> Any:
+        return self._parts().part_features(history, origin, context)
+
+    def candidate_rows(self, features: Any) -> int:
+        return self._parts().candidate_rows(features)
+
+    def sample_share(self, candidates: int) -> float:
+        return self._parts().sample_share(candidates)
+
+    def part_rows(self, features: Any, share: float, context: PartContext) -> pl.DataFrame:
+        return self._parts().part_rows(features, share, context)
+
+    def training_set(self, rows: pl.DataFrame, origin: date, context: PartContext) -> Any:
+        return self._parts().training_set(rows, origin, context)
+
+    def sub_fits(self) -> list[str]:
+        return self._parts().sub_fits()
+
+    def starts_from(self, job: str) -> str | None:
+        return self._parts().starts_from(job)
+
+    def fit_sub(self, training: Any, job: str, start: Any = None) -> Any:
+        return self._parts().fit_sub(training, job, start)
+
+    def assemble(
+        self, training: Any, results: dict[str, Any], origin: date, first_week: date
     ) -> BlendForecaster:
-        """This blend fitted from parts: `trained` is the global model fitted on every part (reading the
-        part's features), the local model is fitted on the part's `history` (none: only `forecast_from`
-        works), `start` is the whole run's first week."""
+        """A fitted copy holding the assembled global model; the local model is fitted per part
+        (`for_part`), so without a part only `forecast_from` works."""
         model = self.clone()
-        model.global_ = trained
-        if history is not None:
-            model.local_ = model._local().fit(history, origin)
-        model.start_, model.origin_ = start, origin
+        model.global_ = self._parts().assemble(training, results, origin, first_week)
+        model.start_, model.origin_ = first_week, origin
+        return model
+
+    def for_part(self, features: Any, history: pl.DataFrame, origin: date) -> BlendForecaster:
+        """This assembled blend predicting a part's series: the global model reading the part's features,
+        the local model fitted on the part's history."""
+        self.check_fitted()
+        assembled = self.global_
+        assert isinstance(assembled, FitsInParts)
+        model = self.clone()
+        model.global_ = assembled.for_part(features, history, origin)
+        model.local_ = model._local().fit(history, origin)
+        model.start_, model.origin_ = self.start_, origin
         return model
 
     @property
@@ -137,22 +188,3 @@ class BlendForecaster(Forecaster):
         quantiles = sorted((c for c in values if c != "mean"), key=lambda c: float(c[1:]))
         out = self.forecast_frame(shifted, shifted["mean"], shifted.select(quantiles).to_numpy())
         return out.sort(*SERIES, "horizon")
-
-
-class CalibratedBlendForecaster(BlendForecaster):
-    """The blend registered as ``lightgbm_svd_calibrated``: its global model is LightGBM with calibrated
-    quantiles (``calibrate=True``), averaged with stlf.svd's quantiles as they are, so the band widens by
-    half the LightGBM offsets.
-
-    On Walmart's 3-fold backtest (``benchmarks/calibration.py pipelines/walmart.toml --blend``) its q10-q90
-    band covers 81.3% of actuals against the raw blend's 79.2% (below q10 9.6% against 11.3%, above q90 9.1%
-    against 9.5%), pinball 389.89 against 389.60 and profit 146,286,529 against 146,263,598.
-
-    Examples
-    --------
-    >>> from forecast.models.lgbm import LightGBMForecaster
-    >>> CalibratedBlendForecaster(LightGBMForecaster(calibrate=True)).name
-    'lightgbm_svd_calibrated'
-    """
-
-    name = "lightgbm_svd_calibrated"

@@ -13,9 +13,8 @@ peaks later than a top launched in May; a big launch fades differently from a sm
   LightGBM categories (a value never seen in training is missing); the release calendar (month, week of year,
   day of week, days to Christmas); how many catalogue articles launch the same day and week (the size of the
   drop); trends of the attribute words (mean popularity over the 4, 13 and 52 weeks that ended before launch,
-  and the 4 over the 52), left out by default (``drop_features`` = ``("f_trend",)``: on VISUELLE's holdouts,
-  mean of seeds 42, 7 and 3 at 80 quantile rounds, q50 WAPE 62.07 over the four blocks / 58.52 on the latest
-  497 without them against 62.44 / 59.57 with them; season AW19 60.78 against 60.43); and the chain's recent
+  and the 4 over the 52), left out by default (``drop_features`` = ``("f_trend",)``: on VISUELLE's
+  time-ordered holdouts they make the median forecast worse, i.e. they overfit); and the chain's recent
   sales level (units sold in the 4 and 13 weeks that ended before launch by articles in their first weeks,
   over what the mean launch curve expects of them); with ``analogues`` = k > 0, the mean
   and median log total of the k most similar analogues (most equal attributes and store, ties: most recent)
@@ -25,18 +24,17 @@ peaks later than a top launched in May; a big launch fades differently from a sm
   launch over the training launches (`forecast.features.launch.quantile_curves`, the same for every article),
   then kept ordered around q50 (`forecast.distribution.ordered_around`) and at or above 0; the mean is the
   booster's, raised where the quantiles need it (`forecast.distribution.raise_mean_to_quantiles`). The
-  boosters' q50 is over-dispersed across new articles: on VISUELLE's holdouts (mean of three seeds) the
-  weights 0, 0.1, 0.2 and 0.3 gave q50 WAPE 62.07, 61.82, 61.70 and 61.72 over the four blocks, 58.52, 58.41,
-  58.40 and 58.50 on the latest 497 and 60.78, 60.30, 59.92 and 59.65 on season AW19;
+  boosters' q50 is over-dispersed across new articles; pulling it a little toward the common curve reduces
+  its error, and 0.2 is where a larger pull stopped helping on VISUELLE's holdouts;
 - cost: ``mean`` gets ``num_boost_round`` rounds at ``learning_rate`` (300 at 0.03), each quantile (q50
   included) fewer rounds at twice the rate (``quantile_num_boost_round``, ``quantile_learning_rate``: 80 at
-  0.06; fewer rounds keep q50 nearer the launches' median: without trends and curve weight, mean of three
-  seeds, 60, 80 and 100 rounds gave 61.95, 62.07 and 62.20 over the blocks, 58.56, 58.52 and 58.57 on the
-  latest 497, and with the weight of 0.2, 61.73, 61.70 and 61.72 / 58.54, 58.40 and 58.38; 150 rounds with
-  trends 62.81 / 59.89; the mean at 150 and 0.06 would lose 0.4 to 0.9); a week's objectives share one
+  0.06; fewer rounds keep q50 nearer the launches' median, while the mean needs the slower, longer fit);
+  a week's objectives share one
   binned ``lgb.Dataset``; the weeks are trained ``jobs`` at a time in threads (default one per CPU), each
   booster single-threaded with LightGBM's deterministic mode and a fixed seed, so the model does not depend on
-  ``jobs``.
+  ``jobs``;
+- with ``calibrate=True``, q10/q90 (every quantile but q50) are shifted by offsets measured on the latest
+  launches (`forecast.models.launch_calibration`); off by default, since it costs one more fit.
 
 Examples
 --------
@@ -56,6 +54,7 @@ Examples
 
 from __future__ import annotations
 
+import copy
 import os
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
@@ -65,10 +64,11 @@ import lightgbm as lgb
 import numpy as np
 import polars as pl
 
-from forecast.distribution import ordered_around
+from forecast.distribution import ordered_around, raise_mean_to_quantiles
 from forecast.errors import InputError
 from forecast.features import launch as cf
-from forecast.models.base import LaunchForecaster, quantile_column
+from forecast.models import launch_calibration as calibration
+from forecast.models.base import LaunchFitsInParts, LaunchForecaster, quantile_column
 
 DEFAULT_PARAMS: dict[str, Any] = {
     "weeks": 12,  # weeks from launch the model learns
@@ -88,7 +88,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "bagging_fraction": 0.8,
     "bagging_freq": 1,
     "lambda_l2": 0.0,
-    "drop_features": ("f_trend",),  # feature name prefixes left out (trends: they overfit VISUELLE)
+    "drop_features": ("f_trend",),  # feature name prefixes left out (trends overfit)
     "analogues": 0,  # k analogue articles read per launch (0: no analogue features)
     "curve_weight": 0.2,  # weight of the training quantile curves in each quantile (0: the boosters' alone)
 }
@@ -107,7 +107,10 @@ BOOSTER_KEYS = (
 )
 
 
-class ColdStartForecaster(LaunchForecaster):
+Design = tuple["ColdStartForecaster", np.ndarray, np.ndarray]
+
+
+class ColdStartForecaster(LaunchForecaster, LaunchFitsInParts):
     """Forecast the first weeks of articles with no sales history.
 
     Parameters
@@ -121,9 +124,18 @@ class ColdStartForecaster(LaunchForecaster):
         distinct values than half the articles, e.g. an image path) are always left out.
     params
         Overrides of `DEFAULT_PARAMS`.
+    calibrate
+        Shift the quantiles other than q50 by offsets measured on the latest launches
+        (`forecast.models.launch_calibration`).
+    holdout_share
+        With `calibrate`, the share of the launched pairs (the latest) the calibration holds out.
+    relative
+        With `calibrate`, offsets in widths of the row's band rather than in units.
+    alias
+        The model's name in the forecasts (default ``"cold_start"``).
     """
 
-    name = "cold_start"
+    default_name = "cold_start"
 
     def __init__(
         self,
@@ -131,14 +143,26 @@ class ColdStartForecaster(LaunchForecaster):
         seed: int,
         attributes: list[str] | None = None,
         params: dict[str, Any] | None = None,
+        calibrate: bool = False,
+        holdout_share: float = 0.2,
+        relative: bool = False,
+        alias: str | None = None,
     ) -> None:
         self.quantiles = quantiles
         self.seed = seed
         self.attributes = attributes
         self.params = params
+        self.calibrate = calibrate
+        self.holdout_share = holdout_share
+        self.relative = relative
+        self.alias = alias
 
     def _param(self, key: str) -> Any:
         return {**DEFAULT_PARAMS, **(self.params or {})}[key]
+
+    def launch_weeks(self) -> int:
+        """Weeks from launch the model learns (``params["weeks"]``)."""
+        return int(self._param("weeks"))
 
     # ------------------------------------------------------------------ fit
     def fit(
@@ -166,15 +190,59 @@ class ColdStartForecaster(LaunchForecaster):
         *,
         articles: pl.DataFrame,
         trends: pl.DataFrame | None = None,
+        threads: int | None = None,
     ) -> ColdStartForecaster:
         """`fit` from the panel's launch inputs (`forecast.features.launch.launch_inputs` with this model's
         ``weeks``), e.g. those of every article group of a partitioned run concatenated by
-        `LaunchInputs.concat`; `articles` is the whole catalogue."""
-        features, units = self.launch_design(inputs, origin, articles=articles, trends=trends)
-        self.models_ = self._train_weeks(features, units)
+        `LaunchInputs.concat`; `articles` is the whole catalogue. `threads` (default ``params["jobs"]``)
+        weeks are trained at once; the result does not depend on it."""
+        features, units = self._design_launches(inputs, origin, articles=articles, trends=trends)
+        jobs = threads if threads is not None else int(self._param("jobs"))
+        self.models_ = self._train_weeks(features, units, jobs)
+        if self.calibrate:
+            plain = self.with_params(calibrate=False)
+            held = calibration.held_out_forecasts(
+                plain, inputs, self.holdout_share, articles=articles, trends=trends
+            )
+            weeks = self.launch_weeks()
+            self.offsets_ = (
+                {} if held is None else calibration.launch_offsets(held, weeks, relative=self.relative)
+            )
+        self.origin_ = origin
         return self
 
+    # -------------------------------------------------------------- a fit in parts (`LaunchFitsInParts`)
+    def launch_sub_fits(self) -> list[int]:
+        """Each week from launch is a task; a calibrated model is fitted in one task (`fit_launches`)."""
+        return [] if self.calibrate else list(range(1, self.launch_weeks() + 1))
+
     def launch_design(
+        self,
+        inputs: cf.LaunchInputs,
+        origin: date,
+        *,
+        articles: pl.DataFrame,
+        trends: pl.DataFrame | None,
+    ) -> Design:
+        """An unfitted copy holding everything but its boosters, with the launched pairs' features and their
+        units per week from launch, which `fit_launch_sub` learns from week by week."""
+        shell = self.clone()
+        features, units = shell._design_launches(inputs, origin, articles=articles, trends=trends)
+        return shell, features, units
+
+    def fit_launch_sub(self, design: Design, job: int) -> dict[str, list[lgb.Booster]]:
+        """The boosters of week `job` from launch."""
+        shell, features, units = design
+        return shell.train_week(features, units, job)
+
+    def assemble_launches(self, design: Design, results: list[Any]) -> ColdStartForecaster:
+        """The design's model holding every week's boosters, fitted at the design's origin."""
+        fitted = copy.copy(design[0])
+        fitted.models_ = list(results)
+        fitted.origin_ = fitted.design_origin_
+        return fitted
+
+    def _design_launches(
         self,
         inputs: cf.LaunchInputs,
         origin: date,
@@ -183,8 +251,7 @@ class ColdStartForecaster(LaunchForecaster):
         trends: pl.DataFrame | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """`fit_launches` up to its boosters: sets everything but them on self and returns the launched
-        pairs' features and their units per week from launch (NaN where the week had not ended), which
-        `train_week` learns from week by week (a partitioned run trains each week as a task)."""
+        pairs' features and their units per week from launch (NaN where the week had not ended)."""
         weeks = int(self._param("weeks"))
         self.articles_, self.trends_ = articles, trends
         self.attributes_ = cf.attribute_columns(self.articles_, self.attributes)
@@ -199,7 +266,7 @@ class ColdStartForecaster(LaunchForecaster):
         if complete.height == 0:
             msg = f"no article launched {weeks} weeks or more before {origin.isoformat()!r}"
             raise InputError(msg, column="week", fix="fit the cold-start model on a panel with launches")
-        self.origin_ = origin
+        self.design_origin_ = origin
         self.curve_ = cf.shape_curve(grid, weeks)
         self.quantile_curves_ = cf.quantile_curves(grid, weeks, self.levels)
         self.level_ = cf.level_index(grid, self.curve_)
@@ -223,7 +290,9 @@ class ColdStartForecaster(LaunchForecaster):
         y = units[:, week - 1]
         return self._train(features[np.isfinite(y)], y[np.isfinite(y)])
 
-    def _train_weeks(self, features: np.ndarray, units: np.ndarray) -> list[dict[str, list[lgb.Booster]]]:
+    def _train_weeks(
+        self, features: np.ndarray, units: np.ndarray, jobs: int
+    ) -> list[dict[str, list[lgb.Booster]]]:
         """The boosters of every week from launch (a column of `units`), `jobs` weeks at a time in threads.
 
         Each booster runs single-threaded, with a fixed seed and LightGBM's deterministic mode, so the
@@ -233,7 +302,7 @@ class ColdStartForecaster(LaunchForecaster):
         def train(week: int) -> dict[str, list[lgb.Booster]]:
             return self.train_week(features, units, week)
 
-        jobs = int(self._param("jobs")) or len(os.sched_getaffinity(0))
+        jobs = jobs or len(os.sched_getaffinity(0))
         if jobs <= 1 or len(weeks) <= 1:
             return [train(w) for w in weeks]
         with ThreadPoolExecutor(max_workers=min(jobs, len(weeks))) as pool:
@@ -324,7 +393,12 @@ class ColdStartForecaster(LaunchForecaster):
                 "horizon",
             )
         )
-        return self.forecast_frame(keys, mean, quantiles.reshape(-1, len(names)), keep="quantiles")
+        out = self.forecast_frame(keys, mean, quantiles.reshape(-1, len(names)), keep="quantiles")
+        if not self.calibrate:
+            return out
+        # q50 unchanged; the mean raised where the wider band cannot hold it
+        shifted = calibration.shift_quantiles(out, self.offsets_, relative=self.relative)
+        return raise_mean_to_quantiles(shifted)
 
     def _toward_curves(self, quantiles: np.ndarray) -> np.ndarray:
         """Boosters' quantiles (pairs × weeks × levels) moved ``curve_weight`` of the way to the training

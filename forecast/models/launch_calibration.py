@@ -1,7 +1,7 @@
 """Calibrated q10/q90 for the cold-start model: conformal offsets measured on its latest launches.
 
-Quantile boosters fitted on every launch are under-dispersed on new launches (the cold-start q10-q90 band
-covered 72-78% of VISUELLE's held-out weekly sales). `CalibratedColdStart` fits the cold-start model as usual
+Quantile boosters fitted on every launch are under-dispersed on new launches: their q10-q90 band holds fewer
+held-out sales than 80%. A cold-start model with ``calibrate=True`` (`ColdStartForecaster`) fits as usual
 and, in the spirit of conformalized quantile regression, measures how far off its outer quantiles are on a
 time-ordered holdout of the launches known at the origin:
 
@@ -18,57 +18,31 @@ time-ordered holdout of the launches known at the origin:
 4. the offsets are added to the full model's quantiles at prediction time (`shift_quantiles`); quantiles
    stay on their side of q50, in order and at or above 0. ``q50`` is never changed, so the point forecast
    (and WAPE) is the uncalibrated model's; the mean is raised where the wider band cannot hold it
-   (`forecast.distribution.raise_mean_to_quantiles`, as the cold-start model does for its own band).
+   (`forecast.distribution.raise_mean_to_quantiles`, as the cold-start model does for its own band): it is
+   the mean of the calibrated distribution the allocator reads, not a point forecast.
 
 Everything is read from the launch inputs up to the origin, so data after the origin cannot change the
-offsets. The calibration costs one more fit of the cold-start model, on the older launches.
-
-Measured on VISUELLE's time-ordered holdouts of ``train.csv`` (``benchmarks/visuelle.py``): the share of
-weekly sales inside q10-q90, raw and calibrated with the latest 20% (the default) of launches held out, for
-the cold-start model as it is (quantiles moved 0.2 toward the launch curves, 80 quantile rounds, no trends)
-and as it was before (no curve weight, 150 quantile rounds, trends); q50 and the mean, so WAPE, are the raw
-model's:
-
-=====================  =====  ==========  ==========  ===========
-holdout                raw    calibrated  raw before  calibrated
-                                                      before
-=====================  =====  ==========  ==========  ===========
-block:1003             0.778  0.838       0.707       0.803
-block:1253             0.726  0.729       0.677       0.733
-block:2253             0.772  0.788       0.730       0.788
-block:3003             0.757  0.787       0.703       0.787
-latest:497 (2019)      0.808  0.808       0.766       0.822
-season:AW19            0.829  0.884       0.798       0.888
-=====================  =====  ==========  ==========  ===========
-
-A holdout of 30% instead of 20%, measured on an earlier model (raw 0.672 to 0.791), covered more on every
-holdout (block:1253 0.776 against 0.729, latest:497 0.866 against 0.824).
-
-Coverage is only as good as the latest launches are like the next ones: in 2019, where sales fell about 30%,
-the raw upper quantile was already high enough and the offsets learnt before over-cover. Offsets in band
-widths (``relative=True``) instead of units were worse (block:1253 0.717, season:AW19 0.887 at share 0.2).
-
-`pipelines/visuelle.toml` turns it on (``[models] calibrate_cold_start``); it is off by default for the
-extra fit. Since the cold-start model's mean is raised to hold its quantiles, ``forecasts.csv`` carries the
-model's q50 and band: as written, q50 WAPE 61.59 over the four blocks with either band, the band covering
-78.6% calibrated against 75.8% raw (``benchmarks/visuelle.py``, rows ``q50_csv``). The mean of the wider band
-is higher (its WAPE over the blocks 75.9 against 64.5 raw): it is the mean of the calibrated distribution the
-allocator reads, not a point forecast.
+offsets. The calibration costs one more fit of the cold-start model, on the older launches. The default
+holdout is the latest 20% of launches: a larger share covers more but calibrates on older launches.
+Coverage is only as good as the latest launches are like the next ones. Offsets in units are the default;
+offsets in band widths (``relative=True``) were not better.
 """
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
 
 from forecast.contracts import quantile_columns
-from forecast.distribution import ordered_around, raise_mean_to_quantiles
+from forecast.distribution import ordered_around
 from forecast.features import launch as cf
-from forecast.models.coldstart import ColdStartForecaster
-from forecast.models.lgbm import weighted_quantile
+from forecast.models.lgbm_parts import weighted_quantile
+
+if TYPE_CHECKING:
+    from forecast.models.coldstart import ColdStartForecaster
 
 KEY = cf.KEY
 MIN_WEEK_ROWS = 50  # held-out residuals a week from launch needs for its own offsets
@@ -118,7 +92,7 @@ def held_out_forecasts(
     cut = holdout_cut(inputs.pairs, share)
     if cut is None:
         return None
-    weeks = int(model._param("weeks"))
+    weeks = model.launch_weeks()
     before = inputs_before(inputs, cut)
     complete = before.grid.group_by(KEY).len().filter(pl.col("len") == weeks).height
     if complete < MIN_LAUNCHES:
@@ -191,58 +165,3 @@ def shift_quantiles(
             out[:, i] = np.maximum(values[:, i] + table[np.minimum(step, len(table) - 1)] * scale, 0.0)
     shifted = ordered_around(out, middle)
     return forecasts.with_columns(pl.Series(c, shifted[:, i]) for i, c in enumerate(columns))
-
-
-class CalibratedColdStart(ColdStartForecaster):
-    """The cold-start model with q10/q90 (and any other quantile but q50) calibrated on its latest launches.
-
-    Parameters
-    ----------
-    quantiles, seed, attributes, params
-        As `ColdStartForecaster`.
-    holdout_share
-        Share of the launched pairs (the latest) the calibration holds out.
-    relative
-        Offsets in widths of the row's band (`spread`) rather than in units.
-
-    Examples
-    --------
-    >>> CalibratedColdStart([0.1, 0.5, 0.9], 0).name
-    'cold_start'
-    """
-
-    def __init__(
-        self,
-        quantiles: list[float],
-        seed: int,
-        attributes: list[str] | None = None,
-        params: dict[str, Any] | None = None,
-        holdout_share: float = 0.2,
-        relative: bool = False,
-    ) -> None:
-        super().__init__(quantiles, seed, attributes, params)
-        self.holdout_share = holdout_share
-        self.relative = relative
-
-    def fit_launches(
-        self,
-        inputs: cf.LaunchInputs,
-        origin: date,
-        *,
-        articles: pl.DataFrame,
-        trends: pl.DataFrame | None = None,
-    ) -> CalibratedColdStart:
-        """`ColdStartForecaster.fit_launches`, then the offsets from the time-ordered holdout."""
-        super().fit_launches(inputs, origin, articles=articles, trends=trends)
-        plain = ColdStartForecaster(list(self.quantiles), self.seed, self.attributes, self.params)
-        held = held_out_forecasts(plain, inputs, self.holdout_share, articles=articles, trends=trends)
-        weeks = int(self._param("weeks"))
-        self.offsets_ = {} if held is None else launch_offsets(held, weeks, relative=self.relative)
-        return self
-
-    def predict(self, horizon: int, launches: pl.DataFrame | None = None) -> pl.DataFrame:
-        """`ColdStartForecaster.predict` with the calibration offsets added (q50 unchanged; the mean raised
-        where the wider band cannot hold it, as `ColdStartForecaster.predict` does)."""
-        offsets = getattr(self, "offsets_", {})
-        shifted = shift_quantiles(super().predict(horizon, launches), offsets, relative=self.relative)
-        return raise_mean_to_quantiles(shifted)

@@ -35,7 +35,7 @@ class OracleForecaster(Forecaster):
     dispersion : shape ``k`` of the negative binomial the demand is drawn from.
     """
 
-    name = ORACLE
+    default_name = ORACLE
 
     def __init__(self, expected: pl.DataFrame, quantiles: Sequence[float], dispersion: float) -> None:
         self.expected = expected

@@ -50,6 +50,7 @@ class SVDSTLForecaster(Forecaster):
     shift_threshold : ratio weeks 2..4 / weeks 1 and 5 an article needs for the shift.
     residual_weeks : recent weeks whose seasonal-naive errors give the quantiles.
     active_weeks : by default, forecast the series that sold within this many weeks before the origin.
+    alias : the model's name in the forecasts (default ``"stlf_svd"``).
 
     Examples
     --------
@@ -57,7 +58,7 @@ class SVDSTLForecaster(Forecaster):
     'stlf_svd'
     """
 
-    name = "stlf_svd"
+    default_name = "stlf_svd"
 
     def __init__(
         self,
@@ -70,6 +71,7 @@ class SVDSTLForecaster(Forecaster):
         shift_threshold: float = 1.1,
         residual_weeks: int = 52,
         active_weeks: int = 8,
+        alias: str | None = None,
     ) -> None:
         self.quantiles = quantiles
         self.seed = seed
@@ -79,6 +81,7 @@ class SVDSTLForecaster(Forecaster):
         self.shift_threshold = shift_threshold
         self.residual_weeks = residual_weeks
         self.active_weeks = active_weeks
+        self.alias = alias
 
     def fit(
         self,

@@ -106,8 +106,8 @@ def replay_models(
     """Replay models by registered name (``seasonal_naive``, ``tsb``, ``lightgbm``, ...).
 
     The replay forecasts one week ahead, so the models are built for a one-week horizon (LightGBM trains
-    on horizon-1 rows only); `lightgbm_params` override the pipeline's LightGBM parameters (e.g.
-    ``{"num_threads": 1}``).
+    on horizon-1 rows only); `lightgbm_params` override the ``params`` of the pipeline's
+    ``[models.lightgbm]`` (e.g. ``{"num_threads": 1}``).
     """
     from forecast.models import create
 
@@ -115,10 +115,14 @@ def replay_models(
         config,
         forecast=dataclasses.replace(config.forecast, horizon=1),
         backtest=dataclasses.replace(config.backtest, horizon=1),
-        models=dataclasses.replace(
-            config.models, lightgbm_params={**config.models.lightgbm_params, **(lightgbm_params or {})}
-        ),
     )
+    if lightgbm_params:
+        table = config.models.tables.get("lightgbm", {})
+        tables = {
+            **config.models.tables,
+            "lightgbm": {**table, "params": {**table.get("params", {}), **lightgbm_params}},
+        }
+        one_week = dataclasses.replace(one_week, models=dataclasses.replace(config.models, tables=tables))
     return [create(name, one_week) for name in names]
 
 
