@@ -24,7 +24,9 @@ Every model's forecast, here and in `forecast.predict.predict_all`, passes throu
 (quantiles ordered, the distribution's mean = ``mean``).
 
 Every model is fitted with ``fit(history, origin, articles=ds.articles, exog=ds.exog)``: the same instance
-on every fold (fitting never changes a model's parameters).
+on every fold (fitting never changes a model's parameters); it forecasts under the fold's price plan
+(`forecast.prices.price_plan`: the prices table's weeks after the origin, which in a backtest are what was
+planned and charged; a week without one carries the last price forward, said once per run).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from forecast.models.base import FORECAST_COLUMNS, Forecaster
 from forecast.models.oracle import ORACLE, build_oracle
 from forecast.objectives import MAXIMISE
 from forecast.panel import cut_at_sale_end, sale_ends
+from forecast.prices import carried_message, price_plan
 
 ACCURACY_COLUMNS = ["wape", "mae", "rmse", "bias", "mase", "pinball", "coverage_80"]
 LEADERBOARD_COLUMNS = ["model", *ACCURACY_COLUMNS, *BUSINESS_COLUMNS]
@@ -262,6 +265,7 @@ class Fold:
     history: pl.DataFrame
     active: pl.DataFrame
     grid: pl.DataFrame
+    plan: pl.DataFrame | None = None  # the active series' price plan (`forecast.prices.price_plan`)
 
 
 def fold_data(
@@ -273,7 +277,8 @@ def fold_data(
     grid = actuals_grid(frame, active, origin, config.backtest_horizon)
     grid = attach_costs(grid, frame, ds.articles, config.business)
     grid = grid.join(mase_scale(hist), on=SERIES, how="left")
-    return Fold(fold, origin, hist, active, grid)
+    plan = price_plan(hist, ds.prices, origin, config.backtest_horizon, active)
+    return Fold(fold, origin, hist, active, grid, plan)
 
 
 def scored_rows(data: Fold, raw: pl.DataFrame, model: str, ends: pl.DataFrame) -> tuple[pl.DataFrame, int]:
@@ -375,10 +380,15 @@ def run_backtest(
         origins = fold_origins(frame, config.backtest.folds, config.backtest.step, horizon)
     ends = sale_ends(ds)
     frames = []
+    carried: str | None = None
     for fold, origin in enumerate(origins, start=1):
         data = fold_data(frame, fold, origin, config, ds, ends)
+        carried = carried or (carried_message(data.plan) if data.plan is not None else None)
         for model in scored:
             say(f"fold {fold}/{len(origins)} (origin {origin}, {data.active.height} series): {model.name}")
             fitted = model.fit(data.history, origin, articles=ds.articles, exog=ds.exog)
+            fitted = fitted.with_prices(data.plan)
             frames.append(scored_rows(data, fitted.predict(horizon, data.active), model.name, ends))
+    if carried is not None:
+        say(f"note: {carried}")
     return summarise(frames, config.backtest.objective, [m.name for m in scored])

@@ -206,7 +206,8 @@ def test_predict_all_forecasts_active_series_and_lists_cold_starts(panel: pl.Dat
     ds = make_dataset(panel, articles)
     config = make_config(horizon=3)
     out = predict_all(ds, panel, config, "naive")
-    assert out.columns == ["article_id", "store_id", "week", "horizon", "model", "mean", "q10", "q50", "q90"]
+    assert out.columns == ["article_id", "store_id", "week", "horizon", "model", "mean", "q10", "q50", "q90",
+                           "price"]  # fmt: skip
     assert sorted(set(out["article_id"])) == ["a", "c"]  # b is not active at week 11
     assert out.filter(pl.col("article_id") == "c")["week"].to_list() == [week(12), week(13), week(14)]
     assert out.rows() == out.sort("article_id", "store_id", "week").rows()

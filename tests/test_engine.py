@@ -131,7 +131,7 @@ def test_a_lightgbm_fitted_in_parts_forecasts_as_the_one_fitted_on_the_whole_pan
     whole = tasks.fold_part(Part("whole", simulate_dataset(SIM), panel), 1, origin, CONFIG, True)
     single = model.clone().fit(whole.history, origin)
     assert sum(r.height for r in rows) == single.feature_frame(whole.history, origin).height
-    expected = single.predict(3, whole.active)
+    expected = single.with_prices(whole.plan).predict(3, whole.active)
     got = pl.concat(
         [
             tasks.global_view(model, trained, c, d, panel["week"].min()).predict(3, d.active)

@@ -2,7 +2,8 @@
 
 Files (CSV or Parquet with the same stem; names from the pipeline's ``[data]`` section): ``sales.csv``,
 ``articles.csv``, ``stores.csv`` (required); ``stock.csv``, ``exog.csv``, ``dc_stock.csv``, ``trends.csv``,
-``true_demand.csv`` (optional). Columns are those of `forecast.dataset`; extra columns are kept (numbers when
+``prices.csv``, ``true_demand.csv`` (optional; ``true_price_response.csv``, the simulator's other ground
+truth, is never read). Columns are those of `forecast.dataset`; extra columns are kept (numbers when
 every value parses as a number, else text) and, in ``articles`` and ``stores``, listed as attributes.
 
 The grain is inferred (unless ``[data] grain`` names it): ``weekly`` when every sales date is one weekday
@@ -44,6 +45,7 @@ from forecast.schemas import (
     ArticleSchema,
     DcStockSchema,
     ExogSchema,
+    PriceSchema,
     SalesSchema,
     StockSchema,
     StoreSchema,
@@ -116,6 +118,13 @@ SPECS = {
         keys=("week", "term"),
         non_negative=("value",),
     ),
+    "prices": TableSpec(
+        PriceSchema,
+        {"article_id": "id", "store_id": "id", "week": "date", "price": "float"},
+        {"promo": "float"},
+        keys=("article_id", "store_id", "week"),
+        non_negative=("price",),
+    ),
     "true_demand": TableSpec(
         TrueDemandSchema,
         {"week": "date", "store_id": "id", "article_id": "id", "demand": "float"},
@@ -130,6 +139,8 @@ _DTYPES: dict[Kind, pl.DataType] = {
     "date": pl.Date(),
     "bool": pl.Boolean(),
 }
+PRICES_FILE = "prices.csv"
+CHAIN = "ALL"  # store_id of a chain-wide price
 FIX = "point [data] path (or --data) at a folder with sales.csv, articles.csv and stores.csv"
 
 
@@ -266,7 +277,7 @@ def load_canonical(config: DataConfig) -> Dataset:
         rejects.append(table_rejects)
         names[table] = path.name
     optional = {"stock": config.stock, "exog": config.exog, "dc_stock": config.dc_stock}
-    optional |= {"trends": "trends.csv", "true_demand": "true_demand.csv"}
+    optional |= {"trends": "trends.csv", "true_demand": "true_demand.csv", "prices": PRICES_FILE}
     for table, name in optional.items():
         tables[table], table_rejects, read = _optional(folder, name, table, config)
         rejects.append(table_rejects)
@@ -291,6 +302,7 @@ def load_canonical(config: DataConfig) -> Dataset:
         trends=dropped["trends"],
         dc_stock=dropped["dc_stock"],
         true_demand=dropped["true_demand"],
+        prices=dropped["prices"],
         rejects=concat_rejects(rejects),
         rows_read=rows_read,
         grain="weekly" if grain == "weekly" else "transactions",
@@ -311,10 +323,13 @@ def _check_references(
     store_ids: pl.Series,
 ) -> None:
     master = {"article_id": (article_ids, names["articles"]), "store_id": (store_ids, names["stores"])}
-    for table in ("sales", "stock", "dc_stock", "true_demand"):
+    for table in ("sales", "stock", "dc_stock", "true_demand", "prices"):
         frame = tables.get(table)
         if frame is None:
             continue
+        if table == "prices":
+            # ALL is the chain-wide price, not a store
+            frame = frame.filter(pl.col("store_id") != CHAIN)
         for column, (known, master_name) in master.items():
             if column in frame.columns:
                 check_references(frame, column, known, file=names[table], master=master_name)

@@ -32,7 +32,7 @@ from forecast.errors import ConfigError
 from forecast.models.base import Forecaster
 from forecast.models.coldstart import ColdStartForecaster
 from forecast.panel import sale_ends
-from forecast.predict import cold_start_series, finish_forecasts
+from forecast.predict import cold_start_series, finish_forecasts, with_price
 
 if TYPE_CHECKING:
     from dask.distributed import Client, Future
@@ -190,7 +190,7 @@ def _run(
         from forecast.pyfunc import example_slice
 
         fitted = champion.clone().fit(example_slice(panel), run.weeks[-1])
-    out = finish_forecasts(raw, sale_ends(ds), say)
+    out = with_price(finish_forecasts(raw, sale_ends(ds), say), ds)
     return ClusterOutcome(panel, backtest, out, fitted, track.seconds)
 
 

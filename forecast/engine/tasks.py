@@ -35,6 +35,7 @@ from forecast.models.coldstart import ColdStartForecaster
 from forecast.models.lgbm import LightGBMForecaster, TrainingSet, category_codes
 from forecast.models.oracle import build_oracle
 from forecast.panel import sale_ends
+from forecast.prices import price_plan, with_plan_price
 
 Scored = tuple[pl.DataFrame, int]
 Booster = Any  # a lightgbm.Booster, or the calibration's offsets
@@ -58,7 +59,8 @@ def fold_part(part: Part, fold: int, origin: date, config: PipelineConfig, score
     if scored:
         return fold_data(part.panel, fold, origin, config, part.ds, ends)
     hist, active = history_at(part.panel, origin, config.forecast.active_weeks, ends)
-    return Fold(fold, origin, hist, active, pl.DataFrame())
+    plan = price_plan(hist, part.ds.prices, origin, config.forecast.horizon, active)
+    return Fold(fold, origin, hist, active, pl.DataFrame(), plan)
 
 
 def local_scores(part: Part, data: Fold, models: list[Forecaster], config: PipelineConfig) -> list[Scored]:
@@ -71,6 +73,7 @@ def local_scores(part: Part, data: Fold, models: list[Forecaster], config: Pipel
     out = []
     for model in scored:
         fitted = model.fit(data.history, data.origin, articles=part.ds.articles, exog=part.ds.exog)
+        fitted = fitted.with_prices(data.plan)
         out.append(scored_rows(data, fitted.predict(config.backtest_horizon, data.active), model.name, ends))
     return out
 
@@ -80,7 +83,7 @@ def local_predict(part: Part, data: Fold, model: Forecaster, horizon: int) -> pl
     if data.active.height == 0:
         return pl.DataFrame()
     fitted = model.fit(data.history, data.origin, articles=part.ds.articles, exog=part.ds.exog)
-    return fitted.predict(horizon, data.active)
+    return with_plan_price(fitted.with_prices(data.plan).predict(horizon, data.active), data.plan)
 
 
 def fold_groups(*results: list[Scored]) -> list[ScoredGroup]:
@@ -183,8 +186,8 @@ def global_view(
     _, m = counted
     view = trained.with_matrix(m, data.origin) if m is not None else trained
     if isinstance(model, BlendForecaster):
-        return model.assembled(view, data.history, data.origin, start)
-    return view
+        return model.assembled(view, data.history, data.origin, start).with_prices(data.plan)
+    return view.with_prices(data.plan)
 
 
 def global_scores(
@@ -215,7 +218,8 @@ def global_predict(
     """The global champion's raw forecasts of the part's active series."""
     if data.active.height == 0 or counted[1] is None:
         return pl.DataFrame()
-    return global_view(model, trained, counted, data, start).predict(horizon, data.active)
+    raw = global_view(model, trained, counted, data, start).predict(horizon, data.active)
+    return with_plan_price(raw, data.plan)
 
 
 # ---------------------------------------------------------------------------- cold start in parts

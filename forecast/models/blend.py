@@ -18,6 +18,7 @@ change, holidays worse), stlf.svd at ranks 6/20 or STL seasonal windows 5/7, mor
 
 from __future__ import annotations
 
+import copy
 from datetime import date
 from typing import Any
 
@@ -99,6 +100,13 @@ class BlendForecaster(Forecaster):
         start = self.start_
         assert isinstance(start, date)
         return self._combine(first, self.local_, horizon, wanted, start)
+
+    def with_prices(self, plan: pl.DataFrame | None) -> BlendForecaster:
+        """This blend with its global model forecasting under the price plan `plan` (a copy)."""
+        self.check_fitted()
+        model = copy.copy(self)
+        model.global_ = self.global_.with_prices(plan)
+        return model
 
     def forecast_from(self, history: pl.DataFrame, horizon: int, series: pl.DataFrame) -> pl.DataFrame:
         """Forecast from new history (an MLflow input slice): the global model keeps what it learnt, the

@@ -82,8 +82,10 @@ from forecast.features import (
     build_matrix,
     denoise,
     design,
+    monotone_signs,
     training_rows,
     with_calendar,
+    with_plan,
 )
 from forecast.models.base import Forecaster, quantile_column
 
@@ -164,6 +166,10 @@ class LightGBMForecaster(Forecaster):
         targets), ``"mean"`` (each continues the mean booster's trees) or ``"median"`` (the quantiles other
         than q50 continue q50's). A Tweedie mean (level target) is never continued.
     quantile_params : LightGBM parameters overriding `params` for the boosters that continue another's.
+    price_features : read the target week's price features (`forecast.features.price`); the mean booster
+        is monotone in them (LightGBM's ``monotone_constraints``), so a lower price never forecasts a lower
+        mean (LightGBM cannot constrain a quantile loss: the quantiles learn the response freely). The
+        prices after the origin come from `with_prices`.
 
     Examples
     --------
@@ -173,6 +179,7 @@ class LightGBMForecaster(Forecaster):
     """
 
     name = "lightgbm"
+    plan_: pl.DataFrame | None = None  # the price plan `predict` assumes (`with_prices`)
 
     def __init__(
         self,
@@ -194,6 +201,7 @@ class LightGBMForecaster(Forecaster):
         denoise_target: bool = False,
         quantile_start: str = "average",
         quantile_params: dict[str, Any] | None = None,
+        price_features: bool = True,
     ) -> None:
         self.features = features
         self.quantiles = quantiles
@@ -212,17 +220,30 @@ class LightGBMForecaster(Forecaster):
         self.denoise_target = denoise_target
         self.quantile_start = quantile_start
         self.quantile_params = quantile_params
+        self.price_features = price_features
 
     # ------------------------------------------------------------------ helpers
 
     def _spec(self) -> FeatureSpec:
-        return FeatureSpec.from_config(self.features)
+        return FeatureSpec.from_config(self.features, prices=self.price_features)
 
     def _lgb_params(self, objective: str, alpha: float | None = None) -> dict[str, Any]:
         params = {**DEFAULT_PARAMS, **(self.params or {}), "objective": objective, "seed": self.seed}
         if alpha is not None:
             params["alpha"] = alpha
+        # the price features' signs (`forecast.features.price`): a lower price never forecasts a lower mean;
+        # LightGBM has no monotone constraints for the quantile loss, so the quantiles learn it freely
+        signs = monotone_signs(getattr(self, "feature_names_", []))
+        if any(signs) and objective != "quantile":
+            params["monotone_constraints"] = signs
         return params
+
+    def with_prices(self, plan: pl.DataFrame | None) -> LightGBMForecaster:
+        """This fitted model forecasting under the price plan `plan` (article_id, store_id, week, price,
+        optional promo; weeks without a row carry the last price forward): a copy sharing the trees."""
+        model = copy.copy(self)
+        model.plan_ = plan
+        return model
 
     def _frame(
         self, m: SeriesMatrix, origins: list[int], max_h: int, last: int | None, keep: float = 1.0
@@ -571,7 +592,7 @@ class LightGBMForecaster(Forecaster):
         if horizon < 1:
             msg = f"`horizon` must be at least 1 week, got {horizon!r}"
             raise ValueError(msg)
-        m = self.matrix_
+        m = with_plan(self.matrix_, self.plan_, horizon)
         frame = self._frame(m, [m.weeks - 1], horizon, None)
         if series is None:
             wanted = m.keys.filter(pl.Series(self._active(m))).select(SERIES)
