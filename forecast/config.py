@@ -65,6 +65,9 @@ class DataConfig:
     # the source is unchanged (forecast.adapters.scan)
     cache: bool = True
     cache_dir: Path | None = None
+    # `--prices FILE`: a prices table (canonical columns) whose weeks after the history replace the planned
+    # prices of the data (`forecast.prices.with_override`)
+    prices_override: Path | None = None
 
     def __post_init__(self) -> None:
         self.date_min = _as_date(self.date_min, "`data.date_min`")

@@ -86,7 +86,7 @@ def test_predict_writes_sorted_forecasts(pipeline: Path, tmp_path: Path) -> None
     )
     assert result.returncode == 0, result.stderr
     frame = pl.read_csv(target, try_parse_dates=True)
-    assert frame.columns == FORECAST_COLUMNS
+    assert frame.columns == [*FORECAST_COLUMNS, "price"]
     assert frame.height > 0
     assert frame["model"].unique().to_list() == ["tsb"]
     assert f"{frame.height:,} rows (tsb {frame.height:,})" in result.stdout

@@ -2,9 +2,9 @@
 
 Files (CSV or Parquet with the same stem; names from the pipeline's ``[data]`` section): ``sales.csv``,
 ``articles.csv``, ``stores.csv`` (required); ``stock.csv``, ``exog.csv``, ``dc_stock.csv``, ``trends.csv``,
-``prices.csv``, ``true_demand.csv`` (optional; ``true_price_response.csv``, the simulator's other ground
-truth, is never read). Columns are those of `forecast.dataset`; extra columns are kept (numbers when
-every value parses as a number, else text) and, in ``articles`` and ``stores``, listed as attributes.
+``prices.csv``, ``true_demand.csv`` (optional; the simulator's ground-truth price response is never read).
+Columns are those of `forecast.dataset`; extra columns are kept (numbers when every value parses as a number,
+else text) and, in ``articles`` and ``stores``, listed as attributes.
 
 The grain is inferred (unless ``[data] grain`` names it): ``weekly`` when every sales date is one weekday
 (which becomes ``week_label``) and there is at most one row per article × store × date, counting sales
@@ -15,7 +15,7 @@ are copies, rejected as "duplicate row" (never summed); in transactions they are
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandera.polars as pa
@@ -37,10 +37,12 @@ from forecast.adapters.common import (
     require_file,
     source_cache,
 )
+from forecast.calendar import week_of
 from forecast.config import DataConfig
 from forecast.dataset import WEEKDAYS, Dataset
 from forecast.errors import InputError
 from forecast.io import unneutralise_frame
+from forecast.prices import with_override
 from forecast.schemas import (
     ArticleSchema,
     DcStockSchema,
@@ -333,3 +335,27 @@ def _check_references(
         for column, (known, master_name) in master.items():
             if column in frame.columns:
                 check_references(frame, column, known, file=names[table], master=master_name)
+
+
+def with_price_file(ds: Dataset, path: Path, config: DataConfig) -> Dataset:
+    """`ds` whose planned prices (weeks after its last week of sales) are those of the prices file `path`.
+
+    The file is read and validated as ``prices.csv`` is (its rejects join the dataset's); its rows up to
+    the last week of sales are left out, since what was charged is history.
+    """
+    if not path.is_file():
+        msg = f"prices file not found: {str(path)!r}"
+        raise InputError(msg, file=str(path), fix="pass an existing CSV with --prices")
+    frame, rejects, n = read_canonical_table(path, "prices", config)
+    known = frame.filter(pl.col("store_id") != CHAIN)
+    for column, master in ((ds.articles, "article_id"), (ds.stores, "store_id")):
+        ids = column[master].cast(pl.Utf8)
+        check_references(known, master, ids, file=path.name, master=f"the dataset's {master}s")
+    last = ds.sales.select(week_of("date", ds.week_label, ds.week_label_is_end).max()).item()
+    prices = with_override(ds.prices, frame.drop(ROW), last)
+    return replace(
+        ds,
+        prices=prices,
+        rejects=concat_rejects([ds.rejects, rejects]),
+        rows_read={**ds.rows_read, path.name: n},
+    )

@@ -9,7 +9,7 @@ import polars as pl
 import typer
 from rich.table import Table
 
-from forecast.cli.common import DATA, DATA_SEED, HORIZON, OUT_DIR, PIPELINE, SEED, console
+from forecast.cli.common import DATA, DATA_SEED, HORIZON, OUT_DIR, PIPELINE, PRICES, SEED, console
 from forecast.config import PipelineConfig, load_pipeline
 from forecast.errors import ConfigError
 
@@ -69,6 +69,7 @@ def command(
     seed: int | None = SEED,
     models: str | None = MODELS,
     data_seed: int | None = DATA_SEED,
+    prices: Path | None = PRICES,
 ) -> None:
     """Backtest the pipeline's models on rolling origins; write leaderboard.csv into --out."""
     from forecast.adapters import load_dataset
@@ -82,6 +83,7 @@ def command(
     config = select_models(
         load_pipeline(pipeline, data=data, horizon=horizon, seed=seed, data_seed=data_seed), models
     )
+    config.data.prices_override = prices
     with console.status("loading data") as status:
         ds = load_dataset(config)
         status.update("building the panel")

@@ -12,7 +12,9 @@ origin never enter. The recent price reads weeks ``<= o`` only.
 - ``f_promo``: the target week's promotion flag.
 
 `MONOTONE` gives each feature's sign for a monotone model: a lower price (a deeper discount, a promotion)
-never forecasts less demand.
+never forecasts less demand. ``f_markdown_weeks`` is constrained too (+1): lowering a full-price week of the
+plan starts or lengthens a markdown run and never shortens one, so a model free in it could forecast less at
+a lower price; the decline of an article late in its life is left to its age and recent sales instead.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ MONOTONE: dict[str, int] = {
     "f_price_rel_list": -1,
     "f_price_rel_recent": -1,
     "f_discount": 1,
-    "f_markdown_weeks": 0,
+    "f_markdown_weeks": 1,
     "f_promo": 1,
 }
 PRICE_FEATURES = list(MONOTONE)
