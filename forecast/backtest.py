@@ -40,6 +40,7 @@ import polars as pl
 
 from forecast.business import BUSINESS_COLUMNS, attach_costs, evaluate_business
 from forecast.calendar import week_of
+from forecast.censoring import uncensor
 from forecast.config import PipelineConfig
 from forecast.contracts import SERIES
 from forecast.dataset import Dataset
@@ -54,6 +55,9 @@ from forecast.prices import carried_message, price_plan
 
 ACCURACY_COLUMNS = ["wape", "mae", "rmse", "bias", "mase", "pinball", "coverage_80"]
 LEADERBOARD_COLUMNS = ["model", *ACCURACY_COLUMNS, *BUSINESS_COLUMNS]
+# on data whose true demand is known (the simulator): the mean scored against it on every row, censored
+# weeks included, where the observed sales only bound the demand from below
+TRUE_COLUMNS = ["wape_true", "bias_true"]
 Progress = Callable[[str], None]
 
 
@@ -225,6 +229,18 @@ def _score_frame(grid: pl.DataFrame, forecast: pl.DataFrame, model: str) -> tupl
     return joined.with_columns(pl.lit(model).alias("model")), missing
 
 
+def _true_metrics(scored: pl.DataFrame) -> list[pl.Expr]:
+    """``wape_true`` and ``bias_true`` of the mean against ``true_units`` on every row (NaN without it)."""
+    if "true_units" not in scored.columns or scored.height == 0:
+        return [pl.lit(math.nan).alias(c) for c in TRUE_COLUMNS]
+    truth = scored["true_units"].fill_null(0.0).to_numpy()
+    mean = scored["mean"].fill_null(0.0).to_numpy()
+    total = float(truth.sum())
+    wape = float(abs(mean - truth).sum()) / total if total > 0 else math.nan
+    bias = float((mean - truth).sum()) / total if total > 0 else math.nan
+    return [pl.lit(wape).alias("wape_true"), pl.lit(bias).alias("bias_true")]
+
+
 def _fold_metrics(scored: pl.DataFrame, fold: int, origin: date, missing: int) -> pl.DataFrame:
     kept = scored.filter(~pl.col("censored"))
     by = ["model"]
@@ -240,6 +256,7 @@ def _fold_metrics(scored: pl.DataFrame, fold: int, origin: date, missing: int) -
         pl.lit(fold).alias("fold"),
         pl.lit(origin).alias("origin"),
         *LEADERBOARD_COLUMNS,
+        *_true_metrics(scored),
         pl.lit(scored.height).alias("rows"),
         pl.lit(scored.height - kept.height).alias("censored_rows"),
         pl.lit(missing).alias("missing_forecasts"),
@@ -247,12 +264,16 @@ def _fold_metrics(scored: pl.DataFrame, fold: int, origin: date, missing: int) -
 
 
 def rank_models(per_fold: pl.DataFrame, objective: str) -> pl.DataFrame:
-    """Average `per_fold` over folds per model and sort best first by `objective`."""
+    """Average `per_fold` over folds per model and sort best first by `objective` (with `TRUE_COLUMNS`
+    when the folds were scored against the true demand)."""
+    known = [c for c in TRUE_COLUMNS if c in per_fold.columns]
+    known = [c for c in known if per_fold[c].cast(pl.Float64).fill_nan(None).drop_nulls().len()]
+    columns = [*LEADERBOARD_COLUMNS, *known]
     board = per_fold.group_by("model", maintain_order=True).agg(
-        pl.col(c).cast(pl.Float64).fill_nan(None).mean() for c in LEADERBOARD_COLUMNS[1:]
+        pl.col(c).cast(pl.Float64).fill_nan(None).mean() for c in columns[1:]
     )
     board = board.sort(objective, descending=objective in MAXIMISE, nulls_last=True, maintain_order=True)
-    return board.select(LEADERBOARD_COLUMNS).with_columns(pl.col(LEADERBOARD_COLUMNS[1:]).fill_null(math.nan))
+    return board.select(columns).with_columns(pl.col(columns[1:]).fill_null(math.nan))
 
 
 @dataclass
@@ -271,14 +292,20 @@ class Fold:
 def fold_data(
     frame: pl.DataFrame, fold: int, origin: date, config: PipelineConfig, ds: Dataset, ends: pl.DataFrame
 ) -> Fold:
-    """The fold's history, active series and scored grid: per series, so a part of the articles gets the
-    whole run's rows for its articles."""
+    """The fold's history (censored weeks as `forecast.censoring.uncensor` makes them), active series,
+    scored grid and price plan: per series, so a part of the articles gets the whole run's rows for its
+    articles."""
     hist, active = history_at(frame, origin, config.forecast.active_weeks, ends)
     grid = actuals_grid(frame, active, origin, config.backtest_horizon)
+    if ds.true_demand is not None:
+        truth = ds.true_demand.select(*SERIES, "week", pl.col("demand").cast(pl.Float64).alias("true_units"))
+        grid = grid.join(truth, on=[*SERIES, "week"], how="left").with_columns(
+            pl.col("true_units").fill_null(0.0)
+        )
     grid = attach_costs(grid, frame, ds.articles, config.business)
     grid = grid.join(mase_scale(hist), on=SERIES, how="left")
-    plan = price_plan(hist, ds.prices, origin, config.backtest_horizon, active)
-    return Fold(fold, origin, hist, active, grid, plan)
+    plan = price_plan(hist, ds.prices, origin, config.backtest_horizon, active, ends)
+    return Fold(fold, origin, uncensor(hist, config.demand), active, grid, plan)
 
 
 def scored_rows(data: Fold, raw: pl.DataFrame, model: str, ends: pl.DataFrame) -> tuple[pl.DataFrame, int]:

@@ -382,6 +382,32 @@ class TrackingConfig:
 CLUSTER = re.compile(r"^(local(:[1-9][0-9]{0,2})?|tcp://[^\s/:]+:[0-9]{1,5})$")
 
 
+CENSORING_METHODS = ("expected", "drop")
+
+
+@dataclass
+class DemandConfig:
+    """What the models learn on stockout weeks (`forecast.censoring`): ``censoring = "expected"`` replaces a
+    censored week's sales by its expected demand given that demand was at least the sales, under a negative
+    binomial of shape `dispersion` around the series' uncensored weeks within `window` weeks; ``"drop"``
+    leaves censored weeks out of training (the models' features and targets skip them)."""
+
+    censoring: str = "expected"
+    dispersion: float = 2.0
+    window: int = 6
+
+    def __post_init__(self) -> None:
+        if self.censoring not in CENSORING_METHODS:
+            msg = f"`demand.censoring` must be one of {CENSORING_METHODS}, got {self.censoring!r}"
+            raise ConfigError(msg)
+        if not self.dispersion > 0:
+            msg = f"`demand.dispersion` must be > 0, got {self.dispersion!r}"
+            raise ConfigError(msg)
+        if not 1 <= self.window <= 52:
+            msg = f"`demand.window` must be 1 to 52 weeks, got {self.window!r}"
+            raise ConfigError(msg)
+
+
 @dataclass
 class EngineConfig:
     """Where the job runs: this process (``cluster = ""``) or a Dask cluster (`forecast.engine`).
@@ -425,6 +451,7 @@ class PipelineConfig:
     replenishment: ReplenishmentConfig = field(default_factory=ReplenishmentConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
+    demand: DemandConfig = field(default_factory=DemandConfig)
 
     @property
     def backtest_horizon(self) -> int:
@@ -475,6 +502,7 @@ SECTIONS: dict[str, type] = {
     "replenishment": ReplenishmentConfig,
     "tracking": TrackingConfig,
     "engine": EngineConfig,
+    "demand": DemandConfig,
 }
 
 

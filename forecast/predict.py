@@ -16,6 +16,7 @@ import polars as pl
 
 from forecast.backtest import history_at, panel_weeks
 from forecast.calendar import week_of
+from forecast.censoring import uncensor
 from forecast.config import PipelineConfig
 from forecast.contracts import FORECAST_COLUMNS, SERIES
 from forecast.dataset import Dataset
@@ -64,11 +65,12 @@ def predict_all(
     hist, active = history_at(frame, origin, config.forecast.active_weeks, ends)
     model = model if model is not None else create(model_name, config)
     say(f"fitting {model_name} on {hist.height} rows up to {origin}; forecasting {active.height} series")
-    plan = price_plan(hist, ds.prices, origin, horizon, active)
+    plan = price_plan(hist, ds.prices, origin, horizon, active, ends)
     carried = carried_message(plan)
     if carried is not None:
         say(f"note: {carried}")
-    fitted = model.fit(hist, origin, articles=ds.articles, exog=ds.exog).with_prices(plan)
+    demand = uncensor(hist, config.demand)
+    fitted = model.fit(demand, origin, articles=ds.articles, exog=ds.exog).with_prices(plan)
     parts = [with_plan_price(fitted.predict(horizon, active), plan)]
     cold = cold_start_series(ds, frame, origin)
     cold_model = build_cold_start(config, ds.article_attributes) if cold.height else None

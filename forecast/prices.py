@@ -101,12 +101,14 @@ def price_plan(
     origin: date,
     horizon: int,
     series: pl.DataFrame,
+    ends: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """The price each of `series` × weeks origin+1..origin+`horizon` assumes (`PLAN_COLUMNS`).
 
     ``price`` and ``promo`` come from `prices` (`resolve_prices`); a week without a planned price carries
-    the series' last price up to the origin forward (``planned`` is False there). ``list_price`` is the
-    series' list price at the origin (the panel's).
+    the series' last price up to the origin forward (``planned`` is False there, except after the article's
+    end of sale in `ends`, `forecast.panel.sale_ends`: nothing is sold then, so no price is missing).
+    ``list_price`` is the series' list price at the origin (the panel's).
 
     Parameters
     ----------
@@ -124,12 +126,16 @@ def price_plan(
     last = last_prices(history, origin)
     grid = keys.join(weeks, how="cross").join(last, on=SERIES, how="left")
     grid = resolve_prices(prices, grid)
+    over = pl.lit(False)
+    if ends is not None and ends.height:
+        grid = grid.join(ends.select("article_id", "end_week"), on="article_id", how="left")
+        over = pl.col("end_week").is_not_null() & (pl.col("week") > pl.col("end_week"))
     return grid.select(
         *WEEKLY_KEY,
         pl.coalesce("_table_price", "_last_price").alias("price"),
         pl.col("_list_price").alias("list_price"),
         pl.col("_table_promo").fill_null(0.0).alias("promo"),
-        pl.col("_table_price").is_not_null().alias("planned"),
+        (pl.col("_table_price").is_not_null() | over).alias("planned"),
     ).sort(WEEKLY_KEY)
 
 

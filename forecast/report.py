@@ -68,6 +68,7 @@ class ReportData:
     warnings: Sequence[str] = ()
     replenishment: pl.DataFrame | None = None  # weekly summary of the multi-week plan
     replenishment_stock: pl.DataFrame | None = None  # its article × week planned stock and demand
+    markdowns: pl.DataFrame | None = None  # `forecast.whatif.markdown_comparison`: planned vs list price
 
 
 def png(fig: Figure) -> bytes:
@@ -243,6 +244,10 @@ def figures(data: ReportData) -> dict[str, bytes]:
     if cold is not None:
         fig, _ = cold_start_figure(data.forecasts, data.true_demand, cold, data.target_unit)
         out[f"cold_start_{_safe(cold)}.png"] = png(fig)
+    if data.markdowns is not None and data.markdowns.height:
+        from forecast.whatif import markdown_figure
+
+        out["markdowns.png"] = png(markdown_figure(data.markdowns, data.target_unit))
     if data.plan.height:
         out["plan_by_store.png"] = png(plan_figure(store_totals(data.plan)))
     if data.replenishment_stock is not None and data.replenishment_stock.height:
@@ -282,7 +287,7 @@ def percent(value: float) -> str:
 
 
 def _column_cell(column: str, value: Any) -> str:
-    if isinstance(value, float) and column == "wape":
+    if isinstance(value, float) and column in ("wape", "wape_true", "bias_true"):
         return percent(value)
     if isinstance(value, float) and (column in MONEY or "profit" in column):
         return money(value)
@@ -459,6 +464,14 @@ def _coming_section(data: ReportData, plots: Mapping[str, bytes]) -> str:
     return "".join(parts) or "<p>No forecasts to plot.</p>"
 
 
+def _markdown_section(data: ReportData, plots: Mapping[str, bytes]) -> list[str]:
+    if data.markdowns is None or "markdowns.png" not in plots:
+        return []
+    from forecast.whatif import markdown_section
+
+    return ["<h3>Planned markdowns</h3>", markdown_section(data.markdowns), _img(plots["markdowns.png"], "")]
+
+
 def _replenishment_section(data: ReportData, plots: Mapping[str, bytes]) -> list[str]:
     if data.replenishment is None:
         return []
@@ -480,11 +493,14 @@ def render_report(data: ReportData, plots: Mapping[str, bytes] | None = None) ->
         f"<p>{champion_reason(data.leaderboard, data.champion, data.objective)}</p>",
         "<h2>Leaderboard</h2>",
         "<p>Accuracy (WAPE, MAE, …) and money (revenue, lost sales, overstock, profit) per model, "
-        "averaged over the backtest folds; best first.</p>",
+        "averaged over the backtest folds; best first. Where the true demand is known (simulated data), "
+        "wape_true and bias_true score the mean against it on every week, stockout weeks included, which "
+        "the sales alone cannot.</p>",
         board,
         _img(plots["leaderboard.png"], "leaderboard") if "leaderboard.png" in plots else "",
         "<h2>The coming weeks</h2>",
         _coming_section(data, plots),
+        *_markdown_section(data, plots),
         "<h2>Forecast versus actual (backtest)</h2>",
         _forecast_section(plots),
         "<h2>Allocation plan</h2>",

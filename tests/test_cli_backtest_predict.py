@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from forecast.backtest import LEADERBOARD_COLUMNS
+from forecast.backtest import LEADERBOARD_COLUMNS, TRUE_COLUMNS
 from forecast.models.base import FORECAST_COLUMNS
 
 PIPELINE = """
@@ -60,7 +60,7 @@ def test_backtest_writes_leaderboard(pipeline: Path, tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     board = pl.read_csv(out / "leaderboard.csv")
-    assert board.columns == LEADERBOARD_COLUMNS
+    assert board.columns == [*LEADERBOARD_COLUMNS, *TRUE_COLUMNS]
     # simulated data: the oracle (expected demand) is scored beside the models
     assert sorted(board["model"]) == ["naive", "oracle", "window_average"]
     assert board["profit"].is_sorted(descending=True)

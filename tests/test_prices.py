@@ -197,3 +197,76 @@ def test_no_adapter_reads_the_ground_truth_price_response(folder: Path, tmp_path
     readers = [*sources.glob("adapters/*.py"), *sources.glob("models/*.py"), *sources.glob("features/*.py")]
     assert readers
     assert not [p.name for p in readers if "true_price_response" in p.read_text()]
+
+
+def test_a_censored_weeks_imputed_demand_is_at_least_its_sales_and_matches_a_brute_force() -> None:
+    from scipy.stats import nbinom
+
+    from forecast.censoring import expected_demand_above
+
+    sales = np.array([0.0, 1.0, 3.0, 7.0, 25.0, 4.0])
+    mean = np.array([2.0, 0.5, 3.0, 2.0, 1.0, 9.0])
+    got = expected_demand_above(sales, mean, 2.0)
+    assert (got >= sales).all()
+    d = np.arange(5_000)
+    for s, mu, value in zip(sales, mean, got, strict=True):
+        pmf = nbinom.pmf(d, 2.0, 2.0 / (2.0 + mu))
+        tail = d >= s
+        if pmf[tail].sum() > 1e-10:
+            assert value == pytest.approx((d[tail] * pmf[tail]).sum() / pmf[tail].sum(), rel=1e-6)
+
+
+def test_uncensor_imputes_only_censored_weeks_from_their_neighbours() -> None:
+    from forecast.censoring import uncensor
+    from forecast.config import DemandConfig
+
+    weeks = [MON + timedelta(weeks=k) for k in range(7)]
+    history = pl.DataFrame(
+        {"article_id": "a", "store_id": "s1", "week": weeks, "units": [4.0, 4.0, 4.0, 1.0, 4.0, 4.0, 0.0],
+         "returns_units": 0.0, "censored": [False, False, False, True, False, False, True]}
+    )  # fmt: skip
+    out = uncensor(history, DemandConfig(window=3))
+    assert out.columns == history.columns
+    assert not out["censored"].any()
+    units = out["units"].to_list()
+    assert units[:3] == [4.0, 4.0, 4.0]
+    assert units[4:6] == [4.0, 4.0]
+    assert units[3] >= 4.0  # E[D | D >= 1] around a mean of 4
+    assert units[6] == pytest.approx(4.0)  # sold out with nothing on the shelf: the neighbours' mean
+    assert uncensor(history, DemandConfig(censoring="drop")).equals(history)
+
+
+def test_forecast_under_prices_gives_coherent_rows_with_the_assumed_price(
+    fitted: tuple[LightGBMForecaster, pl.DataFrame, pl.DataFrame, date],
+) -> None:
+    from forecast.whatif import forecast_under_prices
+
+    model, hist, active, origin = fitted
+    plan = _plan_at(hist, active, origin, 0.3)
+    out = forecast_under_prices(model, plan, 4, active)
+    assert out.height == active.height * 4
+    assert out.columns[-1] == "price"
+    assert (out["q10"] <= out["q50"]).all()
+    assert (out["q50"] <= out["q90"]).all()
+    joined = out.join(plan.select("article_id", "store_id", "week", pl.col("price").alias("p")),
+                      on=["article_id", "store_id", "week"])  # fmt: skip
+    assert (joined["price"] == joined["p"]).all()
+
+
+def test_the_report_compares_planned_markdowns_with_full_price(
+    sim: Dataset, fitted: tuple[LightGBMForecaster, pl.DataFrame, pl.DataFrame, date]
+) -> None:
+    from forecast.whatif import markdown_comparison, markdown_figure
+
+    model, hist, active, origin = fitted
+    plan = _plan_at(hist, active, origin, 0.4)
+    forecasts = (
+        model.with_prices(plan)
+        .predict(4, active)
+        .join(plan.select("article_id", "store_id", "week", "price"), on=["article_id", "store_id", "week"])
+    )
+    comparison = markdown_comparison(model, forecasts, sim, n=2)
+    assert comparison["article_id"].n_unique() == 2
+    assert (comparison["planned_units"] >= comparison["full_price_units"] - 1e-6).all()
+    assert comparison["planned_units"].sum() > comparison["full_price_units"].sum()
+    assert markdown_figure(comparison).axes

@@ -24,6 +24,7 @@ import numpy as np
 import polars as pl
 
 from forecast.backtest import Fold, ScoredGroup, fold_data, history_at, score_groups, scored_rows
+from forecast.censoring import uncensor
 from forecast.config import PipelineConfig
 from forecast.engine.parts import Part
 from forecast.features.hierarchy import add_totals, group_totals
@@ -59,8 +60,8 @@ def fold_part(part: Part, fold: int, origin: date, config: PipelineConfig, score
     if scored:
         return fold_data(part.panel, fold, origin, config, part.ds, ends)
     hist, active = history_at(part.panel, origin, config.forecast.active_weeks, ends)
-    plan = price_plan(hist, part.ds.prices, origin, config.forecast.horizon, active)
-    return Fold(fold, origin, hist, active, pl.DataFrame(), plan)
+    plan = price_plan(hist, part.ds.prices, origin, config.forecast.horizon, active, ends)
+    return Fold(fold, origin, uncensor(hist, config.demand), active, pl.DataFrame(), plan)
 
 
 def local_scores(part: Part, data: Fold, models: list[Forecaster], config: PipelineConfig) -> list[Scored]:
