@@ -24,6 +24,7 @@ Columns (``k`` in ``spec.lags``, ``w`` in ``spec.windows``), one meaning each:
   (`forecast.features.hierarchy`).
 - prices (``spec.prices``, when the matrix has prices): the target week's price features
   (`forecast.features.price`), read from the plan after the origin.
+- exogenous drivers (when the matrix carries them): ``f_exog_`` (`forecast.features.exog`).
 - ``origin``, ``horizon``; training rows add the target ``units`` and its week's ``holiday`` flag.
 """
 
@@ -35,6 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from forecast.features.exog import exog_features
 from forecast.features.hierarchy import MIN_SCALE
 from forecast.features.matrix import SeriesMatrix
 from forecast.features.price import price_features, price_state
@@ -167,6 +169,8 @@ def design(
             block.update(target_block(m, o, h, base["scale"], spec))
             if prices is not None:
                 block.update(price_features(prices, o, h))
+            if m.exog:
+                block.update(exog_features(m, o, h))
             block["origin"] = np.full(n, o)
             block["horizon"] = np.full(n, h)
             block["row"] = index

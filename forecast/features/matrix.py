@@ -44,6 +44,7 @@ class SeriesMatrix:
     denoised: np.ndarray | None = None  # units after per-article low-rank denoising (see `denoise`)
     groups: dict[str, GroupSeries] = field(default_factory=dict)  # hierarchy totals (see `build_matrix`)
     prices: PriceBlock | None = None  # the panel's prices (and a plan's, `with_plan`), when it has them
+    exog: dict[str, np.ndarray] = field(default_factory=dict)  # drivers (`forecast.features.exog`)
 
     @property
     def weeks(self) -> int:

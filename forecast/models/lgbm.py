@@ -87,6 +87,7 @@ from forecast.features import (
     with_calendar,
     with_plan,
 )
+from forecast.features.exog import with_exog
 from forecast.models.base import Forecaster, quantile_column
 
 DEFAULT_PARAMS: dict[str, Any] = {
@@ -170,6 +171,9 @@ class LightGBMForecaster(Forecaster):
         is monotone in them (LightGBM's ``monotone_constraints``), so a lower price never forecasts a lower
         mean (LightGBM cannot constrain a quantile loss: the quantiles learn the response freely). The
         prices after the origin come from `with_prices`.
+    exog_features : read the exogenous drivers `fit` is given (`forecast.features.exog`: promotions at the
+        target week, other drivers at the origin). Off by default: a pipeline keeps them only where they win
+        on a validation fold (not in a partitioned run, whose parts do not carry them).
 
     Examples
     --------
@@ -180,6 +184,7 @@ class LightGBMForecaster(Forecaster):
 
     name = "lightgbm"
     plan_: pl.DataFrame | None = None  # the price plan `predict` assumes (`with_prices`)
+    exog_: pl.DataFrame | None = None  # the exogenous drivers `fit` was given (with `exog_features`)
 
     def __init__(
         self,
@@ -202,6 +207,7 @@ class LightGBMForecaster(Forecaster):
         quantile_start: str = "average",
         quantile_params: dict[str, Any] | None = None,
         price_features: bool = True,
+        exog_features: bool = False,
     ) -> None:
         self.features = features
         self.quantiles = quantiles
@@ -221,6 +227,7 @@ class LightGBMForecaster(Forecaster):
         self.quantile_start = quantile_start
         self.quantile_params = quantile_params
         self.price_features = price_features
+        self.exog_features = exog_features
 
     # ------------------------------------------------------------------ helpers
 
@@ -297,6 +304,8 @@ class LightGBMForecaster(Forecaster):
         holidays: Sequence[date] | None = None,
     ) -> SeriesMatrix:
         m = build_matrix(data, origin, totals, holidays)
+        if self.exog_features:
+            m = with_exog(m, self.exog_, self.max_horizon)
         return denoise(m, self.denoise_rank) if self.denoise_rank else m
 
     def _matrix(self, frame: pl.DataFrame) -> np.ndarray:
@@ -523,9 +532,11 @@ class LightGBMForecaster(Forecaster):
     ) -> LightGBMForecaster:
         """Learn from the panel's weeks up to `origin`; returns self.
 
-        The catalogue's category reaches the model through the panel; `articles` and `exog` are not read.
+        The catalogue's category reaches the model through the panel; `articles` is not read, `exog` only
+        with `exog_features`.
         """
-        del articles, exog
+        del articles
+        self.exog_ = exog if self.exog_features else None
         data = self._checked(panel, origin)
         # codes fixed at fit time, so a slice of the panel (a pyfunc input) gets the same store/category codes
         codes = category_codes(data.filter(pl.col("week") <= origin))
