@@ -71,6 +71,27 @@ def resolve_prices(prices: pl.DataFrame | None, rows: FrameT) -> FrameT:
     ).drop("_p", "_p_chain", "_promo", "_promo_chain")
 
 
+def weekly_prices(sales: pl.DataFrame, week_label: str = "MON", is_end: bool = False) -> pl.DataFrame:
+    """The prices table of transaction lines: each article × store × week's unit-weighted mean price (what
+    a source without a prices table, such as H&M's transactions, charged), from lines with units > 0.
+
+    Examples
+    --------
+    >>> from datetime import date
+    >>> lines = pl.DataFrame({"date": [date(2024, 1, 2), date(2024, 1, 3)], "store_id": ["1", "1"],
+    ...     "article_id": ["a", "a"], "units": [1.0, 3.0], "price": [10.0, 6.0]})
+    >>> weekly_prices(lines)["price"].to_list()
+    [7.0]
+    """
+    from forecast.calendar import week_of
+
+    sold = sales.filter((pl.col("units") > 0) & pl.col("price").is_not_null())
+    keys = [pl.col(c).cast(pl.Utf8) for c in SERIES] + [week_of("date", week_label, is_end).alias("week")]
+    revenue = (pl.col("price") * pl.col("units")).sum() / pl.col("units").sum()
+    weekly = sold.group_by(keys).agg(revenue.alias("price"))
+    return weekly.select(*WEEKLY_KEY, "price", pl.lit(None, pl.Float64).alias("promo")).sort(WEEKLY_KEY)
+
+
 def with_override(prices: pl.DataFrame | None, override: pl.DataFrame, after: date) -> pl.DataFrame:
     """`prices` whose weeks after `after` are replaced, key by key, by the rows of `override` after it.
 
@@ -182,6 +203,7 @@ __all__ = [
     "last_prices",
     "price_plan",
     "resolve_prices",
+    "weekly_prices",
     "with_plan_price",
     "with_override",
 ]
