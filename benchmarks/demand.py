@@ -55,12 +55,14 @@ VARIANTS = {
     "no_correction": (True, "drop"),
     "neither": (False, "drop"),
 }
+TARGETS = {"level": "level"}  # variants "<variant>+level": LightGBM learns the units (log link)
 
 
-def lightgbm(config: PipelineConfig, price_features: bool) -> Forecaster:
-    """The pipeline's LightGBM, with or without its price features."""
+def lightgbm(config: PipelineConfig, price_features: bool, target: str | None = None) -> Forecaster:
+    """The pipeline's LightGBM, with or without its price features (and another `target`)."""
     model = create("lightgbm", config)
-    return type(model)(**{**model.get_params(), "price_features": price_features})
+    params = {**model.get_params(), "price_features": price_features}
+    return type(model)(**(params if target is None else {**params, "target": target}))
 
 
 def price_lift(model: Forecaster, ds: Dataset, panel: pl.DataFrame, config: PipelineConfig) -> pl.DataFrame:
@@ -98,9 +100,10 @@ def price_lift(model: Forecaster, ds: Dataset, panel: pl.DataFrame, config: Pipe
 
 
 def run_one(config: PipelineConfig, ds: Dataset, panel: pl.DataFrame, variant: str) -> dict[str, object]:
-    price_features, censoring = VARIANTS[variant]
+    base, _, target = variant.partition("+")
+    price_features, censoring = VARIANTS[base]
     config = replace(config, demand=DemandConfig(censoring=censoring))
-    model = lightgbm(config, price_features)
+    model = lightgbm(config, price_features, TARGETS.get(target))
     result, seconds = timed(lambda: run_backtest(panel, [model], config, ds))
     board = {r["model"]: r for r in result.leaderboard.iter_rows(named=True)}
     ours, oracle = board["lightgbm"], board["oracle"]
