@@ -16,7 +16,9 @@ weeks dropped) and ``neither``. Printed per retailer × seed × variant:
 - per discount level, on the marked-down rows of the last fold: the forecast's lift (mean at the planned
   price over the mean at list price, `forecast.whatif.forecast_under_prices` on the model fitted at that
   fold's origin) over the true lift (``true_price_response``, weighted by the full-price forecast; goal
-  within ±15%). Rows are grouped by their planned discount, rounded to 10%.
+  within ±15%). Rows are grouped by their planned discount, rounded to 10%; ``new markdowns only``: of the
+  series still at list price at the origin (a series already marked down is asked, at list price, about a
+  price rise its history never shows).
 
 Walmart (``--walmart``, default ``../shared/data/walmart``): the pipeline's LightGBM with and without the
 exogenous drivers of ``features.csv`` (`forecast.features.exog`) on the validation fold (history to
@@ -43,6 +45,7 @@ from forecast.dataset import Dataset  # noqa: E402
 from forecast.models import create  # noqa: E402
 from forecast.models.base import Forecaster  # noqa: E402
 from forecast.panel import build_panel, sale_ends  # noqa: E402
+from forecast.prices import last_prices  # noqa: E402
 from forecast.simulate import simulate_dataset, true_price_response  # noqa: E402
 from forecast.whatif import forecast_under_prices  # noqa: E402
 
@@ -65,8 +68,11 @@ def lightgbm(config: PipelineConfig, price_features: bool, target: str | None = 
     return type(model)(**(params if target is None else {**params, "target": target}))
 
 
-def price_lift(model: Forecaster, ds: Dataset, panel: pl.DataFrame, config: PipelineConfig) -> pl.DataFrame:
-    """Forecast lift over true lift per planned discount level on the last fold's marked-down rows."""
+def price_lift(
+    model: Forecaster, ds: Dataset, panel: pl.DataFrame, config: PipelineConfig, new_only: bool = False
+) -> pl.DataFrame:
+    """Forecast lift over true lift per planned discount level on the last fold's marked-down rows (with
+    `new_only`, of series still at list price at the origin: the markdown starts after it)."""
     origin = fold_origins(panel, config.backtest.folds, config.backtest.step, config.backtest_horizon)[-1]
     data = fold_data(panel, 1, origin, config, ds, sale_ends(ds))
     assert data.plan is not None
@@ -82,9 +88,12 @@ def price_lift(model: Forecaster, ds: Dataset, panel: pl.DataFrame, config: Pipe
         data.plan.join(planned.select(*keys, "mean"), on=keys)
         .join(full.select(*keys, pl.col("mean").alias("full")), on=keys)
         .join(response, on="article_id")
+        .join(last_prices(data.history, origin), on=["article_id", "store_id"], how="left")
         .with_columns((1.0 - pl.col("price") / pl.col("list_price")).alias("discount"))
         .filter((pl.col("discount") > 0.05) & (pl.col("full") > 0))
     )  # fmt: skip
+    if new_only:
+        rows = rows.filter(pl.col("_last_price") >= 0.99 * pl.col("list_price"))
     true = (pl.col("price") / pl.col("list_price")) ** -pl.col("elasticity")
     return (
         rows.with_columns((pl.col("discount") * 10).round(0).truediv(10).alias("level"))
@@ -117,13 +126,13 @@ def run_one(config: PipelineConfig, ds: Dataset, panel: pl.DataFrame, variant: s
         "oracle_wape_true": oracle["wape_true"],
         "seconds": seconds,
     }
-    if price_features:
-        lift = price_lift(model, ds, panel, config)
-        row["lift ratio by discount"] = " ".join(
-            f"{level:.0%}:{ratio:.2f}" for level, ratio in lift.select("level", "ratio").iter_rows()
+    for column, new_only in (("lift ratio by discount", False), ("new markdowns only", True)):
+        lift = price_lift(model, ds, panel, config, new_only) if price_features else None
+        row[column] = (
+            " ".join(f"{level:.0%}:{ratio:.2f}" for level, ratio in lift.select("level", "ratio").iter_rows())
+            if lift is not None
+            else "-"
         )
-    else:
-        row["lift ratio by discount"] = "-"
     return row
 
 
