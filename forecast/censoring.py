@@ -9,13 +9,15 @@ With ``censoring = "expected"`` (the default) `uncensor` replaces ``s`` by its c
 
 under a negative binomial demand of mean ``mu`` and shape ``dispersion`` (variance ``mu + mu^2 / k``; the
 store × article weekly demand of fashion is overdispersed), and the week then counts as an ordinary week
-for every model. ``mu`` is the mean of the series' uncensored weeks within ``window`` weeks either side
-(the whole history is known at the origin, so both sides are), else of all its uncensored weeks, else
-``s``. The imputed value is never below the sales: a censored week's demand is at least what it sold.
+for every model. ``mu`` is the mean of the series' uncensored weeks at the censored week's own price within
+``window`` weeks either side (a markdown's weeks sell more than the full-price weeks around them; the whole
+history is known at the origin, so both sides are), else at any price within the window, else of all its
+uncensored weeks, else ``s``. The imputed value is never below the sales: a censored week's demand is at
+least what it sold.
 
 The stage runs on the training history before any model fits (`forecast.backtest.fold_data`,
-`forecast.predict.predict_all`); the scored actuals stay
-the observed sales (and the true demand where the data has it).
+`forecast.predict.predict_all`); the scored actuals stay the observed sales (and the true demand where the
+data has it).
 """
 
 from __future__ import annotations
@@ -64,7 +66,9 @@ def uncensor(history: pl.DataFrame, config: DemandConfig) -> pl.DataFrame:
     width = 2 * config.window + 1
     near = known.fill_null(0.0).rolling_sum(width, center=True, min_samples=1)
     count = (~censored).cast(pl.Float64).rolling_sum(width, center=True, min_samples=1)
-    frame = frame.with_columns(
+    level = pl.col("price").round(2).fill_null(-1.0) if "price" in frame.columns else pl.lit(0.0)
+    frame = frame.with_columns(level.alias("_level")).with_columns(
+        (near / count).over([*SERIES, "_level"]).alias("_same"),
         (near / count).over(SERIES).alias("_near"),
         known.mean().over(SERIES).alias("_all"),
     )
@@ -72,7 +76,9 @@ def uncensor(history: pl.DataFrame, config: DemandConfig) -> pl.DataFrame:
     rows = frame.filter(censored).select(
         "_row",
         sold.clip(lower_bound=0.0).alias("_sold"),
-        pl.coalesce(pl.col("_near").fill_nan(None), "_all", sold.clip(lower_bound=0.0)).alias("_mu"),
+        pl.coalesce(
+            pl.col("_same").fill_nan(None), pl.col("_near").fill_nan(None), "_all", sold.clip(lower_bound=0.0)
+        ).alias("_mu"),
     )
     imputed = expected_demand_above(rows["_sold"].to_numpy(), rows["_mu"].to_numpy(), config.dispersion)
     values = rows.select("_row", pl.Series("_imputed", imputed))
