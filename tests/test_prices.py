@@ -270,3 +270,17 @@ def test_the_report_compares_planned_markdowns_with_full_price(
     assert (comparison["planned_units"] >= comparison["full_price_units"] - 1e-6).all()
     assert comparison["planned_units"].sum() > comparison["full_price_units"].sum()
     assert markdown_figure(comparison).axes
+
+
+def test_a_censored_markdown_week_is_imputed_from_weeks_at_its_own_price() -> None:
+    from forecast.censoring import uncensor
+    from forecast.config import DemandConfig
+
+    weeks = [MON + timedelta(weeks=k) for k in range(6)]
+    history = pl.DataFrame(
+        {"article_id": "a", "store_id": "s1", "week": weeks, "units": [4.0, 4.0, 4.0, 12.0, 0.0, 12.0],
+         "returns_units": 0.0, "price": [10.0, 10.0, 10.0, 5.0, 5.0, 5.0],
+         "censored": [False, False, False, False, True, False]}
+    )  # fmt: skip
+    out = uncensor(history, DemandConfig(window=3))
+    assert out["units"][4] == pytest.approx(12.0)  # not the 8.8 of every neighbour
