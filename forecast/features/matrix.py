@@ -110,8 +110,9 @@ def build_matrix(
 def _price_block(
     cells: pl.DataFrame, r: np.ndarray, c: np.ndarray, n: int, n_weeks: int
 ) -> PriceBlock | None:
-    """The panel's prices as a `PriceBlock` (None when the panel has no ``price`` column)."""
-    if "price" not in cells.columns:
+    """The panel's prices as a `PriceBlock` (None when the panel has no ``price`` column or no price in it,
+    as Walmart's dollar sales: the model then has no price features at all)."""
+    if "price" not in cells.columns or cells["price"].null_count() == cells.height:
         return None
     price = np.full((n, n_weeks), np.nan)
     price[r, c] = cells["price"].cast(pl.Float64).fill_null(np.nan).to_numpy()

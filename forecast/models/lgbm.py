@@ -309,6 +309,9 @@ class LightGBMForecaster(Forecaster):
         return denoise(m, self.denoise_rank) if self.denoise_rank else m
 
     def _matrix(self, frame: pl.DataFrame) -> np.ndarray:
+        # features the rows cannot have (prices of an input without them) are missing values to the trees
+        absent = [pl.lit(None, pl.Float64).alias(c) for c in self.feature_names_ if c not in frame.columns]
+        frame = frame.with_columns(absent) if absent else frame
         return frame.select(pl.col(self.feature_names_).cast(pl.Float64)).to_numpy()
 
     def _origins(self, m: SeriesMatrix) -> tuple[list[int], int]:
