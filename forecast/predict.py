@@ -76,7 +76,7 @@ def predict_all(
     cold_model = build_cold_start(config, ds.article_attributes) if cold.height else None
     if cold_model is not None:
         say(f"cold start: fitting, then forecasting {cold.height} new article x store pairs")
-        cold_model.fit(hist, origin, articles=ds.articles, trends=ds.trends)
+        cold_model.fit(demand, origin, articles=ds.articles, trends=ds.trends)
         parts.append(cold_model.predict(horizon, cold))
     return with_price(finish_forecasts(parts, ends, say), ds)
 

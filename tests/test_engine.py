@@ -18,7 +18,8 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from forecast.backtest import fold_origins
+from forecast.backtest import fold_origins, history_at
+from forecast.censoring import uncensor
 from forecast.config import (
     BacktestConfig,
     EngineConfig,
@@ -37,7 +38,7 @@ from forecast.job import run_job
 from forecast.models.coldstart import ColdStartForecaster
 from forecast.models.launch_calibration import CalibratedColdStart
 from forecast.models.lgbm import LightGBMForecaster
-from forecast.panel import build_panel, check_panel
+from forecast.panel import build_panel, check_panel, sale_ends
 from forecast.predict import cold_start_series
 from forecast.simulate import simulate_dataset
 
@@ -156,7 +157,10 @@ def test_the_cold_start_fitted_in_parts_forecasts_as_the_one_fitted_on_the_whole
     model = kind([0.1, 0.5, 0.9], 5, params={"weeks": 4, **rounds})
     launches = cold_start_series(ds, panel, origin)
     assert launches.height
-    expected = model.clone().fit(panel, origin, articles=ds.articles).predict(3, launches)
+    # the launches are learnt from demand: stockout weeks as `forecast.censoring` imputes them
+    history, _ = history_at(panel, origin, CONFIG.forecast.active_weeks, sale_ends(ds))
+    demand = uncensor(history, CONFIG.demand)
+    expected = model.clone().fit(demand, origin, articles=ds.articles).predict(3, launches)
 
     folds = [tasks.fold_part(p, 0, origin, CONFIG, False) for p in parts]
     start = min(w for w in (tasks.first_week(d) for d in folds) if w is not None)
