@@ -24,7 +24,9 @@ Every model's forecast, here and in `forecast.predict.predict_all`, passes throu
 (quantiles ordered, the distribution's mean = ``mean``).
 
 Every model is fitted with ``fit(history, origin, articles=ds.articles, exog=ds.exog)``: the same instance
-on every fold (fitting never changes a model's parameters).
+on every fold (fitting never changes a model's parameters); it forecasts under the fold's price plan
+(`forecast.prices.price_plan`: the prices table's weeks after the origin, which in a backtest are what was
+planned and charged; a week without one carries the last price forward, said once per run).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ import polars as pl
 
 from forecast.business import BUSINESS_COLUMNS, evaluate_business
 from forecast.calendar import week_of
+from forecast.censoring import uncensor
 from forecast.config import PipelineConfig
 from forecast.contracts import SERIES
 from forecast.costs import attach_costs
@@ -49,9 +52,13 @@ from forecast.models.base import FORECAST_COLUMNS, Forecaster
 from forecast.models.oracle import ORACLE, build_oracle
 from forecast.objectives import MAXIMISE
 from forecast.panel import cut_at_sale_end, sale_ends
+from forecast.prices import carried_message, price_plan
 
 ACCURACY_COLUMNS = ["wape", "mae", "rmse", "bias", "mase", "pinball", "coverage_80"]
 LEADERBOARD_COLUMNS = ["model", *ACCURACY_COLUMNS, *BUSINESS_COLUMNS]
+# on data whose true demand is known (the simulator): the mean scored against it on every row, censored
+# weeks included, where the observed sales only bound the demand from below
+TRUE_COLUMNS = ["wape_true", "bias_true"]
 Progress = Callable[[str], None]
 
 
@@ -223,6 +230,18 @@ def _score_frame(grid: pl.DataFrame, forecast: pl.DataFrame, model: str) -> tupl
     return joined.with_columns(pl.lit(model).alias("model")), missing
 
 
+def _true_metrics(scored: pl.DataFrame) -> list[pl.Expr]:
+    """``wape_true`` and ``bias_true`` of the mean against ``true_units`` on every row (NaN without it)."""
+    if "true_units" not in scored.columns or scored.height == 0:
+        return [pl.lit(math.nan).alias(c) for c in TRUE_COLUMNS]
+    truth = scored["true_units"].fill_null(0.0).to_numpy()
+    mean = scored["mean"].fill_null(0.0).to_numpy()
+    total = float(truth.sum())
+    wape = float(abs(mean - truth).sum()) / total if total > 0 else math.nan
+    bias = float((mean - truth).sum()) / total if total > 0 else math.nan
+    return [pl.lit(wape).alias("wape_true"), pl.lit(bias).alias("bias_true")]
+
+
 def _fold_metrics(scored: pl.DataFrame, fold: int, origin: date, missing: int) -> pl.DataFrame:
     kept = scored.filter(~pl.col("censored"))
     by = ["model"]
@@ -238,6 +257,7 @@ def _fold_metrics(scored: pl.DataFrame, fold: int, origin: date, missing: int) -
         pl.lit(fold).alias("fold"),
         pl.lit(origin).alias("origin"),
         *LEADERBOARD_COLUMNS,
+        *_true_metrics(scored),
         pl.lit(scored.height).alias("rows"),
         pl.lit(scored.height - kept.height).alias("censored_rows"),
         pl.lit(missing).alias("missing_forecasts"),
@@ -245,12 +265,16 @@ def _fold_metrics(scored: pl.DataFrame, fold: int, origin: date, missing: int) -
 
 
 def rank_models(per_fold: pl.DataFrame, objective: str) -> pl.DataFrame:
-    """Average `per_fold` over folds per model and sort best first by `objective`."""
+    """Average `per_fold` over folds per model and sort best first by `objective` (with `TRUE_COLUMNS`
+    when the folds were scored against the true demand)."""
+    known = [c for c in TRUE_COLUMNS if c in per_fold.columns]
+    known = [c for c in known if per_fold[c].cast(pl.Float64).fill_nan(None).drop_nulls().len()]
+    columns = [*LEADERBOARD_COLUMNS, *known]
     board = per_fold.group_by("model", maintain_order=True).agg(
-        pl.col(c).cast(pl.Float64).fill_nan(None).mean() for c in LEADERBOARD_COLUMNS[1:]
+        pl.col(c).cast(pl.Float64).fill_nan(None).mean() for c in columns[1:]
     )
     board = board.sort(objective, descending=objective in MAXIMISE, nulls_last=True, maintain_order=True)
-    return board.select(LEADERBOARD_COLUMNS).with_columns(pl.col(LEADERBOARD_COLUMNS[1:]).fill_null(math.nan))
+    return board.select(columns).with_columns(pl.col(columns[1:]).fill_null(math.nan))
 
 
 @dataclass
@@ -263,18 +287,26 @@ class Fold:
     history: pl.DataFrame
     active: pl.DataFrame
     grid: pl.DataFrame
+    plan: pl.DataFrame | None = None  # the active series' price plan (`forecast.prices.price_plan`)
 
 
 def fold_data(
     frame: pl.DataFrame, fold: int, origin: date, config: PipelineConfig, ds: Dataset, ends: pl.DataFrame
 ) -> Fold:
-    """The fold's history, active series and scored grid: per series, so a part of the articles gets the
-    whole run's rows for its articles."""
+    """The fold's history (censored weeks as `forecast.censoring.uncensor` makes them), active series,
+    scored grid and price plan: per series, so a part of the articles gets the whole run's rows for its
+    articles."""
     hist, active = history_at(frame, origin, config.forecast.active_weeks, ends)
     grid = actuals_grid(frame, active, origin, config.backtest_horizon)
+    if ds.true_demand is not None:
+        truth = ds.true_demand.select(*SERIES, "week", pl.col("demand").cast(pl.Float64).alias("true_units"))
+        grid = grid.join(truth, on=[*SERIES, "week"], how="left").with_columns(
+            pl.col("true_units").fill_null(0.0)
+        )
     grid = attach_costs(grid, frame, ds.articles, config.business)
     grid = grid.join(mase_scale(hist), on=SERIES, how="left")
-    return Fold(fold, origin, hist, active, grid)
+    plan = price_plan(hist, ds.prices, origin, config.backtest_horizon, active, ends)
+    return Fold(fold, origin, uncensor(hist, config.demand), active, grid, plan)
 
 
 def scored_rows(data: Fold, raw: pl.DataFrame, model: str, ends: pl.DataFrame) -> tuple[pl.DataFrame, int]:
@@ -376,10 +408,15 @@ def run_backtest(
         origins = fold_origins(frame, config.backtest.folds, config.backtest.step, horizon)
     ends = sale_ends(ds)
     frames = []
+    carried: str | None = None
     for fold, origin in enumerate(origins, start=1):
         data = fold_data(frame, fold, origin, config, ds, ends)
+        carried = carried or (carried_message(data.plan) if data.plan is not None else None)
         for model in scored:
             say(f"fold {fold}/{len(origins)} (origin {origin}, {data.active.height} series): {model.name}")
             fitted = model.fit(data.history, origin, articles=ds.articles, exog=ds.exog)
+            fitted = fitted.with_prices(data.plan)
             frames.append(scored_rows(data, fitted.predict(horizon, data.active), model.name, ends))
+    if carried is not None:
+        say(f"note: {carried}")
     return summarise(frames, config.backtest.objective, [m.name for m in scored])

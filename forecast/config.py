@@ -65,6 +65,9 @@ class DataConfig:
     # the source is unchanged (forecast.adapters.scan)
     cache: bool = True
     cache_dir: Path | None = None
+    # `--prices FILE`: a prices table (canonical columns) whose weeks after the history replace the planned
+    # prices of the data (`forecast.prices.with_override`)
+    prices_override: Path | None = None
 
     def __post_init__(self) -> None:
         self.date_min = _as_date(self.date_min, "`data.date_min`")
@@ -367,6 +370,32 @@ class TrackingConfig:
 CLUSTER = re.compile(r"^(local(:[1-9][0-9]{0,2})?|tcp://[^\s/:]+:[0-9]{1,5})$")
 
 
+CENSORING_METHODS = ("expected", "drop")
+
+
+@dataclass
+class DemandConfig:
+    """What the models learn on stockout weeks (`forecast.censoring`): ``censoring = "expected"`` replaces a
+    censored week's sales by its expected demand given that demand was at least the sales, under a negative
+    binomial of shape `dispersion` around the series' uncensored weeks within `window` weeks; ``"drop"``
+    leaves censored weeks out of training (the models' features and targets skip them)."""
+
+    censoring: str = "expected"
+    dispersion: float = 2.0
+    window: int = 6
+
+    def __post_init__(self) -> None:
+        if self.censoring not in CENSORING_METHODS:
+            msg = f"`demand.censoring` must be one of {CENSORING_METHODS}, got {self.censoring!r}"
+            raise ConfigError(msg)
+        if not self.dispersion > 0:
+            msg = f"`demand.dispersion` must be > 0, got {self.dispersion!r}"
+            raise ConfigError(msg)
+        if not 1 <= self.window <= 52:
+            msg = f"`demand.window` must be 1 to 52 weeks, got {self.window!r}"
+            raise ConfigError(msg)
+
+
 @dataclass
 class EngineConfig:
     """Where the job runs: this process (``cluster = ""``) or a Dask cluster (`forecast.engine`).
@@ -412,6 +441,7 @@ class PipelineConfig:
     engine: EngineConfig = field(default_factory=EngineConfig)
     markdown: MarkdownConfig | None = None  # the markdown step of `forecast run` runs only with the section
     buy: BuyConfig | None = None  # the pre-season buy step, when the pipeline has [buy]
+    demand: DemandConfig = field(default_factory=DemandConfig)
 
     @property
     def backtest_horizon(self) -> int:
@@ -463,6 +493,7 @@ SECTIONS: dict[str, type] = {
     "tracking": TrackingConfig,
     "engine": EngineConfig,
     "buy": BuyConfig,
+    "demand": DemandConfig,
 }
 
 

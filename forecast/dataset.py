@@ -18,6 +18,9 @@ Canonical tables (Polars frames; column names are the contract):
 - ``exog`` (optional): ``week`` (Date), ``store_id`` (Utf8, nullable = applies to every store), numeric
   columns.
 - ``trends`` (optional): ``week`` (Date), ``term`` (Utf8, lower case), ``value`` (Float64).
+- ``prices`` (optional): ``article_id``, ``store_id`` (``ALL`` = every store), ``week`` (Date), ``price``
+  (Float64) and ``promo`` (Float64 0/1, nullable): what was charged in past weeks, what is planned in later
+  ones (`forecast.prices`).
 - ``rejects``: ``file``, ``row`` (1-based data row, header excluded), ``column``, ``reason``, ``value``.
 - ``dc_stock`` (optional): the allocation contract's DC stock columns.
 - ``true_demand`` (optional, synthetic data only): ``week``, ``store_id``, ``article_id``, ``demand``
@@ -68,6 +71,7 @@ class Dataset:
     trends: pl.DataFrame | None = None
     dc_stock: pl.DataFrame | None = None
     true_demand: pl.DataFrame | None = None
+    prices: pl.DataFrame | None = None
     rejects: pl.DataFrame = field(default_factory=empty_rejects)
     rows_read: dict[str, int] = field(default_factory=dict)
     grain: Literal["transactions", "weekly"] = "weekly"

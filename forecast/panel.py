@@ -5,7 +5,8 @@ week, zero-filled inside each article × store's selling life: from the first to
 row for it. Columns (the contract, in this order): see `PANEL_SCHEMA`.
 
 - ``units`` is net sales (returns already subtracted); ``returns_units`` records the returned units (>= 0).
-- ``price`` is the unit-weighted average selling price of the week; a week without priced sales carries the
+- ``price`` is the week's price in the ``prices`` table (`forecast.prices`) when it has one, else the
+  unit-weighted average selling price of the week; a week without priced sales carries the
   last known price forward, and before any known price falls back to the list price.
 - ``list_price`` comes from the catalogue; where it has none, the highest price the article × store has
   sold at so far (never a later price, so it cannot leak the future).
@@ -24,6 +25,7 @@ import polars as pl
 from forecast.calendar import is_holiday_week, week_of
 from forecast.contracts import SERIES, WEEKLY_KEY, quantile_columns
 from forecast.dataset import Dataset
+from forecast.prices import resolve_prices
 from forecast.schemas import PanelSchema, validate_table
 
 PANEL_SCHEMA: dict[str, pl.DataType] = {
@@ -105,8 +107,8 @@ def _life_grid(weekly: pl.LazyFrame, stock: pl.LazyFrame | None) -> pl.LazyFrame
     )
 
 
-def _with_prices(panel: pl.LazyFrame, articles: pl.DataFrame) -> pl.LazyFrame:
-    """Add price, list_price and discount."""
+def _with_prices(panel: pl.LazyFrame, articles: pl.DataFrame, prices: pl.DataFrame | None) -> pl.LazyFrame:
+    """Add price, list_price and discount; a week the prices table prices takes its price."""
     catalogue_cols = [c for c in ("category", "list_price") if c in articles.columns]
     catalogue = articles.lazy().select(pl.col("article_id").cast(pl.Utf8), *catalogue_cols)
     for name, dtype in (("category", pl.Utf8), ("list_price", pl.Float64)):
@@ -119,9 +121,12 @@ def _with_prices(panel: pl.LazyFrame, articles: pl.DataFrame) -> pl.LazyFrame:
     list_price = pl.coalesce(
         pl.col("list_price"), pl.col("sold_price").cum_max().forward_fill().over(SERIES, order_by="week")
     )
-    price = pl.coalesce(
-        pl.col("sold_price").forward_fill().over(SERIES, order_by="week"), pl.col("list_price")
-    )
+    if prices is not None:
+        panel = resolve_prices(prices, panel).drop("_table_promo")
+        charged = pl.coalesce("_table_price", "sold_price")
+    else:
+        charged = pl.col("sold_price")
+    price = pl.coalesce(charged.forward_fill().over(SERIES, order_by="week"), pl.col("list_price"))
     panel = panel.with_columns(list_price.alias("list_price")).with_columns(price.alias("price"))
     discount = (1.0 - pl.col("price") / pl.col("list_price")).clip(0.0, 1.0)
     return panel.with_columns(pl.when(pl.col("list_price") > 0).then(discount).alias("discount"))
@@ -197,7 +202,7 @@ def build_panel(ds: Dataset) -> pl.LazyFrame:
         .pipe(_join_in_order, weekly, WEEKLY_KEY)
         .with_columns(pl.col("units", "returns_units").fill_null(0.0))
     )
-    panel = _with_prices(panel, ds.articles)
+    panel = _with_prices(panel, ds.articles, ds.prices)
     panel = _with_stock(panel, stock)
     panel = _with_holidays(panel, sales, ds)
     # the grid is sorted and every join keeps its order

@@ -16,6 +16,7 @@ import polars as pl
 
 from forecast.backtest import history_at, panel_weeks
 from forecast.calendar import week_of
+from forecast.censoring import uncensor
 from forecast.config import PipelineConfig
 from forecast.contracts import FORECAST_COLUMNS, SERIES
 from forecast.dataset import Dataset
@@ -25,6 +26,7 @@ from forecast.ids import natural_order
 from forecast.metrics import quantile_columns
 from forecast.models.base import Forecaster
 from forecast.panel import cut_at_sale_end, sale_ends
+from forecast.prices import carried_message, price_plan, resolve_prices, with_plan_price
 
 UNIT_DECIMALS = 2  # forecasts as written: units to 2 decimals
 Progress = Callable[[str], None]
@@ -63,14 +65,37 @@ def predict_all(
     hist, active = history_at(frame, origin, config.forecast.active_weeks, ends)
     model = model if model is not None else create(model_name, config)
     say(f"fitting {model_name} on {hist.height} rows up to {origin}; forecasting {active.height} series")
-    parts = [model.fit(hist, origin, articles=ds.articles, exog=ds.exog).predict(horizon, active)]
+    plan = price_plan(hist, ds.prices, origin, horizon, active, ends)
+    carried = carried_message(plan)
+    if carried is not None:
+        say(f"note: {carried}")
+    demand = uncensor(hist, config.demand)
+    fitted = model.fit(demand, origin, articles=ds.articles, exog=ds.exog).with_prices(plan)
+    parts = [with_plan_price(fitted.predict(horizon, active), plan)]
     cold = cold_start_series(ds, frame, origin)
     cold_model = build_cold_start(config, ds.article_attributes) if cold.height else None
     if cold_model is not None:
         say(f"cold start: fitting, then forecasting {cold.height} new article x store pairs")
-        cold_model.fit(hist, origin, articles=ds.articles, trends=ds.trends)
+        cold_model.fit(demand, origin, articles=ds.articles, trends=ds.trends)
         parts.append(cold_model.predict(horizon, cold))
-    return finish_forecasts(parts, ends, say)
+    return with_price(finish_forecasts(parts, ends, say), ds)
+
+
+def with_price(forecasts: pl.DataFrame, ds: Dataset) -> pl.DataFrame:
+    """`forecasts` with ``price``, the price each row assumed: the plan's (a ``price`` column the rows
+    carry, `forecast.prices.with_plan_price`), else (a new article) the prices table's, else the list
+    price."""
+    if "price" not in forecasts.columns:
+        forecasts = forecasts.with_columns(pl.lit(None, pl.Float64).alias("price"))
+    out = resolve_prices(ds.prices, forecasts.rename({"price": "_plan"}))
+    listed = (
+        ds.articles.select(pl.col("article_id").cast(pl.Utf8), pl.col("list_price").cast(pl.Float64))
+        if "list_price" in ds.articles.columns
+        else pl.DataFrame(schema={"article_id": pl.Utf8, "list_price": pl.Float64})
+    )
+    out = out.join(listed.unique("article_id"), on="article_id", how="left")
+    price = pl.coalesce("_plan", "_table_price", "list_price").round(2).alias("price")
+    return out.with_columns(price).drop("_plan", "_table_price", "_table_promo", "list_price")
 
 
 def finish_forecasts(parts: list[pl.DataFrame], ends: pl.DataFrame, say: Progress) -> pl.DataFrame:
@@ -79,6 +104,7 @@ def finish_forecasts(parts: list[pl.DataFrame], ends: pl.DataFrame, say: Progres
     frames = [p for p in parts if p.height] or parts[:1]
     out = cut_at_sale_end(pl.concat(frames, how="diagonal_relaxed"), ends)
     extra = [c for c in quantile_columns(out.columns) if c not in FORECAST_COLUMNS]
+    extra += [c for c in ("price",) if c in out.columns]
     out, coherence = coherent_forecasts(out.select(*FORECAST_COLUMNS, *extra), decimals=UNIT_DECIMALS)
     for warning in coherence.warnings():
         say(f"warning: {warning}")

@@ -147,6 +147,16 @@ class TrueDemandSchema(OpenTable):
     demand: pl.Float64 = pa.Field(nullable=False, ge=0)
 
 
+class PriceSchema(OpenTable):
+    """Charged (past weeks) and planned (later weeks) unit prices; ``store_id`` ``ALL`` is chain-wide."""
+
+    article_id: pl.Utf8 = pa.Field(nullable=False, str_length={"min_value": 1})
+    store_id: pl.Utf8 = pa.Field(nullable=False, str_length={"min_value": 1})
+    week: pl.Date = pa.Field(nullable=False)
+    price: pl.Float64 = pa.Field(nullable=False, ge=0)
+    promo: Optional[pl.Float64] = pa.Field(nullable=True, isin=[0.0, 1.0])  # noqa: UP045
+
+
 class PanelSchema(pa.DataFrameModel):
     """The article × store × week panel (`forecast.panel.PANEL_SCHEMA`): exactly these columns, one row per
     series and week."""
@@ -318,6 +328,7 @@ __all__ = [
     "StoreStockSchema",
     "StoresInput",
     "TrendSchema",
+    "PriceSchema",
     "TrueDemandSchema",
     "describe_failures",
     "reason",

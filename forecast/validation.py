@@ -32,6 +32,7 @@ from forecast.schemas import (
     ArticleSchema,
     DcStockSchema,
     ExogSchema,
+    PriceSchema,
     RejectSchema,
     SalesSchema,
     StockSchema,
@@ -50,6 +51,7 @@ TABLE_SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
     "trends": TrendSchema,
     "dc_stock": DcStockSchema,
     "true_demand": TrueDemandSchema,
+    "prices": PriceSchema,
     "rejects": RejectSchema,
 }
 

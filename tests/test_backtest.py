@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from forecast.backtest import LEADERBOARD_COLUMNS, check_history, fold_origins, history_at, run_backtest
-from forecast.config import BacktestConfig, ForecastConfig, ModelsConfig, PipelineConfig
+from forecast.config import BacktestConfig, DemandConfig, ForecastConfig, ModelsConfig, PipelineConfig
 from forecast.dataset import Dataset
 from forecast.errors import ConfigError, InputError
 from forecast.models.base import Forecaster
@@ -128,6 +128,22 @@ def test_models_only_see_history_up_to_the_origin(panel: pl.DataFrame) -> None:
         assert seen.filter(pl.col("week") > origin).height == 0
 
 
+def test_true_demand_scores_every_row_censored_weeks_included() -> None:
+    from dataclasses import replace
+
+    panel = make_panel({("a", "s1"): (0, [2.0] * 10)})
+    # week 9 sold out: its sales (2) are left out of the sales metrics, not of the true-demand ones
+    panel = panel.with_columns((pl.col("week") == week(9)).alias("censored"))
+    truth = {"week": [week(8), week(9)], "store_id": "s1", "article_id": "a", "demand": [2.0, 6.0]}
+    ds = replace(make_dataset(panel), true_demand=pl.DataFrame(truth))
+    config = replace(make_config(folds=1, horizon=2), demand=DemandConfig(censoring="drop"))
+    result = run_backtest(panel, [Recorder("exact", 2.0)], config, ds)
+    row = result.leaderboard.filter(pl.col("model") == "exact").row(0, named=True)
+    assert row["wape"] == 0.0
+    assert row["wape_true"] == pytest.approx(4.0 / 8.0)
+    assert row["bias_true"] == pytest.approx(-4.0 / 8.0)
+
+
 def test_leaderboard_scores_and_ranks_by_hand() -> None:
     # one series selling 2 a week; the last fold (origin week 7) forecasts weeks 8, 9
     panel = make_panel({("a", "s1"): (0, [2.0] * 10)})
@@ -206,7 +222,8 @@ def test_predict_all_forecasts_active_series_and_lists_cold_starts(panel: pl.Dat
     ds = make_dataset(panel, articles)
     config = make_config(horizon=3)
     out = predict_all(ds, panel, config, "naive")
-    assert out.columns == ["article_id", "store_id", "week", "horizon", "model", "mean", "q10", "q50", "q90"]
+    assert out.columns == ["article_id", "store_id", "week", "horizon", "model", "mean", "q10", "q50", "q90",
+                           "price"]  # fmt: skip
     assert sorted(set(out["article_id"])) == ["a", "c"]  # b is not active at week 11
     assert out.filter(pl.col("article_id") == "c")["week"].to_list() == [week(12), week(13), week(14)]
     assert out.rows() == out.sort("article_id", "store_id", "week").rows()

@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from forecast.backtest import LEADERBOARD_COLUMNS
+from forecast.backtest import LEADERBOARD_COLUMNS, TRUE_COLUMNS
 from forecast.models.base import FORECAST_COLUMNS
 
 PIPELINE = """
@@ -61,7 +61,7 @@ def test_backtest_writes_leaderboard(pipeline: Path, tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     board = pl.read_csv(out / "leaderboard.csv")
-    assert board.columns == LEADERBOARD_COLUMNS
+    assert board.columns == [*LEADERBOARD_COLUMNS, *TRUE_COLUMNS]
     # simulated data: the oracle (expected demand) is scored beside the models
     assert sorted(board["model"]) == ["naive", "oracle", "window_average"]
     assert board["profit"].is_sorted(descending=True)
@@ -87,7 +87,7 @@ def test_predict_writes_sorted_forecasts(pipeline: Path, tmp_path: Path) -> None
     )
     assert result.returncode == 0, result.stderr
     frame = pl.read_csv(target, try_parse_dates=True)
-    assert frame.columns == FORECAST_COLUMNS
+    assert frame.columns == [*FORECAST_COLUMNS, "price"]
     assert frame.height > 0
     assert frame["model"].unique().to_list() == ["tsb"]
     assert f"{frame.height:,} rows (tsb {frame.height:,})" in result.stdout

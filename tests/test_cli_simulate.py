@@ -14,7 +14,8 @@ from forecast.cli import app
 from forecast.config import load_pipeline
 from forecast.simulate.hm import ARTICLE_COLUMNS, TRANSACTION_COLUMNS
 
-CANONICAL = {"sales.csv", "articles.csv", "stores.csv", "stock.csv", "dc_stock.csv", "true_demand.csv"}
+CANONICAL = {"sales.csv", "articles.csv", "stores.csv", "stock.csv", "dc_stock.csv", "true_demand.csv",
+             "prices.csv", "true_price_response.csv"}  # fmt: skip
 
 
 def _simulate(out: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -40,7 +41,7 @@ def test_simulate_writes_identical_canonical_files_for_the_same_seed(tmp_path: P
     stores = pl.read_csv(tmp_path / "a" / "stores.csv")
     assert stores.height == 3
     assert pl.read_csv(tmp_path / "a" / "articles.csv").height == 40
-    assert "wrote 6 files" in first.stderr
+    assert "wrote 8 files" in first.stderr
 
 
 def test_simulate_hm_format_writes_the_hm_schema(tmp_path: Path) -> None:

@@ -18,7 +18,8 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from forecast.backtest import fold_origins
+from forecast.backtest import fold_origins, history_at
+from forecast.censoring import uncensor
 from forecast.config import (
     BacktestConfig,
     EngineConfig,
@@ -36,7 +37,7 @@ from forecast.errors import ClusterError, ConfigError
 from forecast.job import run_job
 from forecast.models.coldstart import ColdStartForecaster
 from forecast.models.lgbm import LightGBMForecaster
-from forecast.panel import build_panel, check_panel
+from forecast.panel import build_panel, check_panel, sale_ends
 from forecast.predict import cold_start_series
 from forecast.simulate import simulate_dataset
 
@@ -140,7 +141,7 @@ def test_a_lightgbm_fitted_in_parts_forecasts_as_the_one_fitted_on_the_whole_pan
     whole = tasks.fold_part(Part("whole", simulate_dataset(SIM), panel), 1, origin, CONFIG, True)
     single = model.clone().fit(whole.history, origin)
     assert sum(r.height for r in rows) == single.feature_frame(whole.history, origin).height
-    expected = single.predict(3, whole.active)
+    expected = single.with_prices(whole.plan).predict(3, whole.active)
     got = pl.concat(
         [
             tasks.global_predict(trained, c, d, 3)
@@ -164,7 +165,10 @@ def test_the_cold_start_fitted_in_parts_forecasts_as_the_one_fitted_on_the_whole
     model = ColdStartForecaster([0.1, 0.5, 0.9], 5, params={"weeks": 4, **rounds}, calibrate=calibrated)
     launches = cold_start_series(ds, panel, origin)
     assert launches.height
-    expected = model.clone().fit(panel, origin, articles=ds.articles).predict(3, launches)
+    # the launches are learnt from demand: stockout weeks as `forecast.censoring` imputes them
+    history, _ = history_at(panel, origin, CONFIG.forecast.active_weeks, sale_ends(ds))
+    demand = uncensor(history, CONFIG.demand)
+    expected = model.clone().fit(demand, origin, articles=ds.articles).predict(3, launches)
 
     folds = [tasks.fold_part(p, 0, origin, CONFIG, False) for p in parts]
     start = min(w for w in (tasks.first_week(d) for d in folds) if w is not None)

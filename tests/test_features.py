@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from forecast.config import FeaturesConfig
 from forecast.dataset import Dataset
-from forecast.features import FeatureSpec, group_totals, horizon_features, origin_features
+from forecast.features import PRICE_FEATURES, FeatureSpec, group_totals, horizon_features, origin_features
 from forecast.panel import build_panel, empty_panel
 
 SPEC = FeatureSpec(lags=(1, 2, 4), windows=(2, 3))
@@ -55,21 +55,28 @@ def leaky_features(panel: pl.DataFrame, origin: date) -> pl.DataFrame:
     return rows.filter(pl.col("week") <= origin)
 
 
-def perturb_after(panel: pl.DataFrame, origin: date, seed: int) -> pl.DataFrame:
-    """Change every value the panel holds for weeks after `origin` (rows stay where they are)."""
+def perturb_after(panel: pl.DataFrame, origin: date, seed: int, prices: bool = False) -> pl.DataFrame:
+    """Change every value the panel holds for weeks after `origin` (rows stay where they are) but the
+    prices, or (`prices`) only the prices: a price after the origin is the plan, known at the origin."""
     later = pl.col("week") > origin
     noise = (pl.int_range(pl.len()) * 7 + seed) % 11
+    if prices:
+        return panel.with_columns(
+            pl.when(later).then(pl.col("price") * 0.5 + noise).otherwise(pl.col("price")).alias("price")
+        )
     return panel.with_columns(
         pl.when(later).then(pl.col("units") * 3 + noise + 1).otherwise(pl.col("units")).alias("units"),
-        pl.when(later).then(pl.col("price") * 2 + noise).otherwise(pl.col("price")).alias("price"),
         pl.when(later).then(noise > 5).otherwise(pl.col("censored")).alias("censored"),
         pl.when(later).then(noise > 8).otherwise(pl.col("is_holiday")).alias("is_holiday"),
     )
 
 
-def leaked_columns(fn: FeatureFn, panel: pl.DataFrame, origin: date, seed: int) -> list[str]:
-    """Feature columns whose value at `origin` moves when data after `origin` changes."""
-    before, after = fn(panel, origin), fn(perturb_after(panel, origin, seed), origin)
+def leaked_columns(
+    fn: FeatureFn, panel: pl.DataFrame, origin: date, seed: int, prices: bool = False
+) -> list[str]:
+    """Feature columns whose value at `origin` moves when data after `origin` changes (see
+    `perturb_after`)."""
+    before, after = fn(panel, origin), fn(perturb_after(panel, origin, seed, prices), origin)
     if before.height == 0:
         return []
     key = [c for c in before.columns if c in {*HORIZON_KEYS, "week"}]
@@ -100,6 +107,23 @@ def test_data_after_the_origin_changes_no_feature_at_the_origin(
 ) -> None:
     panel = _panel(rows)
     assert leaked_columns(features, panel, MON + timedelta(weeks=cut), seed) == []
+    # planned prices after the origin move the target week's price features and nothing else
+    moved = leaked_columns(features, panel, MON + timedelta(weeks=cut), seed, prices=True)
+    assert set(moved) <= set(PRICE_FEATURES)
+
+
+def test_a_planned_price_enters_the_target_weeks_features_and_sales_after_the_origin_do_not() -> None:
+    rows = [(w, "s1", "a", float(2 + w % 3), 10.0) for w in range(12)]
+    panel = _panel(rows)
+    origin = MON + timedelta(weeks=8)
+    assert leaked_columns(features, panel, origin, seed=3) == []
+    moved = leaked_columns(features, panel, origin, seed=3, prices=True)
+    assert {"f_price_rel_list", "f_discount", "f_price_rel_recent"} <= set(moved) <= set(PRICE_FEATURES)
+    ahead = horizon_features(perturb_after(panel, origin, 3, prices=True), SPEC, [origin], 3)
+    # the origin row's own recent price reads weeks up to the origin only
+    assert ahead.filter(pl.col("horizon") == 1)["f_price_rel_recent"].to_list() == pytest.approx(
+        [ahead.filter(pl.col("horizon") == 1)["f_price_rel_list"][0]]
+    )
 
 
 def test_the_leak_check_catches_a_feature_from_the_next_week() -> None:
@@ -121,7 +145,9 @@ def test_feature_columns_follow_the_spec() -> None:
     names = {c for c in frame.columns if c.startswith("f_") and not c.startswith("f_cal_")}
     assert names == {"f_log_level", "f_lag_1", "f_lag_3", "f_roll_mean_5", "f_zero_share_13", "f_yoy",
                      "f_weeks_since_sale", "f_age", "f_seasonal_52", "f_seasonal_smooth",
-                     "f_seasonal_104"}  # fmt: skip
+                     "f_seasonal_104", *PRICE_FEATURES}  # fmt: skip
+    no_prices = horizon_features(panel, FeatureSpec(prices=False), [MON + timedelta(weeks=6)], 2)
+    assert not set(PRICE_FEATURES) & set(no_prices.columns)
     with_groups = horizon_features(panel, SPEC, [MON + timedelta(weeks=6)], 2)
     assert {"f_article_seasonal", "f_cat_store_seasonal"} <= set(with_groups.columns)
     no_calendar = horizon_features(panel, FeatureSpec(calendar=False), [MON + timedelta(weeks=6)], 2)

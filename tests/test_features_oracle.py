@@ -16,7 +16,8 @@ from forecast.dataset import Dataset
 from forecast.features import FeatureSpec, horizon_features, seasonal_offset
 from forecast.panel import build_panel
 
-SPEC = FeatureSpec(lags=(1, 2, 3, 13), windows=(3, 8))
+# price features have their own oracle (tests/test_prices.py)
+SPEC = FeatureSpec(lags=(1, 2, 3, 13), windows=(3, 8), prices=False)
 WEEK = timedelta(weeks=1)
 NAN = float("nan")
 

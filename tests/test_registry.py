@@ -73,7 +73,7 @@ def test_a_registered_model_is_backtested_and_forecast(toy: str) -> None:
     assert set(result.leaderboard["model"]) >= {"naive", toy}
     assert result.per_fold.filter(pl.col("model") == toy)["missing_forecasts"].sum() == 0
     out = predict_all(ds, panel, config, toy)
-    assert out.columns == FORECAST_COLUMNS
+    assert out.columns == [*FORECAST_COLUMNS, "price"]
     assert set(out["model"]) == {toy}
 
 

@@ -63,6 +63,7 @@ def test_canonical_files_use_the_reader_names_and_round_trip(ds: Dataset, tmp_pa
     written = write_canonical(ds, tmp_path)
     names = DataConfig()
     expected = {names.sales, names.articles, names.stores, names.stock, names.dc_stock, "true_demand.csv"}
+    expected |= {"prices.csv"}
     assert {p.name for p in written} == expected
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp files left
     back = pl.read_csv(tmp_path / names.sales, try_parse_dates=True, schema_overrides={"units": pl.Float64})
@@ -77,7 +78,7 @@ def test_canonical_files_load_back_through_the_canonical_adapter(ds: Dataset, tm
     assert back.rejects.height == 0
     assert back.article_attributes == ds.article_attributes
     assert back.store_attributes == ds.store_attributes
-    for table in ("sales", "articles", "stores", "stock", "dc_stock", "true_demand"):
+    for table in ("sales", "articles", "stores", "stock", "dc_stock", "true_demand", "prices"):
         ours, theirs = getattr(ds, table), getattr(back, table)
         assert theirs is not None, table
         assert theirs.schema == ours.schema, table

@@ -9,11 +9,16 @@ from forecast.dataset import Dataset
 def load_dataset(config: PipelineConfig) -> Dataset:
     """Read and validate the pipeline's data with its adapter; rejected rows are in `Dataset.rejects`.
 
-    A file whose every row was rejected is fatal (`InputError`), whatever the command.
+    A file whose every row was rejected is fatal (`InputError`), whatever the command. With ``[data]
+    prices_override`` (``--prices FILE``), that file's weeks after the history replace the planned prices.
     """
     from forecast.validation import check_kept
 
     ds = _load(config)
+    if config.data.prices_override is not None:
+        from forecast.adapters.canonical import with_price_file
+
+        ds = with_price_file(ds, config.data.prices_override, config.data)
     check_kept(ds)
     return ds
 

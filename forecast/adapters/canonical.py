@@ -2,8 +2,9 @@
 
 Files (CSV or Parquet with the same stem; names from the pipeline's ``[data]`` section): ``sales.csv``,
 ``articles.csv``, ``stores.csv`` (required); ``stock.csv``, ``exog.csv``, ``dc_stock.csv``, ``trends.csv``,
-``true_demand.csv`` (optional). Columns are those of `forecast.dataset`; extra columns are kept (numbers when
-every value parses as a number, else text) and, in ``articles`` and ``stores``, listed as attributes.
+``prices.csv``, ``true_demand.csv`` (optional; the simulator's ground-truth price response is never read).
+Columns are those of `forecast.dataset`; extra columns are kept (numbers when every value parses as a number,
+else text) and, in ``articles`` and ``stores``, listed as attributes.
 
 The grain is inferred (unless ``[data] grain`` names it): ``weekly`` when every sales date is one weekday
 (which becomes ``week_label``) and there is at most one row per article × store × date, counting sales
@@ -14,7 +15,7 @@ are copies, rejected as "duplicate row" (never summed); in transactions they are
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandera.polars as pa
@@ -36,14 +37,17 @@ from forecast.adapters.common import (
     require_file,
     source_cache,
 )
+from forecast.calendar import week_of
 from forecast.config import DataConfig
 from forecast.dataset import WEEKDAYS, Dataset
 from forecast.errors import InputError
 from forecast.io import unneutralise_frame
+from forecast.prices import with_override
 from forecast.schemas import (
     ArticleSchema,
     DcStockSchema,
     ExogSchema,
+    PriceSchema,
     SalesSchema,
     StockSchema,
     StoreSchema,
@@ -116,6 +120,13 @@ SPECS = {
         keys=("week", "term"),
         non_negative=("value",),
     ),
+    "prices": TableSpec(
+        PriceSchema,
+        {"article_id": "id", "store_id": "id", "week": "date", "price": "float"},
+        {"promo": "float"},
+        keys=("article_id", "store_id", "week"),
+        non_negative=("price",),
+    ),
     "true_demand": TableSpec(
         TrueDemandSchema,
         {"week": "date", "store_id": "id", "article_id": "id", "demand": "float"},
@@ -130,6 +141,8 @@ _DTYPES: dict[Kind, pl.DataType] = {
     "date": pl.Date(),
     "bool": pl.Boolean(),
 }
+PRICES_FILE = "prices.csv"
+CHAIN = "ALL"  # store_id of a chain-wide price
 FIX = "point [data] path (or --data) at a folder with sales.csv, articles.csv and stores.csv"
 
 
@@ -266,7 +279,7 @@ def load_canonical(config: DataConfig) -> Dataset:
         rejects.append(table_rejects)
         names[table] = path.name
     optional = {"stock": config.stock, "exog": config.exog, "dc_stock": config.dc_stock}
-    optional |= {"trends": "trends.csv", "true_demand": "true_demand.csv"}
+    optional |= {"trends": "trends.csv", "true_demand": "true_demand.csv", "prices": PRICES_FILE}
     for table, name in optional.items():
         tables[table], table_rejects, read = _optional(folder, name, table, config)
         rejects.append(table_rejects)
@@ -291,6 +304,7 @@ def load_canonical(config: DataConfig) -> Dataset:
         trends=dropped["trends"],
         dc_stock=dropped["dc_stock"],
         true_demand=dropped["true_demand"],
+        prices=dropped["prices"],
         rejects=concat_rejects(rejects),
         rows_read=rows_read,
         grain="weekly" if grain == "weekly" else "transactions",
@@ -311,10 +325,37 @@ def _check_references(
     store_ids: pl.Series,
 ) -> None:
     master = {"article_id": (article_ids, names["articles"]), "store_id": (store_ids, names["stores"])}
-    for table in ("sales", "stock", "dc_stock", "true_demand"):
+    for table in ("sales", "stock", "dc_stock", "true_demand", "prices"):
         frame = tables.get(table)
         if frame is None:
             continue
+        if table == "prices":
+            # ALL is the chain-wide price, not a store
+            frame = frame.filter(pl.col("store_id") != CHAIN)
         for column, (known, master_name) in master.items():
             if column in frame.columns:
                 check_references(frame, column, known, file=names[table], master=master_name)
+
+
+def with_price_file(ds: Dataset, path: Path, config: DataConfig) -> Dataset:
+    """`ds` whose planned prices (weeks after its last week of sales) are those of the prices file `path`.
+
+    The file is read and validated as ``prices.csv`` is (its rejects join the dataset's); its rows up to
+    the last week of sales are left out, since what was charged is history.
+    """
+    if not path.is_file():
+        msg = f"prices file not found: {str(path)!r}"
+        raise InputError(msg, file=str(path), fix="pass an existing CSV with --prices")
+    frame, rejects, n = read_canonical_table(path, "prices", config)
+    known = frame.filter(pl.col("store_id") != CHAIN)
+    for column, master in ((ds.articles, "article_id"), (ds.stores, "store_id")):
+        ids = column[master].cast(pl.Utf8)
+        check_references(known, master, ids, file=path.name, master=f"the dataset's {master}s")
+    last = ds.sales.select(week_of("date", ds.week_label, ds.week_label_is_end).max()).item()
+    prices = with_override(ds.prices, frame.drop(ROW), last)
+    return replace(
+        ds,
+        prices=prices,
+        rejects=concat_rejects([ds.rejects, rejects]),
+        rows_read={**ds.rows_read, path.name: n},
+    )

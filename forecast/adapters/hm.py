@@ -6,6 +6,7 @@
 - ``article_id`` is read as text and zero-padded to 10 characters so it joins the catalogue.
 - ``store_id`` is the sales channel (``"1"`` = stores, ``"2"`` = online); the ``stores`` table has a
   ``channel`` attribute. A line with another channel is rejected.
+- ``prices`` are each article × channel × week's unit-weighted mean price (`forecast.prices.weekly_prices`).
 - ``articles`` keep all catalogue columns as attributes; ``category`` is ``product_type_name``.
 """
 
@@ -29,6 +30,7 @@ from forecast.adapters.common import (
 )
 from forecast.config import DataConfig
 from forecast.dataset import Dataset
+from forecast.prices import weekly_prices
 from forecast.schemas import ArticleSchema, SalesSchema, validate_rows
 
 CHANNELS = {"1": "store", "2": "online"}
@@ -118,6 +120,7 @@ def load_hm(config: DataConfig) -> Dataset:
         sales=sales.drop(ROW),
         articles=articles.drop(ROW),
         stores=stores,
+        prices=weekly_prices(sales),
         rejects=concat_rejects([sales_rejects, article_rejects]),
         rows_read={sales_name: n_sales, "articles.csv": n_articles},
         grain="transactions",

@@ -8,7 +8,7 @@ import polars as pl
 import typer
 from rich.table import Table
 
-from forecast.cli.common import DATA, DATA_SEED, HORIZON, OUT_DIR, PIPELINE, SEED, console
+from forecast.cli.common import DATA, DATA_SEED, HORIZON, OUT_DIR, PIPELINE, PRICES, SEED, console
 from forecast.config import PipelineConfig, load_pipeline
 
 MODELS = typer.Option(
@@ -56,6 +56,7 @@ def command(
     seed: int | None = SEED,
     models: str | None = MODELS,
     data_seed: int | None = DATA_SEED,
+    prices: Path | None = PRICES,
 ) -> None:
     """Backtest the pipeline's models on rolling origins; write leaderboard.csv into --out."""
     from forecast.adapters import load_dataset
@@ -70,6 +71,7 @@ def command(
         load_pipeline(pipeline, data=data, horizon=horizon, seed=seed, data_seed=data_seed), models
     )
     check_models(config)
+    config.data.prices_override = prices
     with console.status("loading data") as status:
         ds = load_dataset(config)
         status.update("building the panel")

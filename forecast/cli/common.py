@@ -33,6 +33,12 @@ SEED = typer.Option(
 DATA_SEED = typer.Option(
     None, "--data-seed", help="Seed of the simulated data: `simulate.seed` of the pipeline."
 )
+PRICES = typer.Option(
+    None,
+    "--prices",
+    help="Prices CSV (article_id, store_id or ALL, week, price, optional promo 0/1): its weeks after the "
+    "history replace the planned prices.",
+)
 TRACKING_URI = typer.Option(
     None, "--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else mlruns/mlflow.db)."
 )

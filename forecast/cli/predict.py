@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from forecast.cli.common import DATA, DATA_SEED, HORIZON, PIPELINE, SEED, console
+from forecast.cli.common import DATA, DATA_SEED, HORIZON, PIPELINE, PRICES, SEED, console
 from forecast.config import load_pipeline
 
 OUT_FILE = typer.Option(..., "--out", help="Forecasts CSV to write, e.g. out/forecasts.csv.")
@@ -28,6 +28,7 @@ def command(
     seed: int | None = SEED,
     model: str | None = MODEL,
     data_seed: int | None = DATA_SEED,
+    prices: Path | None = PRICES,
 ) -> None:
     """Forecast the horizon for every active article x store and every catalogue article not sold yet."""
     from forecast.adapters import load_dataset
@@ -40,6 +41,7 @@ def command(
 
     config = load_pipeline(pipeline, data=data, horizon=horizon, seed=seed, data_seed=data_seed)
     check_models(config)
+    config.data.prices_override = prices
     name = model or default_model(config)
     with console.status("loading data") as status:
         ds = load_dataset(config)

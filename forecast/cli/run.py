@@ -15,6 +15,7 @@ from forecast.cli.common import (
     HORIZON,
     OUT_DIR,
     PIPELINE,
+    PRICES,
     SEED,
     TRACKING_URI,
     console,
@@ -32,6 +33,7 @@ def command(
     horizon: int | None = HORIZON,
     seed: int | None = SEED,
     data_seed: int | None = DATA_SEED,
+    prices: Path | None = PRICES,
     cluster: str | None = CLUSTER,
 ) -> None:
     """Validate, build the panel, backtest, pick the champion, forecast, allocate, report, log to MLflow."""
@@ -40,6 +42,7 @@ def command(
     config = load_pipeline(
         pipeline, data=data, horizon=horizon, seed=seed, data_seed=data_seed, cluster=cluster
     )
+    config.data.prices_override = prices
     execute(config, out, tracking_uri)
 
 

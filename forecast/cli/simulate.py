@@ -28,7 +28,8 @@ SIM_SEED = typer.Option(_DEFAULTS.seed, "--seed", help="Random seed (same seed, 
 FORMAT = typer.Option(
     Format.canonical,
     "--format",
-    help="canonical: sales/articles/stores/stock/dc_stock/true_demand CSVs; "
+    help="canonical: sales/articles/stores/stock/dc_stock/prices CSVs, and the ground truth "
+    "true_demand.csv and true_price_response.csv; "
     "hm: H&M Kaggle transactions_train.csv + articles.csv (streamed, any size).",
 )
 
@@ -50,12 +51,12 @@ def command(
             _write_hm(staging, articles, stores, weeks, seed)
             _publish(staging, out)
         return
-    from forecast.simulate import simulate_dataset, write_canonical
+    from forecast.simulate import simulate_dataset, true_price_response, write_canonical
 
     cfg = SimulateConfig(articles=articles, stores=stores, weeks=weeks, seed=seed)
     with console.status("simulating"), staging_dir(out) as staging:
         ds = simulate_dataset(cfg)
-        written = write_canonical(ds, staging)
+        written = write_canonical(ds, staging, true_price_response(cfg))
         _publish(staging, out)
     console.print(
         f"wrote {len(written)} files to {out}: {ds.sales.height:,} sales rows, "

@@ -21,7 +21,7 @@ import polars as pl
 from forecast.dataset import Dataset
 from forecast.panel import build_panel, check_panel
 
-ARTICLE_TABLES = ("sales", "articles", "stock", "dc_stock", "true_demand")
+ARTICLE_TABLES = ("sales", "articles", "stock", "dc_stock", "true_demand", "prices")
 META = "meta.pkl"
 
 

@@ -32,7 +32,7 @@ from forecast.engine.parts import RunContext, gather_panel, load_part, summary, 
 from forecast.errors import ConfigError
 from forecast.models.base import FitsInParts, Forecaster, LaunchFitsInParts
 from forecast.panel import sale_ends
-from forecast.predict import cold_start_series, finish_forecasts
+from forecast.predict import cold_start_series, finish_forecasts, with_price
 
 if TYPE_CHECKING:
     from dask.distributed import Client, Future
@@ -203,7 +203,7 @@ def _run(
         from forecast.pyfunc import example_slice
 
         fitted = champion.clone().fit(example_slice(panel), run.weeks[-1])
-    out = finish_forecasts(raw, sale_ends(ds), say)
+    out = with_price(finish_forecasts(raw, sale_ends(ds), say), ds)
     return ClusterOutcome(panel, backtest, out, fitted, track.seconds)
 
 

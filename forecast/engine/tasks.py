@@ -23,6 +23,7 @@ from typing import Any
 import polars as pl
 
 from forecast.backtest import Fold, ScoredGroup, fold_data, history_at, score_groups, scored_rows
+from forecast.censoring import uncensor
 from forecast.config import PipelineConfig
 from forecast.engine.parts import Part
 from forecast.features.hierarchy import add_totals, group_totals
@@ -31,6 +32,7 @@ from forecast.features.matrix import holiday_weeks
 from forecast.models.base import FitsInParts, Forecaster, LaunchFitsInParts, LaunchForecaster, PartContext
 from forecast.models.oracle import build_oracle
 from forecast.panel import sale_ends
+from forecast.prices import price_plan, with_plan_price
 
 Scored = tuple[pl.DataFrame, int]
 PartModel = FitsInParts[Any, Any]
@@ -46,7 +48,8 @@ def fold_part(part: Part, fold: int, origin: date, config: PipelineConfig, score
     if scored:
         return fold_data(part.panel, fold, origin, config, part.ds, ends)
     hist, active = history_at(part.panel, origin, config.forecast.active_weeks, ends)
-    return Fold(fold, origin, hist, active, pl.DataFrame())
+    plan = price_plan(hist, part.ds.prices, origin, config.forecast.horizon, active, ends)
+    return Fold(fold, origin, uncensor(hist, config.demand), active, pl.DataFrame(), plan)
 
 
 def local_scores(part: Part, data: Fold, models: list[Forecaster], config: PipelineConfig) -> list[Scored]:
@@ -59,6 +62,7 @@ def local_scores(part: Part, data: Fold, models: list[Forecaster], config: Pipel
     out = []
     for model in scored:
         fitted = model.fit(data.history, data.origin, articles=part.ds.articles, exog=part.ds.exog)
+        fitted = fitted.with_prices(data.plan)
         out.append(scored_rows(data, fitted.predict(config.backtest_horizon, data.active), model.name, ends))
     return out
 
@@ -68,7 +72,7 @@ def local_predict(part: Part, data: Fold, model: Forecaster, horizon: int) -> pl
     if data.active.height == 0:
         return pl.DataFrame()
     fitted = model.fit(data.history, data.origin, articles=part.ds.articles, exog=part.ds.exog)
-    return fitted.predict(horizon, data.active)
+    return with_plan_price(fitted.with_prices(data.plan).predict(horizon, data.active), data.plan)
 
 
 def fold_groups(*results: list[Scored]) -> list[ScoredGroup]:
@@ -153,7 +157,7 @@ def global_scores(
     """The fitted model's scored rows on the part's fold."""
     if data.active.height == 0 or counted[1] is None:
         return []
-    view = trained.for_part(counted[1], data.history, data.origin)
+    view = trained.for_part(counted[1], data.history, data.origin).with_prices(data.plan)
     raw = view.predict(config.backtest_horizon, data.active)
     return [scored_rows(data, raw, view.name, sale_ends(part.ds))]
 
@@ -162,7 +166,8 @@ def global_predict(trained: PartModel, counted: Counted, data: Fold, horizon: in
     """The fitted champion's raw forecasts of the part's active series."""
     if data.active.height == 0 or counted[1] is None:
         return pl.DataFrame()
-    return trained.for_part(counted[1], data.history, data.origin).predict(horizon, data.active)
+    view = trained.for_part(counted[1], data.history, data.origin).with_prices(data.plan)
+    return with_plan_price(view.predict(horizon, data.active), data.plan)
 
 
 # ---------------------------------------------------------------------------- cold start in parts

@@ -22,6 +22,9 @@ Columns (``k`` in ``spec.lags``, ``w`` in ``spec.windows``), one meaning each:
   week of the denoised units when the matrix carries them.
 - hierarchy (``spec.hierarchy``): ``f_article_seasonal``, ``f_cat_store_seasonal``
   (`forecast.features.hierarchy`).
+- prices (``spec.prices``, when the matrix has prices): the target week's price features
+  (`forecast.features.price`), read from the plan after the origin.
+- exogenous drivers (when the matrix carries them): ``f_exog_`` (`forecast.features.exog`).
 - ``origin``, ``horizon``; training rows add the target ``units`` and its week's ``holiday`` flag.
 """
 
@@ -33,8 +36,10 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from forecast.features.exog import exog_features
 from forecast.features.hierarchy import MIN_SCALE
 from forecast.features.matrix import SeriesMatrix
+from forecast.features.price import price_features, price_state
 from forecast.features.seasonal import seasonal_offset
 from forecast.features.spec import FeatureSpec
 
@@ -151,6 +156,7 @@ def design(
     """
     ids = series_ids(m.keys) if last is not None and keep < 1.0 else None
     sums = _sums(m.units)
+    prices = price_state(m) if spec.prices else None
     blocks: list[dict[str, np.ndarray]] = []
     n = m.units.shape[0]
     index = np.arange(n)
@@ -161,6 +167,10 @@ def design(
                 break
             block = dict(base)
             block.update(target_block(m, o, h, base["scale"], spec))
+            if prices is not None:
+                block.update(price_features(prices, o, h))
+            if m.exog:
+                block.update(exog_features(m, o, h))
             block["origin"] = np.full(n, o)
             block["horizon"] = np.full(n, h)
             block["row"] = index

@@ -19,6 +19,19 @@ from forecast.features.hierarchy import GroupSeries, article_series, cat_store_s
 
 
 @dataclass
+class PriceBlock:
+    """Prices of every series by matrix column: the panel's up to the origin, then the plan's (`with_plan`).
+
+    ``price`` may have more columns than the matrix has weeks: those after the origin hold planned prices,
+    the one thing a feature of a later target week may read (a price plan is known at the origin).
+    """
+
+    price: np.ndarray  # series × columns, NaN unknown
+    list_price: np.ndarray  # series, the list price at the origin (NaN unknown)
+    promo: np.ndarray  # series × columns, 0/1
+
+
+@dataclass
 class SeriesMatrix:
     """The panel up to the origin as arrays: row i of every array is series ``keys[i]``."""
 
@@ -30,6 +43,8 @@ class SeriesMatrix:
     is_end: bool  # week labels name the last day of the week
     denoised: np.ndarray | None = None  # units after per-article low-rank denoising (see `denoise`)
     groups: dict[str, GroupSeries] = field(default_factory=dict)  # hierarchy totals (see `build_matrix`)
+    prices: PriceBlock | None = None  # the panel's prices (and a plan's, `with_plan`), when it has them
+    exog: dict[str, np.ndarray] = field(default_factory=dict)  # drivers (`forecast.features.exog`)
 
     @property
     def weeks(self) -> int:
@@ -88,7 +103,58 @@ def build_matrix(
         "article": article_series(units, keys),
         "cat_store": cat_store_series(totals, keys, start, origin),
     }
-    return SeriesMatrix(keys, start, units, alive, holiday, is_end, groups=groups)
+    prices = _price_block(cells, r, c, keys.height, n_weeks)
+    return SeriesMatrix(keys, start, units, alive, holiday, is_end, groups=groups, prices=prices)
+
+
+def _price_block(
+    cells: pl.DataFrame, r: np.ndarray, c: np.ndarray, n: int, n_weeks: int
+) -> PriceBlock | None:
+    """The panel's prices as a `PriceBlock` (None when the panel has no ``price`` column or no price in it,
+    as Walmart's dollar sales: the model then has no price features at all)."""
+    if "price" not in cells.columns or cells["price"].null_count() == cells.height:
+        return None
+    price = np.full((n, n_weeks), np.nan)
+    price[r, c] = cells["price"].cast(pl.Float64).fill_null(np.nan).to_numpy()
+    list_price = np.full(n, np.nan)
+    if "list_price" in cells.columns:
+        # the list price of the series' latest week (rows are sorted by series and week)
+        list_price[r] = cells["list_price"].cast(pl.Float64).fill_null(np.nan).to_numpy()
+    promo = np.zeros((n, n_weeks))
+    if "promo" in cells.columns:
+        promo[r, c] = cells["promo"].cast(pl.Float64).fill_null(0.0).to_numpy()
+    return PriceBlock(price, list_price, promo)
+
+
+def with_plan(m: SeriesMatrix, plan: pl.DataFrame | None, max_h: int) -> SeriesMatrix:
+    """`m` whose prices run `max_h` weeks past the origin: the plan's where it prices a series × week
+    (article_id, store_id, week, price, optional promo), else the last known price carried forward."""
+    if m.prices is None:
+        return m
+    extra = max(max_h, 0)
+    price = np.concatenate([m.prices.price[:, : m.weeks], np.full((m.units.shape[0], extra), np.nan)], axis=1)
+    promo = np.concatenate([m.prices.promo[:, : m.weeks], np.zeros((m.units.shape[0], extra))], axis=1)
+    if plan is not None and plan.height and extra:
+        rows = m.keys.select(SERIES).with_row_index("row")
+        cells = plan.join(rows, on=SERIES).with_columns(
+            ((pl.col("week") - pl.lit(m.start)).dt.total_days() // 7).alias("col")
+        )
+        cells = cells.filter((pl.col("col") >= m.weeks) & (pl.col("col") < m.weeks + extra))
+        r, c = cells["row"].to_numpy(), cells["col"].to_numpy()
+        price[r, c] = cells["price"].cast(pl.Float64).fill_null(np.nan).to_numpy()
+        if "promo" in cells.columns:
+            promo[r, c] = cells["promo"].cast(pl.Float64).fill_null(0.0).to_numpy()
+    return replace(m, prices=PriceBlock(_carried(price), m.prices.list_price, promo))
+
+
+def _carried(price: np.ndarray) -> np.ndarray:
+    """Each NaN replaced by the last known value to its left in its row (NaN before any)."""
+    known = ~np.isnan(price)
+    index = np.where(known, np.arange(price.shape[1])[None, :], 0)
+    np.maximum.accumulate(index, axis=1, out=index)
+    out = price[np.arange(price.shape[0])[:, None], index]
+    seen = np.maximum.accumulate(known, axis=1)
+    return np.where(seen, out, np.nan)
 
 
 def holiday_weeks(panel: pl.DataFrame | pl.LazyFrame) -> list[date]:

@@ -30,6 +30,8 @@ class FeatureSpec:
     hierarchy
         ``f_article_seasonal`` and ``f_cat_store_seasonal``: the group's total at the aligned week over the
         group's level at the origin (see `forecast.features.hierarchy`).
+    prices
+        The target week's price features (`forecast.features.price`) when the panel has prices.
     """
 
     lags: tuple[int, ...] = (1, 2, 3, 4, 8)
@@ -38,6 +40,7 @@ class FeatureSpec:
     scale: bool = True
     calendar: bool = True
     hierarchy: bool = True
+    prices: bool = True
 
     @classmethod
     def from_config(cls, config: FeaturesConfig | None, **overrides: bool) -> FeatureSpec:

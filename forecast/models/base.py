@@ -182,6 +182,14 @@ class Forecaster(Estimator, ABC):
     def predict(self, horizon: int, series: pl.DataFrame | None = None) -> pl.DataFrame:
         """Forecast weeks origin+1..origin+horizon for `series` (article_id, store_id; default: active)."""
 
+    def with_prices(self, plan: pl.DataFrame | None) -> Self:
+        """This fitted model forecasting under the price plan `plan` (`forecast.prices.price_plan`).
+
+        A model that does not read prices forecasts the same under any plan: itself.
+        """
+        del plan
+        return self
+
     def forecast_from(self, history: pl.DataFrame, horizon: int, series: pl.DataFrame) -> pl.DataFrame:
         """Forecast `horizon` weeks after the last week of `history` for `series`, from that history.
 

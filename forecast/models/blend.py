@@ -15,6 +15,7 @@ default because no other weighting or third member was better on every backtest 
 
 from __future__ import annotations
 
+import copy
 from datetime import date
 from typing import Any
 
@@ -150,6 +151,13 @@ class BlendForecaster(Forecaster, FitsInParts[Any, Any]):
         start = self.start_
         assert isinstance(start, date)
         return self._combine(first, self.local_, horizon, wanted, start)
+
+    def with_prices(self, plan: pl.DataFrame | None) -> BlendForecaster:
+        """This blend with its global model forecasting under the price plan `plan` (a copy)."""
+        self.check_fitted()
+        model = copy.copy(self)
+        model.global_ = self.global_.with_prices(plan)
+        return model
 
     def forecast_from(self, history: pl.DataFrame, horizon: int, series: pl.DataFrame) -> pl.DataFrame:
         """Forecast from new history (an MLflow input slice): the global model keeps what it learnt, the

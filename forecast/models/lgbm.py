@@ -48,12 +48,15 @@ from forecast.features import (
     build_matrix,
     denoise,
     design,
+    monotone_signs,
     training_rows,
     with_calendar,
+    with_plan,
 )
 from forecast.models import lgbm_parts as parts
 from forecast.models.base import FitsInParts, Forecaster, PartContext, quantile_column
 from forecast.models.lgbm_parts import TrainingSet, category_codes
+from forecast.features.exog import with_exog
 
 DEFAULT_PARAMS: dict[str, Any] = {
     "learning_rate": 0.08,
@@ -102,6 +105,13 @@ class LightGBMForecaster(Forecaster, FitsInParts[SeriesMatrix, TrainingSet]):
         targets), ``"mean"`` (each continues the mean booster's trees) or ``"median"`` (the quantiles other
         than q50 continue q50's). A Tweedie mean (level target) is never continued.
     quantile_params : LightGBM parameters overriding `params` for the boosters that continue another's.
+    price_features : read the target week's price features (`forecast.features.price`); the mean booster
+        is monotone in them (LightGBM's ``monotone_constraints``), so a lower price never forecasts a lower
+        mean (LightGBM cannot constrain a quantile loss: the quantiles learn the response freely). The
+        prices after the origin come from `with_prices`.
+    exog_features : read the exogenous drivers `fit` is given (`forecast.features.exog`: promotions at the
+        target week, other drivers at the origin). Off by default: a pipeline keeps them only where they win
+        on a validation fold (not in a partitioned run, whose parts do not carry them).
     alias : the model's name in the forecasts and the leaderboard (default ``"lightgbm"``).
 
     Examples
@@ -115,6 +125,8 @@ class LightGBMForecaster(Forecaster, FitsInParts[SeriesMatrix, TrainingSet]):
 
     default_name = "lightgbm"
     learns_across_series = True
+    plan_: pl.DataFrame | None = None  # the price plan `predict` assumes (`with_prices`)
+    exog_: pl.DataFrame | None = None  # the exogenous drivers `fit` was given (with `exog_features`)
 
     def __init__(
         self,
@@ -136,6 +148,8 @@ class LightGBMForecaster(Forecaster, FitsInParts[SeriesMatrix, TrainingSet]):
         denoise_target: bool = False,
         quantile_start: str = "average",
         quantile_params: dict[str, Any] | None = None,
+        price_features: bool = True,
+        exog_features: bool = False,
         alias: str | None = None,
     ) -> None:
         self.features = features
@@ -155,6 +169,8 @@ class LightGBMForecaster(Forecaster, FitsInParts[SeriesMatrix, TrainingSet]):
         self.denoise_target = denoise_target
         self.quantile_start = quantile_start
         self.quantile_params = quantile_params
+        self.price_features = price_features
+        self.exog_features = exog_features
         self.alias = alias
 
     @classmethod
@@ -171,13 +187,28 @@ class LightGBMForecaster(Forecaster, FitsInParts[SeriesMatrix, TrainingSet]):
     # ------------------------------------------------------------------ helpers
 
     def _spec(self) -> FeatureSpec:
-        return FeatureSpec.from_config(self.features)
+        return FeatureSpec.from_config(self.features, prices=self.price_features)
 
-    def _lgb_params(self, objective: str, alpha: float | None = None) -> dict[str, Any]:
+    def _lgb_params(
+        self, objective: str, alpha: float | None = None, names: Sequence[str] = ()
+    ) -> dict[str, Any]:
+        """LightGBM's parameters for one booster; `names` are the training columns, whose price features
+        (`forecast.features.price`) constrain the mean so that a lower price never forecasts a lower mean.
+        LightGBM has no monotone constraints for the quantile loss, so the quantiles learn it freely."""
         params = {**DEFAULT_PARAMS, **(self.params or {}), "objective": objective, "seed": self.seed}
         if alpha is not None:
             params["alpha"] = alpha
+        signs = monotone_signs(list(names))
+        if any(signs) and objective != "quantile":
+            params["monotone_constraints"] = signs
         return params
+
+    def with_prices(self, plan: pl.DataFrame | None) -> LightGBMForecaster:
+        """This fitted model forecasting under the price plan `plan` (article_id, store_id, week, price,
+        optional promo; weeks without a row carry the last price forward): a copy sharing the trees."""
+        model = copy.copy(self)
+        model.plan_ = plan
+        return model
 
     def _frame(
         self,
@@ -236,9 +267,14 @@ class LightGBMForecaster(Forecaster, FitsInParts[SeriesMatrix, TrainingSet]):
         holidays: Sequence[date] | None = None,
     ) -> SeriesMatrix:
         m = build_matrix(data, origin, totals, holidays)
+        if self.exog_features:
+            m = with_exog(m, self.exog_, self.max_horizon)
         return denoise(m, self.denoise_rank) if self.denoise_rank else m
 
     def _matrix(self, frame: pl.DataFrame) -> np.ndarray:
+        # features the rows cannot have (prices of an input without them) are missing values to the trees
+        absent = [pl.lit(None, pl.Float64).alias(c) for c in self.feature_names_ if c not in frame.columns]
+        frame = frame.with_columns(absent) if absent else frame
         return frame.select(pl.col(self.feature_names_).cast(pl.Float64)).to_numpy()
 
     def _origins(self, m: SeriesMatrix) -> tuple[list[int], int]:
@@ -271,9 +307,11 @@ class LightGBMForecaster(Forecaster, FitsInParts[SeriesMatrix, TrainingSet]):
     ) -> LightGBMForecaster:
         """Learn from the panel's weeks up to `origin`; returns self.
 
-        The catalogue's category reaches the model through the panel; `articles` and `exog` are not read.
+        The catalogue's category reaches the model through the panel; `articles` is not read, `exog` only
+        with `exog_features`.
         """
-        del articles, exog
+        del articles
+        self.exog_ = exog if self.exog_features else None
         data = self._checked(panel, origin)
         # codes fixed at fit time, so a slice of the panel (a pyfunc input) gets the same store/category codes
         codes = category_codes(data.filter(pl.col("week") <= origin))
@@ -384,7 +422,7 @@ class LightGBMForecaster(Forecaster, FitsInParts[SeriesMatrix, TrainingSet]):
         if horizon < 1:
             msg = f"`horizon` must be at least 1 week, got {horizon!r}"
             raise ValueError(msg)
-        m = self.matrix_
+        m = with_plan(self.matrix_, self.plan_, horizon)
         frame = self._frame(m, [m.weeks - 1], horizon, None, self.codes_)
         if series is None:
             wanted = m.keys.filter(pl.Series(self._active(m))).select(SERIES)

@@ -155,7 +155,7 @@ def train_job(
         return calibration(model, rows)
     data = data if data is not None else dataset(rows)
     if job == "mean":
-        return lgb.train(model._lgb_params(mean_objective(model, rows)), data)
+        return lgb.train(model._lgb_params(mean_objective(model, rows), names=rows.feature_names), data)
     first = starts_from(model, job)
     if first is not None and start is None:
         msg = f"the {job} booster continues the {first} booster (`quantile_start`): pass it as `start`"
@@ -219,7 +219,7 @@ def calibration(model: LightGBMForecaster, rows: TrainingSet) -> dict[str, np.nd
     first = starts_from(model, quantile_column(outer[0]))
     start: lgb.Booster | None = None
     if first == "mean":
-        start = lgb.train(model._lgb_params(mean_objective(model, rows)), data)
+        start = lgb.train(model._lgb_params(mean_objective(model, rows), names=rows.feature_names), data)
     elif first is not None:
         start = lgb.train(model._lgb_params("quantile", 0.5), data)
     held = rows.x[late]

@@ -59,7 +59,7 @@ def percent(value: float) -> str:
 
 
 def _column_cell(column: str, value: Any) -> str:
-    if isinstance(value, float) and column == "wape":
+    if isinstance(value, float) and column in ("wape", "wape_true", "bias_true"):
         return percent(value)
     if isinstance(value, float) and (column in MONEY or "profit" in column):
         return money(value)
@@ -237,6 +237,15 @@ def _coming_section(data: ReportData, plots: Mapping[str, bytes]) -> str:
     return "".join(parts) or "<p>No forecasts to plot.</p>"
 
 
+def _planned_markdowns_section(data: ReportData, plots: Mapping[str, bytes]) -> list[str]:
+    if data.planned_markdowns is None or "planned_markdowns.png" not in plots:
+        return []
+    from forecast.whatif import markdown_section
+
+    figure = _img(plots["planned_markdowns.png"], "")
+    return ["<h3>Planned markdowns</h3>", markdown_section(data.planned_markdowns), figure]
+
+
 def _replenishment_section(data: ReportData, plots: Mapping[str, bytes]) -> list[str]:
     if data.replenishment is None:
         return []
@@ -258,11 +267,14 @@ def render_report(data: ReportData, plots: Mapping[str, bytes] | None = None) ->
         f"<p>{champion_reason(data.leaderboard, data.champion, data.objective)}</p>",
         "<h2>Leaderboard</h2>",
         "<p>Accuracy (WAPE, MAE, …) and money (revenue, lost sales, overstock, profit) per model, "
-        "averaged over the backtest folds; best first.</p>",
+        "averaged over the backtest folds; best first. Where the true demand is known (simulated data), "
+        "wape_true and bias_true score the mean against it on every week, stockout weeks included, which "
+        "the sales alone cannot.</p>",
         board,
         _img(plots["leaderboard.png"], "leaderboard") if "leaderboard.png" in plots else "",
         "<h2>The coming weeks</h2>",
         _coming_section(data, plots),
+        *_planned_markdowns_section(data, plots),
         "<h2>Forecast versus actual (backtest)</h2>",
         _forecast_section(plots),
         "<h2>Allocation plan</h2>",

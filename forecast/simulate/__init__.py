@@ -6,7 +6,7 @@
 
 from forecast.simulate.canonical import canonical_files, write_canonical
 from forecast.simulate.hm import HM_LINES_PER_ARTICLE_WEEK, HMWriteSummary, default_target_lines, write_hm
-from forecast.simulate.retail import simulate_dataset
+from forecast.simulate.retail import simulate_dataset, true_price_response
 
 __all__ = [
     "HM_LINES_PER_ARTICLE_WEEK",
@@ -14,6 +14,7 @@ __all__ = [
     "canonical_files",
     "default_target_lines",
     "simulate_dataset",
+    "true_price_response",
     "write_canonical",
     "write_hm",
 ]

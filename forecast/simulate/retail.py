@@ -30,6 +30,8 @@ RETURN_RATE = 0.04  # share of units sold that come back
 UNDER_SUPPLY_RATE = 0.12  # share of deliveries the DC can only partly fill
 FORECAST_NOISE = 0.35  # log-sd of the planner's error when sizing deliveries
 DC_HORIZON_WEEKS = 8  # DC stock covers roughly this many weeks of future demand
+PLAN_WEEKS = 26  # the prices table plans this many weeks after the last week of sales
+RESPONSE_DISCOUNTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)  # discount levels of `true_price_response`
 ARTICLE_ATTRIBUTES = ["season", "collection", "colour", "fabric"]
 STORE_ATTRIBUTES = ["region", "size_sqm", "cluster"]
 
@@ -56,7 +58,9 @@ def simulate_dataset(cfg: SimulateConfig) -> Dataset:
     -------
     Dataset
         ``sales`` (weekly rows; returns as separate negative rows), ``articles``, ``stores``, ``stock``
-        (end-of-week on hand), ``dc_stock`` and ``true_demand``.
+        (end-of-week on hand), ``dc_stock``, ``prices`` (chain-wide, every week an article is on sale,
+        the markdown schedule included, up to `PLAN_WEEKS` after the last week of sales) and
+        ``true_demand``.
 
     Examples
     --------
@@ -82,6 +86,7 @@ def simulate_dataset(cfg: SimulateConfig) -> Dataset:
         "stores": _stores_frame(stores, book),
         "stock": _cube_frame({"on_hand": book.on_hand}, alive, articles, stores, mondays),
         "dc_stock": _dc_stock_frame(rng, articles, mean, price, cfg.weeks),
+        "prices": _prices_frame(articles, curve, price, cfg.start, cfg.weeks + PLAN_WEEKS),
         "true_demand": _cube_frame(
             {"demand": book.demand, "expected_demand": mean[:, :, : cfg.weeks]},
             alive,
@@ -99,10 +104,63 @@ def simulate_dataset(cfg: SimulateConfig) -> Dataset:
         stock=tables["stock"],
         dc_stock=tables["dc_stock"],
         true_demand=tables["true_demand"],
+        prices=tables["prices"],
         rows_read=n_rows,
         grain="weekly",
         article_attributes=list(ARTICLE_ATTRIBUTES),
         store_attributes=list(STORE_ATTRIBUTES),
+    )
+
+
+def _prices_frame(
+    articles: Articles, curve: np.ndarray, price: np.ndarray, start: date, weeks: int
+) -> pl.DataFrame:
+    """Chain-wide (``ALL``) price of every article in every week it is on sale, up to week `weeks`."""
+    weeks = min(weeks, curve.shape[1])
+    a, t = np.nonzero(curve[:, :weeks] > 0)
+    mondays = np.array(week_dates(start, weeks), dtype="datetime64[D]")
+    frame = pl.DataFrame(
+        {
+            "article_id": articles.article_id[a].astype(str),
+            "store_id": "ALL",
+            "week": pl.Series(mondays[t]).cast(pl.Date),
+            "price": price[a, t].astype(np.float64),
+            "promo": np.zeros(a.shape[0]),
+        }
+    )
+    return frame.sort("week", "article_id")
+
+
+def true_price_response(cfg: SimulateConfig) -> pl.DataFrame:
+    """Each article's true price response: the ground truth of `simulate_dataset(cfg)`, never model input.
+
+    The expected demand of an article at price ``p`` is its expected demand at the list price times
+    ``lift = (p / list_price) ** -elasticity`` (`forecast.simulate.demand`), in every store and week.
+    One row per article and discount level in `RESPONSE_DISCOUNTS`: ``article_id, list_price, elasticity,
+    discount, price, lift``.
+
+    Examples
+    --------
+    >>> response = true_price_response(SimulateConfig(articles=5, stores=2, weeks=30, seed=1))
+    >>> response.filter(pl.col("discount") == 0.0)["lift"].to_list()
+    [1.0, 1.0, 1.0, 1.0, 1.0]
+    """
+    articles = make_articles(
+        np.random.default_rng(cfg.seed), cfg.articles, cfg.start, cfg.weeks, cfg.cold_start_share
+    )
+    levels = np.array(RESPONSE_DISCOUNTS)
+    n = len(articles)
+    discount = np.tile(levels, n)
+    elasticity = np.repeat(articles.elasticity, levels.shape[0])
+    return pl.DataFrame(
+        {
+            "article_id": np.repeat(articles.article_id, levels.shape[0]).astype(str),
+            "list_price": np.repeat(articles.list_price, levels.shape[0]),
+            "elasticity": elasticity,
+            "discount": discount,
+            "price": np.repeat(articles.list_price, levels.shape[0]) * (1.0 - discount),
+            "lift": (1.0 - discount) ** -elasticity,
+        }
     )
 
 
