@@ -53,10 +53,10 @@ from forecast.features import (
     with_calendar,
     with_plan,
 )
+from forecast.features.exog import with_exog
 from forecast.models import lgbm_parts as parts
 from forecast.models.base import FitsInParts, Forecaster, PartContext, quantile_column
 from forecast.models.lgbm_parts import TrainingSet, category_codes
-from forecast.features.exog import with_exog
 
 DEFAULT_PARAMS: dict[str, Any] = {
     "learning_rate": 0.08,
