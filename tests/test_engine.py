@@ -39,6 +39,7 @@ from forecast.models.coldstart import ColdStartForecaster
 from forecast.models.lgbm import LightGBMForecaster
 from forecast.panel import build_panel, check_panel, sale_ends
 from forecast.predict import cold_start_series
+from forecast.prices import with_plan_price
 from forecast.simulate import simulate_dataset
 
 SIM = SimulateConfig(articles=60, stores=4, weeks=80, seed=4, cold_start_share=0.1)
@@ -141,7 +142,7 @@ def test_a_lightgbm_fitted_in_parts_forecasts_as_the_one_fitted_on_the_whole_pan
     whole = tasks.fold_part(Part("whole", simulate_dataset(SIM), panel), 1, origin, CONFIG, True)
     single = model.clone().fit(whole.history, origin)
     assert sum(r.height for r in rows) == single.feature_frame(whole.history, origin).height
-    expected = single.with_prices(whole.plan).predict(3, whole.active)
+    expected = with_plan_price(single.with_prices(whole.plan).predict(3, whole.active), whole.plan)
     got = pl.concat(
         [
             tasks.global_predict(trained, c, d, 3)
