@@ -5,9 +5,9 @@ fixed number of weeks from launch, across all stores); a sum of weekly quantiles
 sum, so the total is modelled directly:
 
 - the target is log(1 + D) of every article whose season had ended by the decision date
-  (`forecast.buy.features.season_totals`), learnt relative to the chain's recent level (the mean log total
-  of the latest sold-out launches, `relative`), so a level lower than any seen before is not cut off by the
-  trees;
+  (`forecast.buy.features.season_totals`); with `relative` it is learnt relative to the chain's recent
+  level (the mean log total of the latest sold-out launches), so that a level lower than any seen before is
+  not cut off by the trees (off: the recent level is a feature either way);
 - features are known at the decision date only (`forecast.buy.features.season_features`): attributes as
   LightGBM categories (codes from the articles already sold, so a value first seen later is missing), the
   release calendar, the list price when the catalogue has one, and analogues: the mean and median log total
@@ -28,8 +28,10 @@ sum, so the total is modelled directly:
   expm1(centre + error quantile), which the optimiser reads as a discrete distribution
   (`forecast.buy.optimise`).
 
-Alternatives kept as parameters, each measured on VISUELLE in `docs/benchmarks.md` ("Buying") and off by
-default because they bought worse there: `direct` (pinball-loss boosters per level of `QUANTILE_LEVELS`,
+The defaults (`centre_slope`, `order_weighted`, `holdout_share`, `relative`) were chosen on the two
+time-ordered holdouts of VISUELLE that precede its scored one (`benchmarks/buy.py --skip`). Alternatives
+kept as parameters, each measured in `docs/benchmarks.md` ("Buying") and off by default as none bought
+clearly better on those holdouts: `direct` (pinball-loss boosters per level of `QUANTILE_LEVELS`,
 recalibrated on the inner holdout, instead of centre plus errors), `shrink` (the centre moved toward the
 attribute analogues' mean log total), `use_trends` (Google-Trends windows of the attribute words before the
 decision date), `sales_level` (the first-weeks sales-level index of `forecast.features.launch`) and
@@ -148,7 +150,7 @@ class SeasonModel:
     order_weighted
         Weight the inner holdout's errors by the launches' predicted totals.
     relative, sales_level, half_life_weeks, shrink, use_trends, direct
-        The target relative to the recent level (on), and the alternatives of the module docstring (off).
+        The alternatives of the module docstring (off).
     """
 
     def __init__(
@@ -161,7 +163,7 @@ class SeasonModel:
         rounds: int = 300,
         attributes: list[str] | None = None,
         seed: int = 0,
-        relative: bool = True,
+        relative: bool = False,
         sales_level: bool = False,
         half_life_weeks: float = 0.0,
         shrink: float = 0.0,
