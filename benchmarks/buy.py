@@ -21,7 +21,9 @@ Usage::
     nice .venv/bin/python benchmarks/buy.py --leads 0 --params '{"direct": true}'
 
 ``--params`` (JSON) sets `forecast.buy.season.SeasonModel` parameters, to compare its alternatives on the
-same holdout.
+same holdout. ``--skip S`` buys the `--share` of launches released before the latest `S` instead: the inner,
+earlier holdouts on which the model's settings are chosen (``--skip 0.2`` and ``--skip 0.4``), so that the
+scored holdout (the latest 20%) is not used to choose among them.
 """
 
 from __future__ import annotations
@@ -128,12 +130,13 @@ def run_case(
 def visuelle(args: argparse.Namespace) -> None:
     panel, articles, trends = load_visuelle_train(args.data)
     n = int(round(args.share * articles.height))
-    scored = articles.tail(n)
+    skip = int(round(args.skip * articles.height))
+    scored = articles.slice(articles.height - skip - n, n)
     totals = panel.group_by("article_id").agg(pl.col("units").sum().alias("total"))
     truth = scored.select("article_id").join(totals, on="article_id", how="left", maintain_order="left")
     model = SeasonModel(seed=args.seed, **json.loads(args.params))
     print(
-        f"VISUELLE train.csv: {articles.height} products, latest {n} bought (release "
+        f"VISUELLE train.csv: {articles.height} products, {n} bought (release "
         f"{scored['launch_date'].min()} .. {scored['launch_date'].max()})"
     )
     rows = []
@@ -203,6 +206,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--share", type=float, default=0.2, help="latest share of launches bought")
+    parser.add_argument("--skip", type=float, default=0.0, help="latest share of launches not bought")
     parser.add_argument("--leads", type=lambda s: [int(v) for v in s.split(",")], default=[0, 26])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--params", default="{}", help='SeasonModel parameters as JSON: {"direct": true}')

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from forecast.buy.features import season_lengths, season_totals
-from forecast.buy.season import SeasonModel, forecast_seasons
+from forecast.buy.season import SeasonModel, forecast_seasons, weighted_quantile
 
 START = date(2022, 1, 3)
 SEASON = 4  # weeks
@@ -127,3 +127,39 @@ def test_distributions_are_sorted_nonnegative_and_follow_the_category() -> None:
     band = dist.frame()
     assert band["season_q50"][0] > band["season_q50"][1]  # tops sell more than shoes
     assert (band["season_q10"] <= band["season_q90"]).all()
+
+
+def _new_pair(decision: date) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "article_id": ["t", "s"],
+            "category": ["tops", "shoes"],
+            "colour": ["blue", "blue"],
+            "launch_date": [decision, decision],
+            "decision_date": [decision, decision],
+        }
+    )
+
+
+def test_damping_the_centre_brings_the_articles_together() -> None:
+    articles, panel = _shop()
+    decision = START + timedelta(days=7 * 70)
+    new = _new_pair(decision)
+    medians = {}
+    for slope in (1.0, 0.5, 0.0):
+        model = SeasonModel(levels=8, analogues=5, recent=30, seeds=1, rounds=40, centre_slope=slope)
+        logs = np.log1p(model.fit(panel, articles, decision, 0, SEASON).predict(new).atoms)
+        medians[slope] = np.median(logs, axis=1)
+    gap = {slope: m[0] - m[1] for slope, m in medians.items()}
+    assert gap[1.0] > gap[0.5] > 0  # tops still above shoes, by less
+    assert abs(gap[0.0]) < 1e-9  # fully damped: one centre for all
+
+
+def test_weighted_quantile_weights_the_errors() -> None:
+    values = np.array([-1.0, 0.0, 2.0, 5.0])
+    levels = np.array([0.1, 0.5, 0.9])
+    same = weighted_quantile(values, np.ones(4), levels)
+    np.testing.assert_allclose(same, np.quantile(values, levels, method="hazen"))
+    heavy_high = weighted_quantile(values, np.array([1.0, 1.0, 1.0, 10.0]), levels)
+    assert np.all(heavy_high >= same)
+    assert heavy_high[1] > same[1]

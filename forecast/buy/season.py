@@ -5,23 +5,33 @@ fixed number of weeks from launch, across all stores); a sum of weekly quantiles
 sum, so the total is modelled directly:
 
 - the target is log(1 + D) of every article whose season had ended by the decision date
-  (`forecast.buy.features.season_totals`), learnt relative to the chain's recent level (the mean log total
-  of the latest sold-out launches, `relative`), so a level lower than any seen before is not cut off by the
-  trees;
+  (`forecast.buy.features.season_totals`); with `relative` it is learnt relative to the chain's recent
+  level (the mean log total of the latest sold-out launches), so that a level lower than any seen before is
+  not cut off by the trees (off: the recent level is a feature either way);
 - features are known at the decision date only (`forecast.buy.features.season_features`): attributes as
   LightGBM categories (codes from the articles already sold, so a value first seen later is missing), the
   release calendar, the list price when the catalogue has one, and analogues: the mean and median log total
   of the `analogues` articles sharing most attributes, of the most recent ones of the same category and of
   the `recent` most recent launches overall, among articles whose season ended by the decision date;
 - a LightGBM regression (squared error on the log total, `seeds` boosters averaged) gives the centre;
-- the spread is the empirical distribution of the centre's errors on an inner, time-ordered holdout (the
-  latest `holdout_share` of the training launches, scored by a model fitted on the earlier ones), read at
-  `levels` evenly spaced probabilities: split-conformal quantiles on the log scale. Each article's
-  distribution is then `levels` equally likely totals expm1(centre + error quantile), which the optimiser
-  reads as a discrete distribution (`forecast.buy.optimise`).
+- the centre's deviations are damped (`centre_slope`): the boosters spread their out-of-time predictions
+  more widely than the totals turn out (launches predicted high sell less than predicted, those predicted
+  low more), so each centre is moved to `centre_slope` of its distance from the inner holdout's mean
+  prediction (below);
+- the spread is the empirical distribution of the (damped) centre's errors on an inner, time-ordered
+  holdout (the latest `holdout_share` of the training launches, scored by a model fitted on the earlier
+  ones), read at `levels` evenly spaced probabilities: split-conformal quantiles on the log scale. With
+  `order_weighted` the errors are weighted by the holdout launches' predicted totals: the buy's profit is a
+  sum over articles in units, so the errors of the articles expected to sell most count most, and the
+  newsvendor fractile of these weighted errors is the one that maximises the holdout's summed profit (the
+  pooled data-driven newsvendor). Each article's distribution is then `levels` equally likely totals
+  expm1(centre + error quantile), which the optimiser reads as a discrete distribution
+  (`forecast.buy.optimise`).
 
-Alternatives kept as parameters, each measured on VISUELLE in `docs/benchmarks.md` ("Buying") and off by
-default because they bought worse there: `direct` (pinball-loss boosters per level of `QUANTILE_LEVELS`,
+The defaults (`centre_slope`, `order_weighted`, `holdout_share`, `relative`) were chosen on the two
+time-ordered holdouts of VISUELLE that precede its scored one (`benchmarks/buy.py --skip`). Alternatives
+kept as parameters, each measured in `docs/benchmarks.md` ("Buying") and off by default as none bought
+clearly better on those holdouts: `direct` (pinball-loss boosters per level of `QUANTILE_LEVELS`,
 recalibrated on the inner holdout, instead of centre plus errors), `shrink` (the centre moved toward the
 attribute analogues' mean log total), `use_trends` (Google-Trends windows of the attribute words before the
 decision date), `sales_level` (the first-weeks sales-level index of `forecast.features.launch`) and
@@ -134,8 +144,13 @@ class SeasonModel:
         Catalogue columns used as attributes (default: every text column that is not an id).
     seed
         Seed of LightGBM's row and feature sampling.
+    centre_slope
+        Share of each centre's distance from the inner holdout's mean prediction that is kept (1: none
+        damped).
+    order_weighted
+        Weight the inner holdout's errors by the launches' predicted totals.
     relative, sales_level, half_life_weeks, shrink, use_trends, direct
-        The target relative to the recent level (on), and the alternatives of the module docstring (off).
+        The alternatives of the module docstring (off).
     """
 
     def __init__(
@@ -143,17 +158,19 @@ class SeasonModel:
         levels: int = 40,
         analogues: int = 11,
         recent: int = 200,
-        holdout_share: float = 0.1,
+        holdout_share: float = 0.3,
         seeds: int = 3,
         rounds: int = 300,
         attributes: list[str] | None = None,
         seed: int = 0,
-        relative: bool = True,
+        relative: bool = False,
         sales_level: bool = False,
         half_life_weeks: float = 0.0,
         shrink: float = 0.0,
         use_trends: bool = False,
         direct: bool = False,
+        centre_slope: float = 0.5,
+        order_weighted: bool = True,
     ) -> None:
         self.levels = levels
         self.analogues = analogues
@@ -169,6 +186,8 @@ class SeasonModel:
         self.shrink = shrink
         self.use_trends = use_trends
         self.direct = direct
+        self.centre_slope = centre_slope
+        self.order_weighted = order_weighted
 
     def get_params(self) -> dict[str, Any]:
         """The constructor's parameters (a fresh copy is ``SeasonModel(**model.get_params())``)."""
@@ -187,6 +206,8 @@ class SeasonModel:
             "shrink",
             "use_trends",
             "direct",
+            "centre_slope",
+            "order_weighted",
         )
         return {key: getattr(self, key) for key in keys}
 
@@ -259,8 +280,8 @@ class SeasonModel:
         if self.direct:
             logs = self._calibrated(self._quantiles(self.quantile_boosters_, x), grid)
         else:
-            spread = np.quantile(self.errors_, grid)
-            logs = self._point(self.boosters_, x)[:, None] + spread[None, :]
+            spread = weighted_quantile(self.errors_, self.error_weights_, grid)
+            logs = self._damped(self._point(self.boosters_, x))[:, None] + spread[None, :]
         atoms = np.clip(np.expm1(logs), 0.0, None)
         return SeasonForecast(targets["article_id"].cast(pl.Utf8).to_list(), np.sort(atoms, axis=1))
 
@@ -389,19 +410,43 @@ class SeasonModel:
         levels = np.interp(grid, self.coverage_, QUANTILE_LEVELS)
         return np.asarray([np.interp(levels, QUANTILE_LEVELS, row) for row in quantiles])
 
+    def _damped(self, point: np.ndarray) -> np.ndarray:
+        """`point` moved to `centre_slope` of its distance from the inner holdout's mean prediction."""
+        return np.asarray(self.pivot_ + self.centre_slope * (point - self.pivot_))
+
     @staticmethod
     def _centre(boosters: list[lgb.Booster], x: np.ndarray) -> np.ndarray:
         return np.asarray(np.mean([b.predict(x) for b in boosters], axis=0))
 
     def _holdout_errors(self, x: np.ndarray, y: np.ndarray, weight: np.ndarray) -> np.ndarray:
-        """Log errors of a model fitted on the earlier launches, on the latest `holdout_share` (rows are
-        in launch order)."""
+        """Log errors of the damped centre of a model fitted on the earlier launches, on the latest
+        `holdout_share` (rows are in launch order); sets the damping's pivot and the errors' weights."""
         held = max(min(MIN_HELD, len(y) // 3), int(round(self.holdout_share * len(y))))
         cut = len(y) - held
         if cut < 10:
+            self.pivot_, self.error_weights_ = float(np.mean(y)), np.ones(len(y))
             return y - float(np.mean(y))
-        boosters = self._train(x[:cut], y[:cut], weight[:cut])
-        return np.asarray(y[cut:] - self._point(boosters, x[cut:]))
+        point = self._point(self._train(x[:cut], y[:cut], weight[:cut]), x[cut:])
+        self.pivot_ = float(np.mean(point))
+        point = self._damped(point)
+        # predicted totals, scaled by the largest (the weights' scale does not matter)
+        self.error_weights_ = np.exp(point - point.max()) if self.order_weighted else np.ones(len(point))
+        return np.asarray(y[cut:] - point)
+
+
+def weighted_quantile(values: np.ndarray, weights: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """Quantiles of `values` at `levels` under `weights`: the weighted empirical distribution, each value
+    at the middle of its weight (with equal weights, numpy's "hazen" quantile).
+
+    Examples
+    --------
+    >>> weighted_quantile(np.array([1.0, 2.0, 3.0]), np.array([1.0, 1.0, 2.0]), np.array([0.375, 0.75]))
+    array([2., 3.])
+    """
+    order = np.argsort(values, kind="stable")
+    v, w = values[order], weights[order]
+    position = (np.cumsum(w) - 0.5 * w) / w.sum()
+    return np.asarray(np.interp(levels, position, v))
 
 
 def forecast_seasons(
