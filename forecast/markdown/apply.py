@@ -106,9 +106,10 @@ def allocation_prices(repriced: pl.DataFrame, result: MarkdownResult, cover_week
     planned = result.markdowns.filter(pl.col("price").is_not_null())
     if not planned.height or not repriced.height:
         return pl.DataFrame(schema={"article_id": pl.Utf8, "price": pl.Float64})
-    weeks = select_weeks(repriced, None, cover_weeks, "forecasts")
+    dated = repriced.with_columns(pl.col("week").cast(pl.Date))
+    weeks = select_weeks(dated, None, cover_weeks, "forecasts")
     keys = planned.select("article_id", pl.col("week").cast(pl.Date)).unique()
-    rows = repriced.with_columns(pl.col("week").cast(pl.Date)).filter(pl.col("week").is_in(weeks))
+    rows = dated.filter(pl.col("week").is_in(weeks))
     rows = rows.join(keys, on=["article_id", "week"], how="semi")
     weight = pl.col("mean").clip(lower_bound=0.0)
     mean_price = (weight * pl.col("price")).sum() / weight.sum()
