@@ -11,6 +11,9 @@ Price (a price that is not positive counts as missing):
   panel's price of that row, else the article's list price, else ``default_price``;
 - of an article for the coming weeks (`article_costs`, the allocation): the catalogue's ``list_price``, else
   the article's last panel price, else ``default_price``;
+- of an article whose price a markdown plan sets for the coming weeks (`planned_prices`, the allocation of
+  a run with ``[markdown] apply_to_plans``): the plan's price replaces the one above; the unit cost and
+  holding cost stay those of the price above, as a markdown does not change what the article cost;
 - per article × week over a span of weeks (`weekly_costs`, the replenishment replay, whose policies plan
   chain-wide): the panel's mean price over the stores that week, carried forward (then back) over the span,
   else the article's list price, else ``default_price``.
@@ -40,7 +43,7 @@ import polars as pl
 from forecast.business import cents
 from forecast.config import BusinessConfig
 
-__all__ = ["COST_COLUMNS", "article_costs", "attach_costs", "unit_costs", "weekly_costs"]
+__all__ = ["COST_COLUMNS", "article_costs", "attach_costs", "planned_prices", "unit_costs", "weekly_costs"]
 
 COST_COLUMNS = ("price", "unit_cost", "holding_cost")
 _NO_MONEY = pl.lit(None, dtype=pl.Float64)
@@ -169,6 +172,23 @@ def article_costs(
     return frame.select("article_id", *COST_COLUMNS, *(["salvage_value"] if salvage else [])).sort(
         "article_id"
     )
+
+
+def planned_prices(frame: pl.DataFrame, planned: pl.DataFrame | None) -> pl.DataFrame:
+    """`frame` (rows with ``article_id`` and ``price``) with the price of each article of `planned`
+    (``article_id``, ``price``) in place of its own; its other columns, the costs among them, are kept.
+
+    Examples
+    --------
+    >>> rows = pl.DataFrame({"article_id": ["a", "b"], "price": [10.0, 8.0], "unit_cost": [4.0, 3.0]})
+    >>> planned_prices(rows, pl.DataFrame({"article_id": ["a"], "price": [7.0]})).rows()
+    [('a', 7.0, 4.0), ('b', 8.0, 3.0)]
+    """
+    if planned is None or not planned.height:
+        return frame
+    plan = planned.select("article_id", pl.col("price").cast(pl.Float64).alias("_planned_price"))
+    out = frame.join(plan, on="article_id", how="left", maintain_order="left")
+    return out.with_columns(pl.coalesce("_planned_price", "price").alias("price")).drop("_planned_price")
 
 
 def weekly_costs(

@@ -267,14 +267,20 @@ def _compute(
     inputs = run_inputs(ds, panel, forecasts, config)
     # one demand row per article × store × week: the champion's, and the cold-start model's for new articles
     demand = forecasts.drop("model") if "model" in forecasts.columns else forecasts
+    stock_inputs, markdown = inputs, None
+    if config.markdown is not None and config.markdown.apply_to_plans:
+        from forecast.markdown.job import markdown_first
+
+        say("planning markdowns to the season's end; allocating at the recommended prices")
+        markdown, demand, inputs = markdown_first(demand, panel, ds, inputs, config)
     allocation = steps.allocate(demand, inputs.dc_stock, inputs.stores, inputs.store_stock, config.allocation)
     warnings += [w for w in allocation.warnings if w not in warnings]
     fitted = champion_model if champion_model is not None and champion_model.is_fitted else None
     plan = None
     if config.replenishment.enabled and steps.replenish is not None:
         say(f"planning {config.replenishment.weeks} weeks of shipments and supplier orders")
-        plan = steps.replenish(
-            demand, inputs.dc_stock, inputs.stores, inputs.store_stock, config.replenishment
+        plan = steps.replenish(  # the list-price DC stock: the rows carry the recommended prices
+            demand, stock_inputs.dc_stock, inputs.stores, inputs.store_stock, config.replenishment
         )
     buy = None
     if config.buy is not None:
@@ -296,7 +302,8 @@ def _compute(
         plan,
         buy,
     )
-    if config.markdown is not None:
+    done.markdown = markdown
+    if config.markdown is not None and markdown is None:
         from forecast.markdown.job import markdown_step
 
         say("planning markdowns to the season's end")

@@ -28,7 +28,7 @@ import polars as pl
 from forecast.allocation.inputs import select_weeks
 from forecast.config import AllocationConfig, PipelineConfig
 from forecast.contracts import SERIES
-from forecast.costs import article_costs
+from forecast.costs import article_costs, planned_prices
 from forecast.dataset import Dataset
 from forecast.errors import ConfigError
 from forecast.ids import natural_order
@@ -60,11 +60,16 @@ class AllocationInputs:
 
 
 def run_inputs(
-    ds: Dataset, panel: pl.DataFrame, forecasts: pl.DataFrame, config: PipelineConfig
+    ds: Dataset,
+    panel: pl.DataFrame,
+    forecasts: pl.DataFrame,
+    config: PipelineConfig,
+    planned: pl.DataFrame | None = None,
 ) -> AllocationInputs:
     """The inputs of `forecast run`'s allocation, rounded as their files are written, so that `forecast
-    allocate` on the files gives the same plan."""
-    dc_stock = dc_stock_for(ds, panel, forecasts, config)
+    allocate` on the files gives the same plan; `planned` (``article_id``, ``price``: a markdown plan's)
+    sets the DC stock's price of its articles (`forecast.costs.planned_prices`)."""
+    dc_stock = planned_prices(dc_stock_for(ds, panel, forecasts, config), planned)
     stock = store_stock_at(ds, panel["week"].max() if panel.height else None)  # type: ignore[arg-type]
     stores = stores_for(ds, forecasts, dc_stock, stock)
     return AllocationInputs(

@@ -25,7 +25,9 @@ class MarkdownConfig:
     Money: ``holding_cost_ratio`` × list price per unit held for a week, ``salvage_ratio`` × unit cost per
     unit left at the season's end where the catalogue has no ``salvage_value``; the purchase cost is sunk.
     ``check_units`` units (article × cluster) are re-evaluated by ``samples`` Monte-Carlo seasons each, to
-    report the gap of the expected-stock approximation.
+    report the gap of the expected-stock approximation. ``apply_to_plans`` makes `forecast run` plan the
+    markdowns before allocating, so the allocation and replenishment read demand and price at the
+    recommended prices (`forecast.markdown.apply`); off, they read the forecasts as they are.
 
     Examples
     --------
@@ -49,9 +51,13 @@ class MarkdownConfig:
     samples: int = 200
     check_units: int = 500
     seed: int = 0
+    apply_to_plans: bool = False
 
     def __post_init__(self) -> None:
         self._check_ladder()
+        if not isinstance(self.apply_to_plans, bool):
+            msg = f"`markdown.apply_to_plans` must be true or false, got {self.apply_to_plans!r}"
+            raise ConfigError(msg)
         if self.max_steps < 0 or self.min_weeks_between < 0:
             msg = (
                 f"`markdown.max_steps` and `min_weeks_between` must be >= 0, got {self.max_steps!r}, "

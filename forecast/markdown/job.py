@@ -25,3 +25,26 @@ def markdown_step(
     return plan_markdowns(
         forecasts, panel, ds.articles, stock, config.markdown, config.business, stores=ds.stores
     )
+
+
+def markdown_first(
+    demand: pl.DataFrame,
+    panel: pl.DataFrame,
+    ds: Dataset,
+    inputs: AllocationInputs,
+    config: PipelineConfig,
+) -> tuple[MarkdownResult, pl.DataFrame, AllocationInputs]:
+    """The markdown plan made before allocating (``[markdown] apply_to_plans``), the demand at its
+    recommended prices and the allocation inputs with the recommended prices (`forecast.markdown.apply`).
+    The DC and store stock stay those the plan was made from."""
+    from forecast.allocation.sources import run_inputs
+    from forecast.markdown.apply import allocation_prices, repriced_demand
+
+    assert config.markdown is not None
+    result = markdown_step(demand, panel, ds, inputs, config)
+    repriced = repriced_demand(
+        demand, result, ds.stores, config.markdown, inputs.dc_stock, config.business.default_price
+    )
+    prices = allocation_prices(repriced, result, config.allocation.cover_weeks)
+    priced = run_inputs(ds, panel, demand, config, planned=prices)
+    return result, repriced, priced
