@@ -377,7 +377,7 @@ def _write_outputs(staging: Path, done: _Computed, report_html: str) -> dict[str
     if done.replenishment is not None:
         frames = (done.replenishment.shipments, done.replenishment.orders, done.replenishment.summary)
         for name, frame in zip(REPLENISH_OUTPUTS, frames, strict=True):
-            files[name.removesuffix(".csv")] = write_csv(frame, staging / name)
+            files[name.removesuffix(".csv")] = write_csv(csv_precision(frame), staging / name)
     if done.markdown is not None:
         from forecast.markdown.output import stage_files
 

@@ -18,6 +18,9 @@ MONEY = frozenset(
         "price",
         "unit_cost",
         "ship_cost",
+        "cost",
+        "purchase_cost",
+        "expected_profit_added",
     }
 )
 UNITS = frozenset(
@@ -32,6 +35,9 @@ UNITS = frozenset(
         "on_hand",
         "available_units",
         "capacity_units",
+        "known_stock",
+        "stock_after",
+        "expected_lost_sales",
     }
 )
 RATIO_DECIMALS = 4
