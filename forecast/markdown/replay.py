@@ -36,11 +36,12 @@ from forecast.dataset import Dataset
 from forecast.distribution import poisson_quantile
 from forecast.markdown.config import MarkdownConfig
 from forecast.markdown.planner import week_profit
+from forecast.markdown.response import lift
 from forecast.markdown.rules import RuleState
 from forecast.simulate import simulate_dataset
-from forecast.simulate.catalogue import DROP_LOOKAHEAD_WEEKS, Articles, make_articles, make_stores
-from forecast.simulate.demand import article_week_mean, discount, store_fit
-from forecast.simulate.retail import DC_HORIZON_WEEKS, DISPERSION, MAX_MEAN_UNITS
+from forecast.simulate.catalogue import Articles
+from forecast.simulate.demand import discount, store_fit
+from forecast.simulate.retail import DISPERSION, MAX_MEAN_UNITS, draw_assortment
 
 IMPUTE_ROUNDS = 3  # rounds of the stockout imputation of the history
 
@@ -68,13 +69,13 @@ class World:
 
     def store_means(self, discounts: np.ndarray, t: int) -> np.ndarray:
         """Expected demand per store (A, S, L) at ladder `discounts` (L,) in week `t`, before noise."""
-        lift = (1.0 - discounts[None, :]) ** -self.elasticity[:, None]
-        return np.minimum(self.store_base[:, :, t, None] * lift[:, None, :], MAX_MEAN_UNITS)
+        factor = lift(discounts[None, :], self.elasticity[:, None])
+        return np.minimum(self.store_base[:, :, t, None] * factor[:, None, :], MAX_MEAN_UNITS)
 
     def demand(self, discounts: np.ndarray, t: int) -> np.ndarray:
         """The week's chain-wide demand (units) at `discounts` (A,), noise included."""
-        lift = (1.0 - discounts) ** -self.elasticity
-        rate = np.minimum(self.store_base[:, :, t] * lift[:, None], MAX_MEAN_UNITS) * self.noise[:, :, t]
+        factor = lift(discounts, self.elasticity)
+        rate = np.minimum(self.store_base[:, :, t] * factor[:, None], MAX_MEAN_UNITS) * self.noise[:, :, t]
         return poisson_quantile(rate.sum(axis=1), self.uniform[:, t])
 
 
@@ -82,13 +83,7 @@ def build_world(cfg: SimulateConfig, weeks: int = 8, seed: int = 0) -> World:
     """Simulate the history with `cfg` and rebuild the true demand of the `weeks` after it (module
     docstring); `seed` draws the replay's demand noise."""
     ds = simulate_dataset(cfg)
-    rng = np.random.default_rng(cfg.seed)  # the simulator's draws, in its order
-    articles = make_articles(rng, cfg.articles, cfg.start, cfg.weeks, cfg.cold_start_share)
-    stores = make_stores(rng, cfg.stores)
-    horizon = cfg.weeks + DROP_LOOKAHEAD_WEEKS + DC_HORIZON_WEEKS
-    curve, price = article_week_mean(articles, cfg.start, np.arange(horizon))
-    carried = rng.random((len(articles), len(stores))) < stores.assortment[None, :]
-    carried[np.arange(len(articles)), rng.integers(0, len(stores), size=len(articles))] = True
+    _, articles, stores, curve, price, carried = draw_assortment(cfg)  # the simulator's own draws
     end = articles.launch + articles.life_weeks
     keep = np.flatnonzero((articles.launch < cfg.weeks) & (end > cfg.weeks + 1) & (end <= cfg.weeks + weeks))
     t_idx = cfg.weeks + np.arange(weeks)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
 import numpy as np
 import polars as pl
@@ -46,6 +47,31 @@ class _Book:
     on_hand: np.ndarray
 
 
+class Assortment(NamedTuple):
+    """The simulator's first draws: the catalogue, the stores, each article's weekly mean curve at its planned
+    prices, and which stores carry which article; `rng` continues from there."""
+
+    rng: np.random.Generator
+    articles: Articles
+    stores: Stores
+    curve: np.ndarray  # (articles, weeks) expected chain demand per store-fit unit at the planned price
+    price: np.ndarray  # (articles, weeks) the planned price
+    carried: np.ndarray  # (articles, stores) True where the store carries the article
+
+
+def draw_assortment(cfg: SimulateConfig) -> Assortment:
+    """The draws every rebuild of the simulated retailer starts from, in the simulator's order (so a replay
+    that rebuilds its true demand meets the same articles and stores as `simulate_dataset`)."""
+    rng = np.random.default_rng(cfg.seed)
+    articles = make_articles(rng, cfg.articles, cfg.start, cfg.weeks, cfg.cold_start_share)
+    stores = make_stores(rng, cfg.stores)
+    horizon = cfg.weeks + DROP_LOOKAHEAD_WEEKS + DC_HORIZON_WEEKS
+    curve, price = article_week_mean(articles, cfg.start, np.arange(horizon))
+    carried = rng.random((len(articles), len(stores))) < stores.assortment[None, :]
+    carried[np.arange(len(articles)), rng.integers(0, len(stores), size=len(articles))] = True
+    return Assortment(rng, articles, stores, curve, price, carried)
+
+
 def simulate_dataset(cfg: SimulateConfig) -> Dataset:
     """Simulate a fashion retailer and return its canonical tables, with the true demand beside the sales.
 
@@ -69,13 +95,7 @@ def simulate_dataset(cfg: SimulateConfig) -> Dataset:
     >>> ds.sales.columns
     ['date', 'store_id', 'article_id', 'units', 'price']
     """
-    rng = np.random.default_rng(cfg.seed)
-    articles = make_articles(rng, cfg.articles, cfg.start, cfg.weeks, cfg.cold_start_share)
-    stores = make_stores(rng, cfg.stores)
-    horizon = cfg.weeks + DROP_LOOKAHEAD_WEEKS + DC_HORIZON_WEEKS
-    curve, price = article_week_mean(articles, cfg.start, np.arange(horizon))
-    carried = rng.random((len(articles), len(stores))) < stores.assortment[None, :]
-    carried[np.arange(len(articles)), rng.integers(0, len(stores), size=len(articles))] = True
+    rng, articles, stores, curve, price, carried = draw_assortment(cfg)
     mean = np.minimum(curve[:, None, :] * (store_fit(articles, stores) * carried)[:, :, None], MAX_MEAN_UNITS)
     book = _run_stores(rng, mean, articles, stores, cfg.weeks)
     alive = (mean[:, :, : cfg.weeks] > 0) & carried[:, :, None]
