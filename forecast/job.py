@@ -324,7 +324,7 @@ def _report_data(config: PipelineConfig, done: _Computed, run_id: str) -> Report
         rejects=done.ds.rejects,
         history=done.panel.select("article_id", "store_id", "week", "units"),
         true_demand=done.ds.true_demand,
-        planned_markdowns=_markdowns(done) if not config.engine.cluster else None,
+        planned_markdowns=_planned_markdowns(done) if not config.engine.cluster else None,
         allocation=_allocation_summary(done.allocation),
         run_id=run_id,
         target_unit=done.ds.target_unit,
@@ -428,14 +428,14 @@ def _log_run(
     return metrics
 
 
-def _markdowns(done: _Computed) -> pl.DataFrame | None:
+def _planned_markdowns(done: _Computed) -> pl.DataFrame | None:
     """The report's planned markdowns against list price (`forecast.whatif`), from the champion fitted in
     this process (a cluster run's champion reads its features on the workers: no comparison there)."""
     if done.champion_model is None or "price" not in done.forecasts.columns:
         return None
-    from forecast.whatif import markdown_comparison
+    from forecast.whatif import planned_markdowns
 
-    return markdown_comparison(done.champion_model, done.forecasts, done.ds)
+    return planned_markdowns(done.champion_model, done.forecasts, done.ds)
 
 
 def _fresh_champion(models: list[Forecaster], champion: str) -> Forecaster | None:

@@ -4,8 +4,8 @@
 each article × store × week's demand distribution out (the forecasts contract, coherent, with the ``price``
 each row assumed). A model that does not read prices forecasts the same under any plan.
 
-`markdown_comparison` runs it for the articles with the most demand at a planned markdown, once more at
-their list price, so the report shows what the markdown is expected to add (`markdown_figure`).
+`planned_markdowns` runs it for the articles with the most demand at a planned markdown, once more at
+their list price, so the report shows what the markdown is expected to add (`planned_markdowns_figure`).
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def list_prices(ds: Dataset) -> pl.DataFrame:
     return listed.drop_nulls().unique("article_id")
 
 
-def markdown_comparison(
+def planned_markdowns(
     model: Forecaster, forecasts: pl.DataFrame, ds: Dataset, n: int = TOP_MARKDOWNS
 ) -> pl.DataFrame:
     """Per week, for the `n` articles with the most forecast demand at a planned markdown: the demand at the
@@ -101,7 +101,7 @@ def markdown_comparison(
     return out.sort("article_id", "week").select(list(schema))
 
 
-def markdown_figure(comparison: pl.DataFrame, target_unit: str = "units") -> Figure:
+def planned_markdowns_figure(comparison: pl.DataFrame, target_unit: str = "units") -> Figure:
     """One panel per article: weekly demand at the planned price and at list price (all stores)."""
     articles = comparison["article_id"].unique(maintain_order=True).to_list()
     fig = Figure(figsize=(9, 2.4 * max(len(articles), 1)))
@@ -122,7 +122,7 @@ def markdown_figure(comparison: pl.DataFrame, target_unit: str = "units") -> Fig
     return fig
 
 
-def markdown_section(comparison: pl.DataFrame) -> str:
+def planned_markdowns_section(comparison: pl.DataFrame) -> str:
     """The report's sentence above the figure: total demand the planned markdowns add."""
     planned = float(comparison["planned_units"].sum())
     full = float(comparison["full_price_units"].sum())
@@ -138,7 +138,7 @@ def markdown_section(comparison: pl.DataFrame) -> str:
 __all__ = [
     "forecast_under_prices",
     "list_prices",
-    "markdown_comparison",
-    "markdown_figure",
-    "markdown_section",
+    "planned_markdowns",
+    "planned_markdowns_figure",
+    "planned_markdowns_section",
 ]

@@ -256,7 +256,7 @@ def test_forecast_under_prices_gives_coherent_rows_with_the_assumed_price(
 def test_the_report_compares_planned_markdowns_with_full_price(
     sim: Dataset, fitted: tuple[LightGBMForecaster, pl.DataFrame, pl.DataFrame, date]
 ) -> None:
-    from forecast.whatif import markdown_comparison, markdown_figure
+    from forecast.whatif import planned_markdowns, planned_markdowns_figure
 
     model, hist, active, origin = fitted
     plan = _plan_at(hist, active, origin, 0.4)
@@ -265,11 +265,11 @@ def test_the_report_compares_planned_markdowns_with_full_price(
         .predict(4, active)
         .join(plan.select("article_id", "store_id", "week", "price"), on=["article_id", "store_id", "week"])
     )
-    comparison = markdown_comparison(model, forecasts, sim, n=2)
+    comparison = planned_markdowns(model, forecasts, sim, n=2)
     assert comparison["article_id"].n_unique() == 2
     assert (comparison["planned_units"] >= comparison["full_price_units"] - 1e-6).all()
     assert comparison["planned_units"].sum() > comparison["full_price_units"].sum()
-    assert markdown_figure(comparison).axes
+    assert planned_markdowns_figure(comparison).axes
 
 
 def test_a_censored_markdown_week_is_imputed_from_weeks_at_its_own_price() -> None:

@@ -42,5 +42,5 @@ class ReportData:
     replenishment: pl.DataFrame | None = None  # weekly summary of the multi-week plan
     replenishment_stock: pl.DataFrame | None = None  # its article × week planned stock and demand
     markdown: MarkdownResult | None = None  # the markdown plan, when the pipeline has [markdown]
-    planned_markdowns: pl.DataFrame | None = None  # `forecast.whatif.markdown_comparison`: planned vs list
+    planned_markdowns: pl.DataFrame | None = None  # `forecast.whatif.planned_markdowns`: planned vs list
     sections: Sequence[str] = ()  # further HTML sections of other steps (e.g. the buy), before "Data"

@@ -240,10 +240,10 @@ def _coming_section(data: ReportData, plots: Mapping[str, bytes]) -> str:
 def _planned_markdowns_section(data: ReportData, plots: Mapping[str, bytes]) -> list[str]:
     if data.planned_markdowns is None or "planned_markdowns.png" not in plots:
         return []
-    from forecast.whatif import markdown_section
+    from forecast.whatif import planned_markdowns_section
 
     figure = _img(plots["planned_markdowns.png"], "")
-    return ["<h3>Planned markdowns</h3>", markdown_section(data.planned_markdowns), figure]
+    return ["<h3>Planned markdowns</h3>", planned_markdowns_section(data.planned_markdowns), figure]
 
 
 def _replenishment_section(data: ReportData, plots: Mapping[str, bytes]) -> list[str]:

@@ -190,9 +190,9 @@ def figures(data: ReportData) -> dict[str, bytes]:
         fig, _ = cold_start_figure(data.forecasts, data.true_demand, cold, data.target_unit)
         out[f"cold_start_{_safe(cold)}.png"] = png(fig)
     if data.planned_markdowns is not None and data.planned_markdowns.height:
-        from forecast.whatif import markdown_figure
+        from forecast.whatif import planned_markdowns_figure
 
-        out["planned_markdowns.png"] = png(markdown_figure(data.planned_markdowns, data.target_unit))
+        out["planned_markdowns.png"] = png(planned_markdowns_figure(data.planned_markdowns, data.target_unit))
     if data.plan.height:
         out["plan_by_store.png"] = png(plan_figure(store_totals(data.plan)))
     if data.replenishment_stock is not None and data.replenishment_stock.height:
